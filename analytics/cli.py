@@ -1,0 +1,190 @@
+"""``python -m analytics``: the analytics from a shell, with the same functions the app uses."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import polars as pl
+
+from analytics.datasets import Dataset, open_dataset
+from analytics.errors import ParameterError, SegmentaError
+from analytics.features import customer_features
+from analytics.profiles import profile_segments
+from analytics.rfm import rfm_table
+from analytics.schema import parse_column_mapping
+from analytics.segmentation import ALGORITHMS, SCALINGS, Segmenter, sweep_k
+
+
+def _add_input(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--input",
+        metavar="FILE",
+        help="transaction log: CSV (.csv/.csv.gz), Excel (.xlsx) or Parquet; default: the bundled "
+        "UCI Online Retail data",
+    )
+    parser.add_argument(
+        "--columns",
+        metavar="MAPPING",
+        help="map your columns: canonical=source pairs, comma-separated, e.g. "
+        "customer_id=Client,invoice_date=OrderedAt,amount=Total",
+    )
+    parser.add_argument(
+        "--date-format",
+        metavar="FMT",
+        help="date format when it cannot be inferred, e.g. '%%d/%%m/%%Y %%H:%%M'",
+    )
+
+
+def _open(args: argparse.Namespace) -> Dataset:
+    return open_dataset(
+        args.input, parse_column_mapping(args.columns), date_format=args.date_format
+    )
+
+
+def _write(frame: pl.DataFrame, output: str) -> None:
+    path = Path(output)
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        raise ParameterError(f"--output must end in .csv or .parquet. Got {output!r} instead.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".csv":
+        frame.write_csv(path)
+    else:
+        frame.write_parquet(path)
+    print(f"Wrote {frame.height:,} rows to {path}")
+
+
+def cmd_clean(args: argparse.Namespace) -> None:
+    dataset = _open(args)
+    print(dataset.report)
+    if not args.output.lower().endswith(".parquet"):
+        raise ParameterError(f"clean --output must end in .parquet. Got {args.output!r} instead.")
+    _write(dataset.transactions, args.output)
+
+
+def cmd_features(args: argparse.Namespace) -> None:
+    dataset = _open(args)
+    features = customer_features(dataset.transactions, args.as_of)
+    features = features.join(
+        rfm_table(features).drop("recency_days", "frequency", "monetary"), on="customer_id"
+    )
+    _write(features, args.output)
+
+
+def _parse_k(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--k must be a whole number or 'auto'. Got {text!r} instead."
+        ) from None
+
+
+def cmd_segment(args: argparse.Namespace) -> None:
+    dataset = _open(args)
+    features = customer_features(dataset.transactions, args.as_of)
+    names = args.features.split(",") if args.features else None
+    k = args.k
+    if k == "auto":
+        sweep = sweep_k(
+            features,
+            feature_names=names,
+            scaling=args.scaling,
+            algorithm=args.algorithm
+            if args.algorithm in ("kmeans", "minibatch-kmeans", "gmm", "agglomerative")
+            else "kmeans",
+        )
+        print(sweep.table)
+        print(f"Recommended k = {sweep.recommended_k}: {sweep.reason}")
+        k = sweep.recommended_k
+    seg = Segmenter(
+        features=names,
+        scaling=args.scaling,
+        algorithm=args.algorithm,
+        n_clusters=k,
+        eps=args.eps,
+        min_samples=args.min_samples,
+    ).fit(features)
+    profile = profile_segments(features, seg.labels_, seg.features_)
+    m = seg.metrics_
+    print(
+        f"Segmented {len(seg.labels_):,} customers on {', '.join(seg.features_)} ({args.algorithm}, {args.scaling} scaling)"
+    )
+    print(f"  segments: {m.n_segments}   outliers: {m.outlier_share:.1%}")
+    if m.silhouette is not None:
+        print(
+            f"  silhouette: {m.silhouette:.3f} (on a random sample of {m.silhouette_sample_size:,})"
+            f"   Davies-Bouldin: {m.davies_bouldin:.3f}   Calinski-Harabasz: {m.calinski_harabasz:,.0f}"
+            f"   inertia: {m.inertia:,.0f}"
+        )
+    for p in profile.personas:
+        print(
+            f"  [{p.segment:>2}] {p.name:<45} {p.customers:>8,} customers  {p.share:6.1%}  revenue {p.revenue_share:6.1%}  -> {p.action}"
+        )
+    _write(seg.assignments(profile.names()), args.output)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m analytics", description="Segmenta analytics from the command line."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    clean = sub.add_parser("clean", help="load and clean a log, print the cleaning report")
+    _add_input(clean)
+    clean.add_argument(
+        "--output", required=True, metavar="FILE.parquet", help="cleaned log (Parquet)"
+    )
+    clean.set_defaults(run=cmd_clean)
+
+    features = sub.add_parser("features", help="customer features and RFM scores as of a date")
+    _add_input(features)
+    features.add_argument(
+        "--as-of", metavar="DATE", help="YYYY-MM-DD; default: the day after the last transaction"
+    )
+    features.add_argument("--output", required=True, metavar="FILE", help=".csv or .parquet")
+    features.set_defaults(run=cmd_features)
+
+    segment = sub.add_parser("segment", help="cluster customers and name the segments")
+    _add_input(segment)
+    segment.add_argument(
+        "--features", metavar="F1,F2,...", help="features to cluster on (default: all)"
+    )
+    segment.add_argument("--algorithm", default="kmeans", choices=ALGORITHMS)
+    segment.add_argument("--scaling", default="log-standard", choices=SCALINGS)
+    segment.add_argument(
+        "--k",
+        default="4",
+        type=_parse_k,
+        metavar="N|auto",
+        help="number of segments, or 'auto' to sweep k=2..10 (default 4)",
+    )
+    segment.add_argument(
+        "--eps", default=1.0, type=float, help="DBSCAN radius in scaled units (default 1.0)"
+    )
+    segment.add_argument(
+        "--min-samples", default=10, type=int, help="DBSCAN core size (default 10)"
+    )
+    segment.add_argument(
+        "--as-of", metavar="DATE", help="YYYY-MM-DD; default: the day after the last transaction"
+    )
+    segment.add_argument(
+        "--output", required=True, metavar="FILE", help="segments .csv or .parquet"
+    )
+    segment.set_defaults(run=cmd_segment)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except SegmentaError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0

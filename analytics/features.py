@@ -1,0 +1,161 @@
+"""Customer features as of a date, computed from a cleaned log with polars expressions.
+
+Only transactions strictly before the as-of instant are used, so features for a past date are what
+an analyst would have seen that day (no look-ahead).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from analytics.errors import InsufficientDataError, ParameterError
+
+#: Numeric customer features, with the business wording used in tables and explanations.
+FEATURES: dict[str, str] = {
+    "recency_days": "Days since last purchase",
+    "frequency": "Orders",
+    "monetary": "Net spend (after returns)",
+    "avg_order_value": "Average order value",
+    "tenure_days": "Days since first purchase",
+    "days_between_purchases": "Mean days between orders",
+    "distinct_products": "Distinct products bought",
+    "return_rate": "Returned share of spend",
+    "recent_spend_share": "Share of spend in the last 90 days",
+}
+PRODUCT_FEATURES = ("distinct_products",)
+RECENT_WINDOW_DAYS = 90
+_DAY_US = 86_400 * 1_000_000
+
+
+def default_as_of(transactions: pl.DataFrame) -> dt.datetime:
+    """The day after the last transaction, at midnight."""
+    last = transactions.get_column("invoice_date").max()
+    if last is None:
+        raise InsufficientDataError("The log has no dated transactions.")
+    return dt.datetime.combine(last.date() + dt.timedelta(days=1), dt.time())
+
+
+def as_of_datetime(
+    value: str | dt.date | dt.datetime | None, transactions: pl.DataFrame
+) -> dt.datetime:
+    """Turn an as-of argument (ISO text, date or datetime) into a datetime; None means the default."""
+    if value is None:
+        return default_as_of(transactions)
+    if isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, dt.date):
+        return dt.datetime.combine(value, dt.time())
+    try:
+        return dt.datetime.fromisoformat(str(value).strip())
+    except ValueError as exc:
+        raise ParameterError(
+            f"The as-of date must be written YYYY-MM-DD (e.g. 2011-06-30). Got {value!r} instead."
+        ) from exc
+
+
+def customer_features(
+    transactions: pl.DataFrame, as_of: str | dt.date | dt.datetime | None = None
+) -> pl.DataFrame:
+    """One row per customer with the features in :data:`FEATURES` plus dates and country.
+
+    Parameters
+    ----------
+    transactions
+        A cleaned log (:func:`analytics.cleaning.clean_transactions`).
+    as_of
+        Features describe the customer at this instant; only earlier transactions are used.
+        Default: midnight after the last transaction.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``customer_id, recency_days, frequency, monetary, avg_order_value, tenure_days,
+        days_between_purchases, distinct_products, return_rate, recent_spend_share,
+        first_purchase, last_purchase, country``, sorted by ``customer_id``. Customers whose only
+        rows before ``as_of`` are returns are left out (they have no purchase to describe).
+
+        ``days_between_purchases`` is the mean gap between orders; for a one-order customer it is
+        the days since that order (the gap so far, a lower bound).
+        ``distinct_products`` is null when the log has no product column.
+
+    Raises
+    ------
+    InsufficientDataError
+        When no customer bought anything before ``as_of``.
+    """
+    cutoff = as_of_datetime(as_of, transactions)
+    recent_from = cutoff - dt.timedelta(days=RECENT_WINDOW_DAYS)
+    has_orders = transactions.get_column("invoice_id").is_not_null().any()
+    order_key = pl.col("invoice_id") if has_orders else pl.col("_row")
+    frame = transactions.lazy()
+    if not has_orders:
+        frame = frame.with_row_index("_row")
+    purchase = ~pl.col("is_return")
+    bought = pl.col("amount").filter(purchase)
+    days = lambda expr: expr.dt.total_microseconds() / _DAY_US  # noqa: E731
+    features = (
+        frame.filter(pl.col("customer_id").is_not_null() & (pl.col("invoice_date") < cutoff))
+        .group_by("customer_id")
+        .agg(
+            first_purchase=pl.col("invoice_date").filter(purchase).min(),
+            last_purchase=pl.col("invoice_date").filter(purchase).max(),
+            frequency=order_key.filter(purchase).n_unique().cast(pl.Int64),
+            monetary=pl.col("amount").sum(),
+            gross=bought.sum(),
+            returned=-pl.col("amount").filter(~purchase).sum(),
+            recent=pl.col("amount")
+            .filter(purchase & (pl.col("invoice_date") >= recent_from))
+            .sum(),
+            distinct_products=pl.col("product_id").filter(purchase).drop_nulls().n_unique(),
+            country=pl.col("country").drop_nulls().mode().sort().first(),
+        )
+        .filter(pl.col("frequency") > 0)
+        .with_columns(
+            recency_days=days(pl.lit(cutoff) - pl.col("last_purchase")),
+            tenure_days=days(pl.lit(cutoff) - pl.col("first_purchase")),
+        )
+        .with_columns(
+            avg_order_value=pl.col("gross") / pl.col("frequency"),
+            days_between_purchases=pl.when(pl.col("frequency") > 1)
+            .then(
+                days(pl.col("last_purchase") - pl.col("first_purchase")) / (pl.col("frequency") - 1)
+            )
+            .otherwise(pl.col("recency_days")),
+            return_rate=pl.when(pl.col("gross") > 0)
+            .then(pl.col("returned") / pl.col("gross"))
+            .otherwise(0.0),
+            recent_spend_share=pl.when(pl.col("gross") > 0)
+            .then(pl.col("recent") / pl.col("gross"))
+            .otherwise(0.0),
+            distinct_products=pl.when(
+                pl.lit(transactions.get_column("product_id").is_not_null().any())
+            ).then(pl.col("distinct_products").cast(pl.Int64)),
+        )
+        .select(
+            "customer_id",
+            *FEATURES,
+            "first_purchase",
+            "last_purchase",
+            "country",
+        )
+        .sort("customer_id")
+        .collect()
+    )
+    if features.height == 0:
+        raise InsufficientDataError(
+            f"No customer bought anything before {cutoff:%Y-%m-%d}. Choose a later as-of date "
+            "(the data's first purchase is "
+            f"{transactions.get_column('invoice_date').min():%Y-%m-%d})."
+        )
+    return features
+
+
+def numeric_feature_names(features: pl.DataFrame) -> list[str]:
+    """Names of the numeric features present (non-null) in a features frame."""
+    return [
+        name
+        for name in FEATURES
+        if name in features.columns and features.get_column(name).null_count() < features.height
+    ]

@@ -1,0 +1,271 @@
+"""Reading transaction logs (CSV, Excel, Parquet) and basket files into the canonical schema.
+
+The source file is only ever read. Every value is first read as text so that ids keep their exact
+spelling (``00017``, ``C100045``); numbers and dates are then converted with checks whose messages
+name the file, the column and the first bad row.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from analytics.dates import parse_datetimes
+from analytics.errors import DataError, SchemaError
+from analytics.schema import CANONICAL, NUMERIC, resolve_columns
+
+CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
+EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls"}
+PARQUET_SUFFIXES = {".parquet", ".pq"}
+ENCODINGS = ("utf-8-sig", "cp1252", "latin-1")
+
+
+@dataclass(frozen=True)
+class LoadedLog:
+    """A transaction log in the canonical schema, with how it was read."""
+
+    transactions: pl.DataFrame
+    source: str
+    mapping: dict[str, str]
+    encoding: str | None = None
+    date_format: str | None = None
+    present: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def has_products(self) -> bool:
+        return "product_id" in self.present or "description" in self.present
+
+
+def _suffixes(path: Path) -> list[str]:
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    return suffixes
+
+
+def _read_bytes(path: Path) -> bytes:
+    with open(path, "rb") as handle:
+        data = handle.read()
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            raise DataError(f"{path.name} looks gzip-compressed but is damaged ({exc}).") from exc
+    return data
+
+
+def decode_text(data: bytes, name: str) -> tuple[str, str]:
+    """Decode bytes as UTF-8 (with or without BOM), else Windows-1252, else ISO-8859-1."""
+    if b"\x00" in data[:4096]:
+        raise DataError(
+            f"{name} is not a text file (it contains NUL bytes). Export it as CSV, Excel or Parquet; "
+            "UTF-16 CSV exports must be saved as UTF-8."
+        )
+    for encoding in ENCODINGS:
+        try:
+            return data.decode(encoding), encoding.replace("-sig", "")
+        except UnicodeDecodeError:
+            continue
+    raise AssertionError("latin-1 decodes any bytes")  # pragma: no cover
+
+
+def _sniff_delimiter(text: str) -> str:
+    sample = text[:20_000]
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except csv.Error:
+        first = sample.splitlines()[0] if sample else ""
+        return max(",;\t|", key=first.count)
+
+
+def read_table(path: str | Path) -> tuple[pl.DataFrame, str | None]:
+    """Read a CSV (plain or .gz), Excel or Parquet file as it is, ids and text columns as strings.
+
+    Returns the frame and the text encoding used (None for binary formats).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"File not found: {path}. Check the path and try again.")
+    suffixes = _suffixes(path)
+    kind = suffixes[-1] if suffixes else ""
+    try:
+        if kind in PARQUET_SUFFIXES:
+            return pl.read_parquet(path), None
+        if kind in EXCEL_SUFFIXES:
+            return pl.read_excel(path, infer_schema_length=0), None
+        if kind in CSV_SUFFIXES or not kind:
+            text, encoding = decode_text(_read_bytes(path), path.name)
+            if not text.strip():
+                raise DataError(f"{path.name} is empty.")
+            frame = pl.read_csv(
+                text.encode("utf-8"),
+                separator=_sniff_delimiter(text),
+                infer_schema=False,
+                truncate_ragged_lines=False,
+            )
+            return frame, encoding
+    except DataError:
+        raise
+    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+        raise DataError(f"Cannot read {path.name}: {exc}".split("\n")[0]) from exc
+    raise DataError(
+        f"{path.name}: unsupported file type {kind!r}. Use CSV (.csv, .csv.gz), Excel (.xlsx) or "
+        "Parquet (.parquet)."
+    )
+
+
+def _as_text(series: pl.Series) -> pl.Series:
+    """Ids as text exactly as written; whole floats (17850.0 from spreadsheets) lose the '.0'."""
+    if series.dtype.is_float():
+        whole = series.drop_nulls()
+        if whole.len() and (whole == whole.round(0)).all():
+            series = series.cast(pl.Int64)
+    out = series.cast(pl.String)
+    return pl.DataFrame({"v": out}).select(pl.when(pl.col("v") != "").then(pl.col("v"))).to_series()
+
+
+def _as_number(series: pl.Series, column: str, where: str) -> pl.Series:
+    if series.dtype.is_numeric():
+        return series.cast(pl.Float64)
+    text = series.cast(pl.String).str.strip_chars()
+    parsed = text.cast(pl.Float64, strict=False)
+    bad = parsed.is_null() & text.is_not_null() & (text != "")
+    if bad.any():
+        # European exports write 2,55 for 2.55: accept it when it explains every failure.
+        comma = text.str.replace_all(r"^(-?\d+),(\d+)$", "$1.$2").cast(pl.Float64, strict=False)
+        if not (comma.is_null() & text.is_not_null() & (text != "")).any():
+            return comma
+        row = int(pl.arg_where(bad, eager=True)[0])
+        raise DataError(
+            f"Column {column!r} in {where} must hold numbers, but data row {row + 1} has "
+            f"{text[row]!r} ({int(bad.sum()):,} such rows). Fix those values in the file, or map "
+            "the right column with --columns."
+        )
+    return parsed
+
+
+def to_canonical(
+    frame: pl.DataFrame,
+    mapping: dict[str, str] | None = None,
+    *,
+    date_format: str | None = None,
+    where: str = "the file",
+) -> tuple[pl.DataFrame, dict[str, str], str]:
+    """Map a raw table onto the canonical schema.
+
+    Returns ``(transactions, resolved_mapping, date_description)``. Columns the source lacks are
+    null; ``amount`` is ``quantity * unit_price`` unless the source has an amount column.
+    """
+    resolved = resolve_columns(frame.columns, mapping, where=where)
+    columns: dict[str, pl.Series] = {}
+    for canonical in CANONICAL:
+        source = resolved.get(canonical)
+        if source is None:
+            continue
+        raw = frame.get_column(source)
+        if canonical == "invoice_date":
+            if raw.dtype.is_temporal():
+                columns[canonical] = raw.cast(pl.Datetime("us"))
+                date_used = "native date type"
+            else:
+                columns[canonical], date_used = parse_datetimes(
+                    raw, date_format, column=source, where=where
+                )
+        elif canonical in NUMERIC:
+            columns[canonical] = _as_number(raw, source, where)
+        else:
+            columns[canonical] = _as_text(raw)
+    if "amount" not in columns:
+        columns["amount"] = columns["quantity"] * columns["unit_price"]
+    height = frame.height
+    out = pl.DataFrame(
+        [
+            columns[name].alias(name)
+            if name in columns
+            else pl.Series(name, [None] * height, dtype)
+            for name, dtype in CANONICAL.items()
+        ]
+    )
+    return out, resolved, date_used
+
+
+def load_transactions(
+    path: str | Path, columns: dict[str, str] | None = None, *, date_format: str | None = None
+) -> LoadedLog:
+    """Load a transaction log file into the canonical schema.
+
+    Parameters
+    ----------
+    path
+        CSV (any of UTF-8, Windows-1252, ISO-8859-1; comma, semicolon, tab or pipe separated;
+        optionally .gz), Excel (.xlsx) or Parquet.
+    columns
+        Explicit ``{canonical: source}`` mapping; UCI Online Retail (I and II) names need none.
+    date_format
+        strftime format of the date column when it cannot be inferred.
+
+    Returns
+    -------
+    LoadedLog
+
+    Raises
+    ------
+    SchemaError, DataError
+        With a message naming the file, column and row at fault.
+
+    Examples
+    --------
+    >>> log = load_transactions("orders.csv", {"customer_id": "Client"})  # doctest: +SKIP
+    """
+    path = Path(path)
+    frame, encoding = read_table(path)
+    if frame.height == 0:
+        raise DataError(f"{path.name} has a header but no rows.")
+    transactions, resolved, date_used = to_canonical(
+        frame, columns, date_format=date_format, where=path.name
+    )
+    return LoadedLog(
+        transactions=transactions,
+        source=path.name,
+        mapping=resolved,
+        encoding=encoding,
+        date_format=date_used,
+        present=frozenset(resolved),
+    )
+
+
+def load_baskets(path: str | Path) -> list[list[str]]:
+    """Read a basket-per-line file (items comma-separated, no header) such as the Groceries data.
+
+    Items keep their exact spelling; empty fields are skipped and an item repeated within one
+    basket is kept once.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"File not found: {path}. Check the path and try again.")
+    text, _ = decode_text(_read_bytes(path), path.name)
+    baskets = []
+    for row in csv.reader(io.StringIO(text)):
+        items = list(dict.fromkeys(item for item in row if item.strip()))
+        if items:
+            baskets.append(items)
+    if not baskets:
+        raise DataError(
+            f"{path.name} has no baskets: expected one basket per line, items separated by commas."
+        )
+    return baskets
+
+
+__all__ = [
+    "LoadedLog",
+    "SchemaError",
+    "DataError",
+    "load_baskets",
+    "load_transactions",
+    "read_table",
+]

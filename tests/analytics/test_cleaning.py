@@ -1,0 +1,95 @@
+import datetime as dt
+
+import polars as pl
+import pytest
+
+from analytics.cleaning import clean_transactions
+from analytics.errors import DataError
+from analytics.io import to_canonical
+
+
+def raw(rows):
+    frame = pl.DataFrame(
+        rows,
+        schema=["CustomerID", "InvoiceNo", "InvoiceDate", "StockCode", "Quantity", "UnitPrice"],
+        orient="row",
+    )
+    return to_canonical(frame)[0]
+
+
+ROWS = [
+    ("A", "1", dt.datetime(2011, 1, 1), "X", 2, 5.0),  # kept
+    ("A", "1", dt.datetime(2011, 1, 1), "X", 2, 5.0),  # exact duplicate
+    ("A", "C2", dt.datetime(2011, 1, 2), "X", -1, 5.0),  # cancellation
+    ("B", "3", dt.datetime(2011, 1, 3), "Y", -3, 1.0),  # negative quantity = return
+    ("B", "4", dt.datetime(2011, 1, 4), "Y", 1, 0.0),  # zero price
+    ("B", "5", dt.datetime(2011, 1, 4), "Y", 1, -2.0),  # negative price
+    (None, "6", dt.datetime(2011, 1, 5), "Z", 1, 1.0),  # no customer
+    ("C", "7", None, "Z", 1, 1.0),  # no date
+    ("C", "8", dt.datetime(2011, 1, 6), "Z", 4, 2.5),  # kept
+]
+
+
+def test_each_rule_counts_its_rows():
+    tx = raw(ROWS)
+    cleaned, report = clean_transactions(tx)
+    counts = {s.name: (s.rows, s.action) for s in report.steps}
+    assert counts == {
+        "missing or unreadable date": (1, "removed"),
+        "exact duplicate rows": (1, "removed"),
+        "non-positive price": (2, "removed"),
+        "missing amount": (0, "removed"),
+        "returns and cancellations": (2, "flagged"),
+        "no customer id": (1, "flagged"),
+    }
+    assert report.rows_in == 9
+    assert report.rows_out == cleaned.height == 5
+    assert cleaned["invoice_id"].to_list() == ["1", "C2", "3", "6", "8"]
+    assert cleaned["is_return"].to_list() == [False, True, True, False, False]
+    assert report.customers == 3
+    assert "Rows read: 9" in str(report)
+
+
+def test_input_is_not_modified():
+    tx = raw(ROWS)
+    copy = tx.clone()
+    clean_transactions(tx)
+    assert tx.equals(copy)
+
+
+def test_log_without_prices_uses_amount():
+    frame = pl.DataFrame(
+        {
+            "customer_id": ["A", "A", "B"],
+            "invoice_date": ["2011-01-01", "2011-01-02", "2011-01-03"],
+            "amount": [10.0, 0.0, -4.0],
+        }
+    )
+    cleaned, report = clean_transactions(to_canonical(frame)[0])
+    assert report.step("non-positive price").rows == 1
+    assert cleaned["is_return"].to_list() == [False, True]
+
+
+def test_nothing_left_is_an_error():
+    tx = raw(
+        [
+            (None, "1", dt.datetime(2011, 1, 1), "X", 1, 1.0),
+            ("A", "2", dt.datetime(2011, 1, 1), "X", 1, 0.0),
+        ]
+    )
+    with pytest.raises(
+        DataError,
+        match=r"No rows are left for customer analytics in the file after cleaning \(2 rows read: non-positive price 1; no customer id 1\)",
+    ):
+        clean_transactions(tx)
+
+
+def test_bundled_report_counts(bundled):
+    report = bundled.report
+    assert report.rows_in == 1_044_847
+    assert report.step("exact duplicate rows").rows == 11_812
+    assert report.step("non-positive price").rows == 6_019
+    assert report.step("returns and cancellations").rows == 19_104
+    assert report.step("no customer id").rows == 229_202
+    assert report.rows_out == 1_027_016
+    assert report.customers == 5_939

@@ -1,0 +1,131 @@
+import polars as pl
+import pytest
+
+from analytics.cli import main
+
+LOG = "Client,OrderedAt,Total\n" + "".join(
+    f"{c:05d},2011-{m:02d}-{d:02d},{(c % 7 + 1) * 10 + m}\n"
+    for c in range(1, 41)
+    for m in range(1, 1 + c % 6 + 1)
+    for d in (3,)
+)
+
+
+@pytest.fixture
+def log_file(tmp_path):
+    path = tmp_path / "orders.csv"
+    path.write_text(LOG)
+    return path
+
+
+MAPPING = "customer_id=Client,invoice_date=OrderedAt,amount=Total"
+
+
+def test_clean_prints_report(log_file, tmp_path, capsys):
+    out = tmp_path / "clean.parquet"
+    assert (
+        main(["clean", "--input", str(log_file), "--columns", MAPPING, "--output", str(out)]) == 0
+    )
+    printed = capsys.readouterr().out
+    assert "exact duplicate rows" in printed and "Rows kept" in printed
+    assert pl.read_parquet(out)["customer_id"][0] == "00001"
+
+
+def test_features_with_as_of(log_file, tmp_path):
+    out = tmp_path / "f.csv"
+    assert (
+        main(
+            [
+                "features",
+                "--input",
+                str(log_file),
+                "--columns",
+                MAPPING,
+                "--as-of",
+                "2011-03-01",
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    frame = pl.read_csv(out, schema_overrides={"customer_id": pl.String})
+    assert frame["last_purchase"].str.to_datetime().max().month == 2
+    assert {"rfm_segment", "r_score"} <= set(frame.columns)
+    assert frame["customer_id"][0] == "00001"
+
+
+def test_segment_writes_names_and_probabilities(log_file, tmp_path, capsys):
+    out = tmp_path / "seg.csv"
+    code = main(
+        [
+            "segment",
+            "--input",
+            str(log_file),
+            "--columns",
+            MAPPING,
+            "--features",
+            "recency_days,frequency,monetary",
+            "--algorithm",
+            "gmm",
+            "--k",
+            "3",
+            "--output",
+            str(out),
+        ]
+    )
+    assert code == 0
+    frame = pl.read_csv(out, schema_overrides={"customer_id": pl.String})
+    assert frame.columns == ["customer_id", "segment", "segment_name", "probability"]
+    assert frame.height == 40
+    assert "silhouette" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["segment", "--input", "missing.csv", "--output", "x.csv"],
+            "error: File not found: missing.csv",
+        ),
+        (
+            ["segment", "--columns", "customer_id", "--output", "x.csv"],
+            "is not of the form canonical=source",
+        ),
+        (
+            ["segment", "--k", "1", "--output", "x.csv"],
+            "The 'n_clusters' parameter must be an int in [2, 50]. Got 1 instead.",
+        ),
+        (
+            ["segment", "--features", "recency_days,loyalty", "--output", "x.csv"],
+            "Unknown feature 'loyalty'",
+        ),
+        (
+            ["features", "--as-of", "31/12/2011", "--output", "x.csv"],
+            "as-of date must be written YYYY-MM-DD",
+        ),
+        (["features", "--output", "x.xlsx"], "--output must end in .csv or .parquet"),
+    ],
+)
+def test_bad_input_exits_non_zero_with_message(args, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(args) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_segment_bundled_auto_k(tmp_path, capsys):
+    out = tmp_path / "seg.csv"
+    assert main(["segment", "--k", "auto", "--output", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "Recommended k =" in printed
+    frame = pl.read_csv(out, schema_overrides={"customer_id": pl.String})
+    assert frame.height == 5_878
+    assert frame["segment_name"].null_count() == 0
+
+
+def test_help_on_every_command(capsys):
+    for command in ("clean", "features", "segment"):
+        with pytest.raises(SystemExit) as info:
+            main([command, "--help"])
+        assert info.value.code == 0
+        assert "--input" in capsys.readouterr().out

@@ -1,0 +1,37 @@
+"""Shared fixtures: the bundled dataset (loaded once) and toy-log helpers."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+
+from analytics.cleaning import clean_transactions
+from analytics.datasets import open_dataset
+from analytics.io import to_canonical
+
+
+@pytest.fixture(scope="session")
+def bundled():
+    """The bundled UCI Online Retail data, loaded and cleaned."""
+    return open_dataset()
+
+
+def toy_log(rows: list[tuple]) -> pl.DataFrame:
+    """A cleaned canonical log from ``(customer, invoice, 'YYYY-MM-DD', product, qty, price)`` rows."""
+    raw = pl.DataFrame(
+        {
+            "CustomerID": [r[0] for r in rows],
+            "InvoiceNo": [r[1] for r in rows],
+            "InvoiceDate": [dt.datetime.fromisoformat(r[2]) for r in rows],
+            "StockCode": [r[3] for r in rows],
+            "Quantity": [r[4] for r in rows],
+            "UnitPrice": [r[5] for r in rows],
+            "Country": ["United Kingdom"] * len(rows),
+        },
+        schema_overrides={"CustomerID": pl.String},
+    )
+    canonical, _, _ = to_canonical(raw)
+    cleaned, _ = clean_transactions(canonical)
+    return cleaned
