@@ -51,7 +51,10 @@ def bundled() -> None:
     features, t_feat = timed(lambda: customer_features(tx), repeat=5)
     _, t_rfm = timed(lambda: rfm_table(features), repeat=5)
     seg, t_seg = timed(lambda: Segmenter(n_clusters=4).fit(features), repeat=5)
-    _, t_seg3 = timed(lambda: Segmenter(["recency_days", "frequency", "monetary"], n_clusters=5).fit(features), repeat=5)
+    _, t_seg3 = timed(
+        lambda: Segmenter(["recency_days", "frequency", "monetary"], n_clusters=5).fit(features),
+        repeat=5,
+    )
     _, t_prof = timed(lambda: profile_segments(features, seg.labels_), repeat=3)
     _, t_sweep = timed(lambda: sweep_k(features))
     print(f"Bundled data: {report.rows_in:,} rows, {features.height:,} customers")
@@ -76,14 +79,24 @@ def large_stage(path: str) -> None:
     start = time.perf_counter()
     log, t_load = timed(lambda: load_transactions(path))
     (tx, report), t_clean = timed(lambda: clean_transactions(log.transactions))
-    del log
+    log = None  # free the raw log before computing features
     features, t_feat = timed(lambda: customer_features(tx))
     seg, t_seg = timed(lambda: Segmenter(algorithm="minibatch-kmeans", n_clusters=5).fit(features))
     total = time.perf_counter() - start
-    print(json.dumps({
-        "rows": report.rows_in, "customers": features.height, "load": t_load, "clean": t_clean,
-        "features": t_feat, "segment": t_seg, "total": total, "peak_mb": peak_mb(),
-    }))
+    print(
+        json.dumps(
+            {
+                "rows": report.rows_in,
+                "customers": features.height,
+                "load": t_load,
+                "clean": t_clean,
+                "features": t_feat,
+                "segment": t_seg,
+                "total": total,
+                "peak_mb": peak_mb(),
+            }
+        )
+    )
 
 
 def large(customers: int) -> None:
@@ -96,10 +109,14 @@ def large(customers: int) -> None:
         del tx
         out = subprocess.run(
             [sys.executable, __file__, "--large-stage", str(path)],
-            check=True, capture_output=True, text=True,
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout
     fig = json.loads(out.strip().splitlines()[-1])
-    print(f"Synthetic log: {fig['rows']:,} rows, {fig['customers']:,} customers (generated in {t_gen:.1f} s, not counted)")
+    print(
+        f"Synthetic log: {fig['rows']:,} rows, {fig['customers']:,} customers (generated in {t_gen:.1f} s, not counted)"
+    )
     print(f"  load (Parquet -> canonical)       {fig['load']:7.2f} s")
     print(f"  clean                             {fig['clean']:7.2f} s")
     print(f"  features                          {fig['features']:7.2f} s")
