@@ -283,3 +283,45 @@ def _qualifier(segment: int, twins: list[int], frame: pl.DataFrame, columns: dic
     if len(twins) == 2:
         return f"{'lower' if rank == 0 else 'higher'} {label}"
     return f"{label}: tier {rank + 1} of {len(twins)}"
+
+
+def box_stats(features: pl.DataFrame, assignments: pl.DataFrame, feature: str) -> pl.DataFrame:
+    """Per-segment box-plot statistics of one feature (Tukey fences at 1.5 IQR).
+
+    Returns ``segment, segment_name, q1, median, q3, lower_fence, upper_fence, mean, n``: the
+    fences are the most extreme values within 1.5 IQR of the quartiles, as in a standard box plot.
+    Computed here so the chart stays light for any number of customers.
+    """
+    frame = features.select("customer_id", feature).join(
+        assignments.select("customer_id", "segment", "segment_name"), on="customer_id"
+    )
+    value = pl.col(feature)
+    quartiles = frame.group_by("segment", "segment_name").agg(
+        q1=value.quantile(0.25, interpolation="linear"),
+        median=value.median(),
+        q3=value.quantile(0.75, interpolation="linear"),
+        mean=value.mean(),
+        n=pl.len(),
+    )
+    iqr = pl.col("q3") - pl.col("q1")
+    fences = (
+        frame.join(quartiles, on=["segment", "segment_name"])
+        .filter(value.is_between(pl.col("q1") - 1.5 * iqr, pl.col("q3") + 1.5 * iqr))
+        .group_by("segment")
+        .agg(lower_fence=value.min(), upper_fence=value.max())
+    )
+    return (
+        quartiles.join(fences, on="segment")
+        .sort("segment")
+        .select(
+            "segment",
+            "segment_name",
+            "q1",
+            "median",
+            "q3",
+            "lower_fence",
+            "upper_fence",
+            "mean",
+            "n",
+        )
+    )

@@ -1,0 +1,1 @@
+"""The Segmenta web app (Plotly Dash). ``create_app`` lives in :mod:`dashboard.app`."""

@@ -1,0 +1,66 @@
+"""The app factory: ``create_app(settings)`` returns a configured Dash app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dash
+import dash_bootstrap_components as dbc
+import diskcache
+from dash import DiskcacheManager
+
+from dashboard.components.shell import create_shell
+from dashboard.errors import handle_callback_error
+from dashboard.service import Service
+from dashboard.settings import Settings
+
+HERE = Path(__file__).resolve().parent
+
+
+def create_app(settings: Settings | None = None) -> dash.Dash:
+    """Build the Dash app on ``settings`` (default: from the environment).
+
+    One diskcache folder (``settings.cache_dir``, absolute) holds the background-job store and
+    the analytics results, so every gunicorn worker sees the same jobs and the same results.
+    """
+    settings = settings or Settings.from_env()
+    settings.configure_logging()
+    settings.cache_dir.mkdir(parents=True, exist_ok=True)
+    manager = DiskcacheManager(diskcache.Cache(str(settings.cache_dir / "jobs")))
+    app = dash.Dash(
+        __name__,
+        use_pages=True,
+        pages_folder=str(HERE / "pages"),
+        assets_folder=str(HERE.parent / "assets"),
+        background_callback_manager=manager,
+        on_error=handle_callback_error,
+        suppress_callback_exceptions=True,
+        title="Segmenta",
+        update_title=None,
+        meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
+    )
+    app.server.secret_key = settings.secret_key
+    app.server.config["SEGMENTA_SETTINGS"] = settings
+    app.server.config["SEGMENTA_SERVICE"] = Service(settings)
+    app.layout = create_shell
+    _register_shell_callbacks(app)
+    return app
+
+
+def _register_shell_callbacks(app: dash.Dash) -> None:
+    @app.callback(dash.Output("topbar-dataset", "children"), dash.Input("dataset-id", "data"))
+    def show_dataset(dataset_id: str) -> str:
+        return service().source(dataset_id).label
+
+
+def settings() -> Settings:
+    """The running app's settings (works in callbacks and in forked background jobs)."""
+    return dash.get_app().server.config["SEGMENTA_SETTINGS"]
+
+
+def service() -> Service:
+    """The running app's analytics service."""
+    return dash.get_app().server.config["SEGMENTA_SERVICE"]
+
+
+__all__ = ["create_app", "dbc", "service", "settings"]

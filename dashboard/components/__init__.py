@@ -1,0 +1,1 @@
+"""Shared page chrome, as ``create_*`` factories."""

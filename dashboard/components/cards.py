@@ -1,0 +1,82 @@
+"""KPI cards and persona cards."""
+
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+from dash import html
+
+from analytics.kpis import Kpi
+from dashboard.formatting import fmt_change, fmt_money, fmt_percent, fmt_value
+
+
+def create_kpi_card(kpi: Kpi, currency: str) -> dbc.Card:
+    """Value, and change against the previous period coloured by whether it is good news."""
+    change = kpi.change
+    if change is None or change == 0:
+        tone = "text-muted"
+    else:
+        good = (change > 0) == kpi.higher_is_better
+        tone = "text-success" if good else "text-danger"
+    return dbc.Card(
+        dbc.CardBody(
+            [
+                html.Div(kpi.label, className="kpi-label text-muted small text-uppercase"),
+                html.Div(
+                    fmt_value(kpi.value, kpi.kind, currency),
+                    className="kpi-value fs-3 fw-bold",
+                    id=f"overview-kpi-{kpi.key}",
+                ),
+                html.Div(fmt_change(change), className=f"small {tone}"),
+                html.Div(
+                    f"previous: {fmt_value(kpi.previous, kpi.kind, currency)}",
+                    className="small text-muted",
+                )
+                if kpi.previous is not None
+                else None,
+            ]
+        ),
+        className="shadow-sm h-100 kpi-card",
+    )
+
+
+def create_persona_card(persona, currency: str, color: str, revenue: float) -> dbc.Card:
+    """Segment name, size, revenue share and the recommended action."""
+    return dbc.Card(
+        [
+            dbc.CardHeader(
+                [
+                    html.Span("●", style={"color": color}, className="me-2"),
+                    html.Span(persona.name, className="fw-semibold"),
+                ],
+                className="bg-white",
+            ),
+            dbc.CardBody(
+                [
+                    html.Div(
+                        [
+                            html.Span(f"{persona.customers:,} customers", className="me-3"),
+                            html.Span(
+                                f"{fmt_percent(persona.share)} of base", className="text-muted"
+                            ),
+                        ],
+                        className="small",
+                    ),
+                    html.Div(
+                        [
+                            html.Span(f"{fmt_money(revenue, currency)} revenue", className="me-3"),
+                            html.Span(
+                                f"{fmt_percent(persona.revenue_share)} of revenue",
+                                className="text-muted",
+                            ),
+                        ],
+                        className="small mb-2",
+                    ),
+                    html.P(persona.description, className="small mb-2"),
+                    html.Div(
+                        [html.Strong("Action: "), persona.action], className="small persona-action"
+                    ),
+                ]
+            ),
+        ],
+        className="shadow-sm h-100 persona-card",
+    )

@@ -1,0 +1,87 @@
+"""The app shell: top bar, side navigation, the shared alert and the session stores."""
+
+from __future__ import annotations
+
+import uuid
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from dashboard.errors import create_alert
+
+PRODUCT = "Segmenta"
+
+
+def create_topbar() -> dbc.Navbar:
+    """Product name on the left, the active dataset on the right."""
+    return dbc.Navbar(
+        dbc.Container(
+            [
+                dbc.NavbarBrand(
+                    [html.Span("◆ ", className="text-info"), PRODUCT], href="/", className="fw-bold"
+                ),
+                html.Div(
+                    [
+                        html.Span("Dataset: ", className="text-white-50 me-1"),
+                        html.Span(id="topbar-dataset", className="text-white"),
+                    ],
+                    className="small text-truncate",
+                ),
+            ],
+            fluid=True,
+        ),
+        color="primary",
+        dark=True,
+        className="mb-0 shadow-sm",
+    )
+
+
+def create_sidebar() -> html.Nav:
+    """Links to every registered page, in their ``order``."""
+    links = [
+        dbc.NavLink(
+            page["name"],
+            href=page["relative_path"],
+            active="exact",
+            id=f"nav-{page['module'].split('.')[-1]}",
+        )
+        for page in dash.page_registry.values()
+        if page.get("path") not in (None, "/404") and not page["module"].endswith("not_found_404")
+    ]
+    return html.Nav(dbc.Nav(links, vertical=True, pills=True), className="app-sidebar p-3")
+
+
+def create_shell() -> html.Div:
+    """The whole page around ``dash.page_container``; a function so each load gets a new session id."""
+    return html.Div(
+        [
+            dcc.Store(id="session-id", storage_type="session", data=uuid.uuid4().hex),
+            dcc.Store(
+                id="dataset-id",
+                storage_type="session",
+                data=dash.get_app().server.config["SEGMENTA_SETTINGS"].default_dataset,
+            ),
+            create_topbar(),
+            html.Div(
+                [
+                    create_sidebar(),
+                    html.Main(
+                        [create_alert(), dash.page_container], className="app-main p-3 p-lg-4"
+                    ),
+                ],
+                className="app-body",
+            ),
+        ]
+    )
+
+
+def create_card(title: str, body, *, subtitle: str | None = None, class_name: str = "") -> dbc.Card:
+    """A titled card: the unit every page is built from."""
+    header = [html.H6(title, className="mb-0 fw-semibold")]
+    if subtitle:
+        header.append(html.Small(subtitle, className="text-muted"))
+    return dbc.Card(
+        [dbc.CardHeader(header, className="bg-white"), dbc.CardBody(body)],
+        className=f"shadow-sm mb-3 {class_name}",
+    )

@@ -1,0 +1,348 @@
+"""Plotly figures built from analytics results. Pure functions: results in, figure out."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import polars as pl
+from plotly.colors import qualitative
+from plotly.subplots import make_subplots
+
+from analytics.features import FEATURES
+from analytics.segmentation import OUTLIER
+
+PALETTE = qualitative.Bold + qualitative.Safe
+OUTLIER_COLOR = "#9e9e9e"
+PRIMARY = "#2c3e50"
+ACCENT = "#18bc9c"
+MAX_POINTS_3D = 10_000
+MAX_POINTS_2D = 50_000
+
+
+def segment_color(segment: int) -> str:
+    return OUTLIER_COLOR if segment == OUTLIER else PALETTE[segment % len(PALETTE)]
+
+
+def _layout(fig: go.Figure, height: int = 360, **kwargs) -> go.Figure:
+    settings = {
+        "template": "plotly_white",
+        "height": height,
+        "margin": {"l": 10, "r": 10, "t": 30, "b": 10},
+        "font": {"size": 12},
+        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+    }
+    fig.update_layout(**{**settings, **kwargs})
+    return fig
+
+
+def empty_figure(message: str, height: int = 360) -> go.Figure:
+    """A blank figure that says why it is blank."""
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, font={"size": 14, "color": "#7b8a8b"})
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return _layout(fig, height)
+
+
+def trend_figure(trend: pl.DataFrame, currency: str) -> go.Figure:
+    """Revenue (bars) and active customers (line, right axis) per month."""
+    if trend.height == 0:
+        return empty_figure("No transactions in this period")
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    months = trend.get_column("month").to_list()
+    fig.add_trace(
+        go.Bar(
+            x=months,
+            y=trend.get_column("revenue").to_list(),
+            name="Revenue",
+            marker_color=PRIMARY,
+            hovertemplate=f"%{{x|%b %Y}}<br>Revenue {currency}%{{y:,.0f}}<extra></extra>",
+        ),
+        secondary_y=False,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=months,
+            y=trend.get_column("active_customers").to_list(),
+            name="Active customers",
+            mode="lines+markers",
+            line={"color": ACCENT, "width": 3},
+            hovertemplate="%{x|%b %Y}<br>%{y:,} active customers<extra></extra>",
+        ),
+        secondary_y=True,
+    )
+    fig.update_yaxes(title_text=f"Revenue ({currency})", tickformat=",.0f", secondary_y=False)
+    fig.update_yaxes(
+        title_text="Active customers", tickformat=",.0f", secondary_y=True, showgrid=False
+    )
+    fig.update_xaxes(tickformat="%b\n%Y", dtick="M1")
+    return _layout(fig, 340)
+
+
+def rfm_figure(summary: pl.DataFrame, currency: str) -> go.Figure:
+    """Revenue in the period and share of customers, per RFM segment (side by side)."""
+    if summary.height == 0:
+        return empty_figure("No customers before the end of this period")
+    names = summary.get_column("rfm_segment").to_list()[::-1]
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        shared_yaxes=True,
+        horizontal_spacing=0.06,
+        subplot_titles=(f"Revenue in period ({currency})", "Share of customers"),
+    )
+    fig.add_trace(
+        go.Bar(
+            y=names,
+            x=summary.get_column("revenue").to_list()[::-1],
+            orientation="h",
+            marker_color=PRIMARY,
+            customdata=summary.get_column("revenue_share").to_list()[::-1],
+            hovertemplate=f"%{{y}}<br>{currency}%{{x:,.0f}} (%{{customdata:.1%}} of revenue)<extra></extra>",
+            name="Revenue",
+        ),
+        row=1,
+        col=1,
+    )
+    fig.add_trace(
+        go.Bar(
+            y=names,
+            x=summary.get_column("share").to_list()[::-1],
+            orientation="h",
+            marker_color=ACCENT,
+            text=[f"{c:,}" for c in summary.get_column("customers").to_list()[::-1]],
+            textposition="auto",
+            hovertemplate="%{y}<br>%{x:.1%} of customers<extra></extra>",
+            name="Customers",
+        ),
+        row=1,
+        col=2,
+    )
+    fig.update_xaxes(tickformat="~s", nticks=4, row=1, col=1)
+    fig.update_xaxes(tickformat=".0%", nticks=4, row=1, col=2)
+    fig = _layout(fig, 400, showlegend=False)
+    fig.update_layout(margin={"t": 40})
+    return fig
+
+
+def countries_figure(countries: pl.DataFrame, currency: str) -> go.Figure:
+    """Top countries by revenue in the period."""
+    if countries.height == 0:
+        return empty_figure("No transactions in this period")
+    rows = countries.reverse()
+    fig = go.Figure(
+        go.Bar(
+            y=rows.get_column("country").to_list(),
+            x=rows.get_column("revenue").to_list(),
+            orientation="h",
+            marker_color=PRIMARY,
+            customdata=np.column_stack(
+                [
+                    rows.get_column("customers").to_numpy(),
+                    rows.get_column("revenue_share").to_numpy(),
+                ]
+            ),
+            hovertemplate=f"%{{y}}<br>{currency}%{{x:,.0f}} (%{{customdata[1]:.1%}})<br>%{{customdata[0]:,}} customers<extra></extra>",
+        )
+    )
+    fig.update_xaxes(tickformat="~s", title_text=f"Revenue ({currency})")
+    return _layout(fig, 400)
+
+
+def _sample_rows(n: int, cap: int, seed: int = 0) -> np.ndarray:
+    if n <= cap:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=cap, replace=False))
+
+
+def pca_figure(
+    result, features: pl.DataFrame, currency: str, dims: int = 3
+) -> tuple[go.Figure, str]:
+    """Customers in PCA space coloured by segment; returns the figure and a caption.
+
+    Above 10,000 (3D) or 50,000 (2D) customers a fixed random sample is drawn; the caption says so.
+    """
+    coords = result.coordinates
+    n = len(coords)
+    dims = min(dims, coords.shape[1])
+    rows = _sample_rows(n, MAX_POINTS_3D if dims == 3 else MAX_POINTS_2D)
+    assign = result.assignments
+    labels = assign.get_column("segment").to_numpy()[rows]
+    names = assign.get_column("segment_name").to_numpy()[rows]
+    ids = assign.get_column("customer_id").to_numpy()[rows]
+    key = features.select("recency_days", "frequency", "monetary").to_numpy()[rows]
+    axis_titles = []
+    for i in range(dims):
+        top = sorted(
+            zip(result.loadings["feature"], result.loadings[f"PC{i + 1}"], strict=True),
+            key=lambda t: -abs(t[1]),
+        )[:2]
+        drivers = ", ".join(FEATURES.get(f, f).split(" (")[0].lower() for f, _ in top)
+        axis_titles.append((f"PC{i + 1} ({result.explained_variance[i]:.0%})", drivers))
+    fig = go.Figure()
+    hover = (
+        "Customer %{customdata[0]}<br>%{customdata[1]}<br>Last purchase %{customdata[2]:.0f} days ago"
+        f"<br>%{{customdata[3]:,}} orders, {currency}%{{customdata[4]:,.0f}} net<extra></extra>"
+    )
+    for segment in sorted(set(labels.tolist())):
+        mask = labels == segment
+        custom = np.column_stack(
+            [ids[mask], names[mask], key[mask, 0], key[mask, 1].astype(int), key[mask, 2]]
+        )
+        trace = go.Scatter3d if dims == 3 else go.Scattergl
+        xyz = {"x": coords[rows][mask, 0], "y": coords[rows][mask, 1]}
+        if dims == 3:
+            xyz["z"] = coords[rows][mask, 2]
+        fig.add_trace(
+            trace(
+                **xyz,
+                mode="markers",
+                name=str(names[mask][0]),
+                customdata=custom,
+                hovertemplate=hover,
+                marker={
+                    "size": 3 if dims == 3 else 5,
+                    "color": segment_color(int(segment)),
+                    "opacity": 0.75,
+                },
+            )
+        )
+    if dims == 3:
+        fig.update_layout(
+            scene={
+                "xaxis_title": axis_titles[0][0],
+                "yaxis_title": axis_titles[1][0],
+                "zaxis_title": axis_titles[2][0],
+            }
+        )
+    else:
+        fig.update_xaxes(title_text=axis_titles[0][0])
+        fig.update_yaxes(title_text=axis_titles[1][0])
+    shown = len(rows)
+    total_var = sum(result.explained_variance[:dims])
+    caption = (
+        f"{'3D' if dims == 3 else '2D'} PCA of the scaled features; the axes explain {total_var:.0%} of the variance "
+        f"({'; '.join(f'{title} mostly {drivers}' for title, drivers in axis_titles)}). "
+        + (
+            f"Showing all {n:,} customers."
+            if shown == n
+            else f"Showing a random sample of {shown:,} of {n:,} customers."
+        )
+    )
+    if dims == 3:
+        fig.update_layout(
+            scene={"aspectmode": "cube", "camera": {"eye": {"x": 1.6, "y": 1.6, "z": 0.9}}}
+        )
+    fig = _layout(
+        fig,
+        580,
+        legend={"orientation": "h", "yanchor": "top", "y": -0.02, "x": 0, "itemsizing": "constant"},
+    )
+    return fig, caption
+
+
+def sweep_figure(table: pl.DataFrame, recommended: int, elbow: int) -> go.Figure:
+    """Silhouette, Davies-Bouldin and inertia against k, with the recommended k marked."""
+    ks = table.get_column("k").to_list()
+    fig = make_subplots(
+        rows=1,
+        cols=3,
+        horizontal_spacing=0.08,
+        subplot_titles=(
+            "Silhouette (higher is better)",
+            "Davies-Bouldin (lower is better)",
+            "Inertia (elbow)",
+        ),
+    )
+    for col, (metric, color) in enumerate(
+        (("silhouette", PRIMARY), ("davies_bouldin", "#e74c3c"), ("inertia", ACCENT)), start=1
+    ):
+        fig.add_trace(
+            go.Scatter(
+                x=ks,
+                y=table.get_column(metric).to_list(),
+                mode="lines+markers",
+                line={"color": color},
+                name=metric,
+                hovertemplate="k=%{x}: %{y:,.3f}<extra></extra>",
+            ),
+            row=1,
+            col=col,
+        )
+        fig.add_vline(x=recommended, line_dash="dash", line_color="#f39c12", row=1, col=col)
+    fig.add_annotation(
+        x=recommended,
+        y=1.0,
+        yref="paper",
+        text=f"recommended k={recommended}",
+        showarrow=False,
+        xref="x",
+        yshift=-18,
+        font={"color": "#f39c12"},
+    )
+    if elbow != recommended:
+        fig.add_vline(x=elbow, line_dash="dot", line_color="#95a5a6", row=1, col=3)
+    fig.update_xaxes(dtick=1, title_text="k")
+    fig = _layout(fig, 300, showlegend=False)
+    fig.update_layout(margin={"t": 40})
+    return fig
+
+
+def heatmap_figure(profile_table: pl.DataFrame, features: list[str]) -> go.Figure:
+    """Each segment's mean of each feature relative to the average customer (ratio, log colour)."""
+    table = profile_table.sort("segment")
+    ratios = np.array(
+        [
+            [table.get_column(f"{f}_ratio")[i] or np.nan for f in features]
+            for i in range(table.height)
+        ],
+        dtype=float,
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        colour = np.log2(np.clip(ratios, 1 / 8, 8))
+    labels = [FEATURES.get(f, f) for f in features]
+    fig = go.Figure(
+        go.Heatmap(
+            z=colour,
+            x=labels,
+            y=table.get_column("name").to_list(),
+            text=np.vectorize(lambda v: f"{v:.2f}×")(ratios),
+            texttemplate="%{text}",
+            colorscale="RdBu",
+            reversescale=True,
+            zmid=0,
+            zmin=-3,
+            zmax=3,
+            colorbar={
+                "title": {"text": "vs avg", "side": "right"},
+                "tickvals": [-3, -1, 0, 1, 3],
+                "ticktext": ["⅛×", "½×", "1×", "2×", "8×"],
+            },
+            hovertemplate="%{y}<br>%{x}: %{text} the average<extra></extra>",
+        )
+    )
+    fig.update_xaxes(tickangle=-30)
+    return _layout(fig, 120 + 48 * table.height)
+
+
+def box_figure(stats: pl.DataFrame, label: str) -> go.Figure:
+    """Box plots from precomputed per-segment statistics (:func:`analytics.profiles.box_stats`)."""
+    fig = go.Figure()
+    for row in stats.iter_rows(named=True):
+        fig.add_trace(
+            go.Box(
+                name=row["segment_name"],
+                x=[row["segment_name"]],
+                q1=[row["q1"]],
+                median=[row["median"]],
+                q3=[row["q3"]],
+                lowerfence=[row["lower_fence"]],
+                upperfence=[row["upper_fence"]],
+                mean=[row["mean"]],
+                marker_color=segment_color(row["segment"]),
+                boxpoints=False,
+                hovertemplate=None,
+            )
+        )
+    fig.update_yaxes(title_text=label, tickformat="~s")
+    return _layout(fig, 360, showlegend=False)

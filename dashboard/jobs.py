@@ -1,0 +1,139 @@
+"""Running long analytics work in a fresh interpreter, with progress.
+
+Dash's DiskcacheManager forks the web worker to run a background callback. A forked child must
+not touch polars (its thread pool does not survive ``fork``: a group-by in a forked child hung
+5 times out of 5 here) nor OpenMP code that already ran in the parent (FIELD-NOTES). So the forked
+child only orchestrates: it starts ``python -m dashboard.jobs`` as a new process, which imports
+the analytics afresh, runs the task against the shared disk cache and reports progress as JSON
+lines on its stdout. Cancelling the background callback kills the forked child and its children,
+this process included. Only JSON crosses the pipe: no pickles.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from analytics import errors
+from dashboard.settings import Settings
+
+Progress = Callable[[int, int, str], None]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class JobFailed(RuntimeError):
+    """The job process crashed (not a user error); the traceback is in the server log."""
+
+
+def _sweep(service, progress: Progress, dataset_id: str, params: dict) -> dict:
+    from dashboard.service import SegmentParams
+
+    sweep = service.sweep(
+        dataset_id,
+        SegmentParams.from_dict(params),
+        progress=lambda done, total: progress(done, total, f"Tried {done} of {total} values of k"),
+    )
+    return {"recommended_k": sweep.recommended_k, "reason": sweep.reason}
+
+
+TASKS: dict[str, Callable[..., Any]] = {"sweep": _sweep}
+
+
+def run_task(settings: Settings, task: str, progress: Progress | None = None, **kwargs) -> Any:
+    """Run ``TASKS[task](service, progress, **kwargs)`` in a new interpreter and return its result.
+
+    ``kwargs`` and the result must be JSON-serialisable. Raises the task's own
+    :class:`analytics.errors.SegmentaError` (same class, same message) for user errors and
+    :class:`JobFailed` when the process crashes.
+    """
+    if task not in TASKS:
+        raise ValueError(f"Unknown task {task!r}.")
+    request = json.dumps(
+        {
+            "settings": {k: str(v) for k, v in dataclasses.asdict(settings).items()},
+            "task": task,
+            "kwargs": kwargs,
+        }
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dashboard.jobs"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    try:
+        process.stdin.write(request)
+        process.stdin.close()
+        for line in process.stdout:
+            message = json.loads(line)
+            if message["kind"] == "progress":
+                if progress is not None:
+                    progress(message["done"], message["total"], message["text"])
+            elif message["kind"] == "done":
+                return message["result"]
+            elif message["kind"] == "user-error":
+                error_class = getattr(errors, message["error"], errors.SegmentaError)
+                raise error_class(message["message"])
+            else:
+                raise JobFailed(f"The {task} job failed:\n{message['traceback']}")
+        process.wait()
+        raise JobFailed(
+            f"The {task} job stopped unexpectedly (exit code {process.returncode}): "
+            f"{process.stderr.read()[-2000:]}"
+        )
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+
+
+def _main() -> None:
+    from dashboard.service import Service
+
+    request = json.loads(sys.stdin.read())
+    raw = request["settings"]
+    settings = Settings(
+        data_dir=Path(raw["data_dir"]),
+        cache_dir=Path(raw["cache_dir"]),
+        default_dataset=raw["default_dataset"],
+        log_level=raw["log_level"],
+        secret_key=raw["secret_key"],
+        currency=raw["currency"],
+    )
+    out = sys.stdout
+
+    def send(**message) -> None:
+        out.write(json.dumps(message) + "\n")
+        out.flush()
+
+    sys.stdout = sys.stderr  # anything the libraries print must not corrupt the channel
+    try:
+        result = TASKS[request["task"]](
+            Service(settings),
+            lambda done, total, text: send(kind="progress", done=done, total=total, text=text),
+            **request["kwargs"],
+        )
+    except errors.SegmentaError as error:
+        send(kind="user-error", error=type(error).__name__, message=str(error))
+    except Exception:  # noqa: BLE001 - the parent turns this into JobFailed with the traceback
+        send(kind="crash", traceback=traceback.format_exc())
+    else:
+        send(kind="done", result=result)
+
+
+if __name__ == "__main__":
+    _main()

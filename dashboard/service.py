@@ -1,0 +1,254 @@
+"""Cached access to the analytics layer, shared by every worker through one disk cache.
+
+Datasets are addressed by id (the bundled data has a fixed id; uploads get random ones). Each
+dataset is cleaned once into ``CACHE_DIR/datasets/<fingerprint>.parquet``; every derived result
+is memoised in ``CACHE_DIR/results`` under ``(function, fingerprint, parameters)``, so a second
+visit, or a second worker, never recomputes. This module imports no dash: background jobs run it
+in fresh processes (see :mod:`dashboard.jobs`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import diskcache
+import numpy as np
+import polars as pl
+
+from analytics.cleaning import CleaningReport
+from analytics.datasets import BUNDLED_ID, BUNDLED_NAME, fingerprint, open_dataset
+from analytics.errors import DataError
+from analytics.features import customer_features
+from analytics.kpis import Kpi, monthly_trend, period_kpis, rfm_period_summary, top_countries
+from analytics.profiles import SegmentProfile, profile_segments
+from analytics.segmentation import ClusterMetrics, KSweep, Segmenter, sweep_k
+from dashboard.settings import Settings
+
+UPLOAD_ID = re.compile(r"^u-[0-9a-f]{32}$")
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class DatasetSource:
+    """Where a dataset's file is and how to read it."""
+
+    id: str
+    label: str
+    path: Path
+    columns: dict[str, str] = field(default_factory=dict)
+    date_format: str | None = None
+
+
+@dataclass(frozen=True)
+class SegmentParams:
+    """Everything that decides a segmentation (the cache key)."""
+
+    features: tuple[str, ...] | None = None
+    scaling: str = "log-standard"
+    algorithm: str = "kmeans"
+    k: int = 4
+    eps: float = 1.0
+    min_samples: int = 10
+    min_cluster_size: int | None = None
+
+    def key(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> SegmentParams:
+        features = values.get("features")
+        return cls(**{**values, "features": tuple(features) if features else None})
+
+
+@dataclass(frozen=True)
+class SegmentationResult:
+    """A fitted segmentation reduced to what the pages show."""
+
+    params: SegmentParams
+    assignments: pl.DataFrame  # customer_id, segment, segment_name[, probability]
+    metrics: ClusterMetrics
+    features: list[str]
+    coordinates: np.ndarray  # PCA, float32, one row per customer
+    explained_variance: list[float]
+    loadings: dict[str, list]
+    profile: SegmentProfile
+
+
+@dataclass(frozen=True)
+class Overview:
+    """The executive page's numbers for one period."""
+
+    kpis: list[Kpi]
+    trend: pl.DataFrame
+    countries: pl.DataFrame
+    rfm: pl.DataFrame
+
+
+class Service:
+    """Memoised analytics for the app; one per process, all sharing ``settings.cache_dir``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.cache = diskcache.Cache(str(settings.cache_dir / "results"), size_limit=4 * 2**30)
+
+    # -- datasets ---------------------------------------------------------------------------
+    def source(self, dataset_id: str) -> DatasetSource:
+        """The file behind a dataset id; ids are checked before any path is built from them."""
+        if dataset_id == BUNDLED_ID:
+            return DatasetSource(
+                BUNDLED_ID,
+                "UCI Online Retail 2009-2011 (bundled)",
+                self.settings.data_dir / BUNDLED_NAME,
+            )
+        if isinstance(dataset_id, str) and UPLOAD_ID.match(dataset_id):
+            meta = self.settings.cache_dir / "uploads" / dataset_id / "meta.json"
+            if meta.exists():
+                info = json.loads(meta.read_text())
+                return DatasetSource(
+                    dataset_id,
+                    info["label"],
+                    meta.parent / info["file"],
+                    info.get("columns") or {},
+                    info.get("date_format"),
+                )
+        raise DataError(
+            f"Dataset {dataset_id!r} is not available (it may have been removed). "
+            "Reload the page to return to the default dataset."
+        )
+
+    def fingerprint(self, dataset_id: str) -> str:
+        source = self.source(dataset_id)
+        stat = source.path.stat()
+        key = (
+            "fingerprint",
+            str(source.path),
+            stat.st_mtime_ns,
+            stat.st_size,
+            source.columns,
+            source.date_format,
+        )
+        return self._memo(
+            json.dumps(key), lambda: fingerprint(source.path, source.columns, source.date_format)
+        )
+
+    def transactions(self, dataset_id: str) -> pl.DataFrame:
+        """The cleaned log, cleaned once per dataset and kept as Parquet."""
+        return pl.read_parquet(self._clean_path(dataset_id))
+
+    def report(self, dataset_id: str) -> CleaningReport:
+        self._clean_path(dataset_id)
+        return self.cache.get(f"report:{self.fingerprint(dataset_id)}")
+
+    def _clean_path(self, dataset_id: str) -> Path:
+        fp = self.fingerprint(dataset_id)
+        path = self.settings.cache_dir / "datasets" / f"{fp}.parquet"
+        if not path.exists() or f"report:{fp}" not in self.cache:
+            source = self.source(dataset_id)
+            dataset = open_dataset(source.path, source.columns, date_format=source.date_format)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            dataset.transactions.write_parquet(tmp)
+            os.replace(tmp, path)
+            self.cache.set(f"report:{fp}", dataset.report)
+        return path
+
+    def date_range(self, dataset_id: str) -> tuple[dt.date, dt.date]:
+        """First and last transaction dates."""
+
+        def compute():
+            dates = self.transactions(dataset_id).get_column("invoice_date")
+            return dates.min().date(), dates.max().date()
+
+        return self._memo(f"date_range:{self.fingerprint(dataset_id)}", compute)
+
+    # -- customer analytics -----------------------------------------------------------------
+    def features(self, dataset_id: str, as_of: dt.datetime | None = None) -> pl.DataFrame:
+        key = f"features:{self.fingerprint(dataset_id)}:{as_of}"
+        return self._memo(key, lambda: customer_features(self.transactions(dataset_id), as_of))
+
+    def segmentation(self, dataset_id: str, params: SegmentParams) -> SegmentationResult:
+        key = f"segmentation:{self.fingerprint(dataset_id)}:{params.key()}"
+        return self._memo(key, lambda: self._segment(dataset_id, params))
+
+    def _segment(self, dataset_id: str, params: SegmentParams) -> SegmentationResult:
+        features = self.features(dataset_id)
+        seg = Segmenter(
+            features=list(params.features) if params.features else None,
+            scaling=params.scaling,
+            algorithm=params.algorithm,
+            n_clusters=params.k,
+            eps=params.eps,
+            min_samples=params.min_samples,
+            min_cluster_size=params.min_cluster_size,
+        ).fit(features)
+        profile = profile_segments(features, seg.labels_)
+        projection = seg.project(3)
+        return SegmentationResult(
+            params=params,
+            assignments=seg.assignments(profile.names()),
+            metrics=seg.metrics_,
+            features=seg.features_,
+            coordinates=projection.coordinates.astype(np.float32),
+            explained_variance=projection.explained_variance_ratio,
+            loadings=projection.loadings,
+            profile=profile,
+        )
+
+    def sweep(
+        self,
+        dataset_id: str,
+        params: SegmentParams,
+        k_values: tuple[int, ...] = tuple(range(2, 11)),
+        progress: Callable[[int, int], None] | None = None,
+    ) -> KSweep:
+        sweep_params = (params.features, params.scaling, params.algorithm, k_values)
+        key = f"sweep:{self.fingerprint(dataset_id)}:{json.dumps(sweep_params)}"
+        return self._memo(
+            key,
+            lambda: sweep_k(
+                self.features(dataset_id),
+                k_values,
+                feature_names=list(params.features) if params.features else None,
+                scaling=params.scaling,
+                algorithm=params.algorithm,
+                progress=progress,
+            ),
+        )
+
+    def cached_sweep(
+        self, dataset_id: str, params: SegmentParams, k_values=tuple(range(2, 11))
+    ) -> KSweep | None:
+        sweep_params = (params.features, params.scaling, params.algorithm, k_values)
+        return self.cache.get(f"sweep:{self.fingerprint(dataset_id)}:{json.dumps(sweep_params)}")
+
+    # -- executive overview -----------------------------------------------------------------
+    def overview(self, dataset_id: str, start: dt.date, end: dt.date) -> Overview:
+        key = f"overview:{self.fingerprint(dataset_id)}:{start}:{end}"
+
+        def compute() -> Overview:
+            tx = self.transactions(dataset_id)
+            return Overview(
+                kpis=period_kpis(tx, start, end),
+                trend=monthly_trend(tx, start, end),
+                countries=top_countries(tx, start, end),
+                rfm=rfm_period_summary(tx, start, end),
+            )
+
+        return self._memo(key, compute)
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def _memo(self, key: str, compute: Callable[[], object]):
+        value = self.cache.get(key, default=_MISSING)
+        if value is _MISSING:
+            value = compute()
+            self.cache.set(key, value)
+        return value

@@ -1,0 +1,82 @@
+"""Configuration from environment variables, read once into one typed object."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from analytics.datasets import BUNDLED_ID, data_dir
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the app reads from its environment.
+
+    ============================  ===============================================================
+    ``SEGMENTA_DATA_DIR``         folder of the bundled data (default: the repository's ``data/``)
+    ``SEGMENTA_CACHE_DIR``        one absolute folder shared by all workers (default ``./var``)
+    ``SEGMENTA_DEFAULT_DATASET``  dataset id shown first (default: the bundled data)
+    ``SEGMENTA_LOG_LEVEL``        DEBUG, INFO, WARNING or ERROR (default INFO)
+    ``SEGMENTA_SECRET_KEY``       signs sessions and job handles; default: a random key created
+                                  once in the cache folder, so every worker shares it
+    ``SEGMENTA_CURRENCY``         currency symbol for money figures (default £, the bundled data's)
+    ============================  ===============================================================
+    """
+
+    data_dir: Path
+    cache_dir: Path
+    default_dataset: str = BUNDLED_ID
+    log_level: str = "INFO"
+    secret_key: str = ""
+    currency: str = "£"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        cache_dir = Path(env.get("SEGMENTA_CACHE_DIR") or "var").expanduser().resolve()
+        level = env.get("SEGMENTA_LOG_LEVEL", "INFO").upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(
+                f"SEGMENTA_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}. Got {level!r} instead."
+            )
+        return cls(
+            data_dir=Path(env.get("SEGMENTA_DATA_DIR") or data_dir()).expanduser().resolve(),
+            cache_dir=cache_dir,
+            default_dataset=env.get("SEGMENTA_DEFAULT_DATASET") or BUNDLED_ID,
+            log_level=level,
+            secret_key=env.get("SEGMENTA_SECRET_KEY") or _shared_secret(cache_dir),
+            currency=env.get("SEGMENTA_CURRENCY") or "£",
+        )
+
+    def configure_logging(self) -> None:
+        logging.basicConfig(
+            level=self.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+
+
+def _shared_secret(cache_dir: Path) -> str:
+    """Read the key in ``cache_dir/secret_key``, creating it atomically the first time.
+
+    The key is written to a private temporary file and hard-linked into place, so a worker never
+    reads a half-written key and the first worker's key wins.
+    """
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    path = cache_dir / "secret_key"
+    if not path.exists():
+        tmp = cache_dir / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_text().strip()
