@@ -115,7 +115,7 @@ def period_kpis(tx: pl.DataFrame, start: dt.date, end: dt.date) -> list[Kpi]:
     """
     previous_start, begin, stop = period_bounds(start, end)
     now = _period_numbers(tx, begin, stop)
-    covered = tx.get_column("invoice_date").min() <= previous_start
+    covered = tx.get_column("invoice_date").min().date() <= previous_start.date()
     before = _period_numbers(tx, previous_start, begin) if covered else None
     return [
         Kpi(key, label, now[key], before[key] if before else None, kind, higher)

@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import os
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -151,14 +152,18 @@ class Service:
     def _clean_path(self, dataset_id: str) -> Path:
         fp = self.fingerprint(dataset_id)
         path = self.settings.cache_dir / "datasets" / f"{fp}.parquet"
-        if not path.exists() or f"report:{fp}" not in self.cache:
-            source = self.source(dataset_id)
-            dataset = open_dataset(source.path, source.columns, date_format=source.date_format)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            dataset.transactions.write_parquet(tmp)
-            os.replace(tmp, path)
-            self.cache.set(f"report:{fp}", dataset.report)
+        if path.exists() and f"report:{fp}" in self.cache:
+            return path
+        # One cleaner at a time across threads and workers; the others wait and reuse its file.
+        with diskcache.Lock(self.cache, f"lock:clean:{fp}", expire=600):
+            if not path.exists() or f"report:{fp}" not in self.cache:
+                source = self.source(dataset_id)
+                dataset = open_dataset(source.path, source.columns, date_format=source.date_format)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+                dataset.transactions.write_parquet(tmp)
+                os.replace(tmp, path)
+                self.cache.set(f"report:{fp}", dataset.report)
         return path
 
     def date_range(self, dataset_id: str) -> tuple[dt.date, dt.date]:

@@ -74,6 +74,18 @@ def _label(text: str, target: str | None = None):
     return dbc.Label(text, html_for=target, className="control-label")
 
 
+def _number_input(component_id: str, value: float | None) -> dcc.Input:
+    """A free number box: out-of-range values reach the analytics layer, which explains them."""
+    return dcc.Input(
+        id=component_id,
+        type="number",
+        step="any",
+        value=value,
+        debounce=True,
+        className="form-control mb-2",
+    )
+
+
 def _controls() -> dbc.Card:
     return dbc.Card(
         dbc.CardBody(
@@ -127,36 +139,14 @@ def _controls() -> dbc.Card:
                 dbc.Collapse(
                     [
                         _label("DBSCAN radius (eps, scaled units)", "segments-eps"),
-                        dbc.Input(
-                            id="segments-eps",
-                            type="number",
-                            min=0.05,
-                            max=100,
-                            step=0.05,
-                            value=DEFAULTS["eps"],
-                            className="mb-2",
-                        ),
+                        _number_input("segments-eps", DEFAULTS["eps"]),
                         _label("DBSCAN core size (min samples)", "segments-min-samples"),
-                        dbc.Input(
-                            id="segments-min-samples",
-                            type="number",
-                            min=1,
-                            step=1,
-                            value=DEFAULTS["min_samples"],
-                            className="mb-2",
-                        ),
+                        _number_input("segments-min-samples", DEFAULTS["min_samples"]),
                         _label(
                             "HDBSCAN smallest segment (blank = 1% of customers)",
                             "segments-min-cluster-size",
                         ),
-                        dbc.Input(
-                            id="segments-min-cluster-size",
-                            type="number",
-                            min=2,
-                            step=1,
-                            value=None,
-                            className="mb-2",
-                        ),
+                        _number_input("segments-min-cluster-size", None),
                     ],
                     id="segments-density-params",
                     is_open=False,
@@ -547,7 +537,10 @@ def recluster(
         profile_columns,
         test_rows,
         test_columns,
-        heatmap_figure(result.profile.table, result.features),
+        heatmap_figure(
+            result.profile.table,
+            [f for f in FEATURES if f"{f}_ratio" in result.profile.table.columns],
+        ),
     )
 
 

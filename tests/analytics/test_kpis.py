@@ -1,0 +1,86 @@
+import datetime as dt
+
+import pytest
+
+from analytics.errors import ParameterError
+from analytics.kpis import (
+    monthly_trend,
+    period_bounds,
+    period_kpis,
+    rfm_period_summary,
+    top_countries,
+)
+from tests.conftest import toy_log
+
+ROWS = [
+    # previous period: 2011-01-01 .. 2011-01-10
+    ("A", "1", "2011-01-01 10:00", "P1", 1, 100.0),
+    ("B", "2", "2011-01-05 10:00", "P1", 1, 50.0),
+    # current period: 2011-01-11 .. 2011-01-20
+    ("A", "3", "2011-01-12 10:00", "P1", 2, 100.0),
+    ("A", "4", "2011-01-15 10:00", "P2", 1, 40.0),
+    ("A", "C5", "2011-01-16 10:00", "P2", -1, 40.0),
+    ("C", "6", "2011-01-18 10:00", "P1", 1, 60.0),
+    (None, "7", "2011-01-18 10:00", "P1", 1, 999.0),
+]
+
+
+def test_period_kpis_by_hand():
+    kpis = {
+        k.key: k for k in period_kpis(toy_log(ROWS), dt.date(2011, 1, 11), dt.date(2011, 1, 20))
+    }
+    assert kpis["customers"].value == 3 and kpis["customers"].previous == 2
+    assert kpis["active_customers"].value == 2 and kpis["active_customers"].previous == 2
+    assert kpis["revenue"].value == pytest.approx(200 + 40 - 40 + 60)
+    assert kpis["revenue"].previous == pytest.approx(150)
+    assert kpis["revenue"].change == pytest.approx(260 / 150 - 1)
+    assert kpis["orders"].value == 3
+    assert kpis["average_order_value"].value == pytest.approx(300 / 3)
+    assert kpis["repeat_rate"].value == pytest.approx(0.5)
+    assert kpis["revenue_per_customer"].value == pytest.approx(130)
+    assert kpis["returns_rate"].value == pytest.approx(40 / 300)
+    assert kpis["returns_rate"].higher_is_better is False
+
+
+def test_no_previous_period_when_data_start_later():
+    kpis = period_kpis(toy_log(ROWS), dt.date(2011, 1, 2), dt.date(2011, 1, 20))
+    assert all(k.previous is None and k.change is None for k in kpis)
+
+
+def test_period_bounds_and_error():
+    assert period_bounds(dt.date(2011, 1, 11), dt.date(2011, 1, 20)) == (
+        dt.datetime(2011, 1, 1),
+        dt.datetime(2011, 1, 11),
+        dt.datetime(2011, 1, 21),
+    )
+    with pytest.raises(
+        ParameterError, match=r"The period ends \(2011-01-01\) before it starts \(2011-01-05\)"
+    ):
+        period_bounds(dt.date(2011, 1, 5), dt.date(2011, 1, 1))
+
+
+def test_trend_countries_and_rfm():
+    tx = toy_log(ROWS)
+    trend = monthly_trend(tx, dt.date(2011, 1, 1), dt.date(2011, 1, 31))
+    assert trend.height == 1 and trend["revenue"][0] == pytest.approx(410)
+    assert trend["active_customers"][0] == 3
+    countries = top_countries(tx, dt.date(2011, 1, 11), dt.date(2011, 1, 20))
+    assert countries.row(0, named=True) == {
+        "country": "United Kingdom",
+        "revenue": 260.0,
+        "customers": 2,
+        "revenue_share": 1.0,
+    }
+    rfm = rfm_period_summary(tx, dt.date(2011, 1, 11), dt.date(2011, 1, 20))
+    assert rfm["customers"].sum() == 3
+    assert rfm["revenue"].sum() == pytest.approx(260)
+
+
+def test_bundled_last_year(bundled):
+    kpis = {
+        k.key: k
+        for k in period_kpis(bundled.transactions, dt.date(2010, 12, 10), dt.date(2011, 12, 9))
+    }
+    assert kpis["active_customers"].value == 4_264
+    assert kpis["revenue"].value == pytest.approx(7_975_117.70, rel=1e-6)
+    assert kpis["revenue"].previous is not None

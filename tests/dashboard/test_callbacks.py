@@ -1,0 +1,152 @@
+"""Callbacks called as plain functions, on the bundled data."""
+
+import sys
+
+import dash
+import pytest
+from dash._callback_context import context_value
+from dash._utils import AttributeDict
+from dash.exceptions import PreventUpdate
+
+from analytics.datasets import BUNDLED_ID
+from analytics.errors import ParameterError
+from dashboard.errors import alert_props
+from dashboard.service import SegmentParams
+
+
+def page(name: str):
+    module = next(
+        p["module"] for p in dash.page_registry.values() if p["module"].endswith(f"pages.{name}")
+    )
+    return sys.modules[module]
+
+
+def triggered(component_id: str | None, prop: str = "value"):
+    inputs = [{"prop_id": f"{component_id}.{prop}", "value": None}] if component_id else []
+    context_value.set(AttributeDict(triggered_inputs=inputs))
+
+
+@pytest.fixture
+def segments(app):
+    return page("segments")
+
+
+@pytest.fixture
+def overview(app):
+    return page("overview")
+
+
+def test_overview_callbacks(overview):
+    first, last, start, end = overview.init_dates(BUNDLED_ID)
+    assert (str(start), str(end)) == ("2010-12-10", "2011-12-09")
+    cards, trend, rfm, countries = overview.update_overview(str(start), str(end), BUNDLED_ID)
+    assert len(cards.children) == 8
+    assert "£7.98M" in str(cards)
+    assert len(trend.data) == 2 and len(trend.data[0].x) == 13
+    assert len(rfm.data[0].y) == 11
+    assert countries.data[0].y[-1] == "United Kingdom"
+    with pytest.raises(PreventUpdate):
+        overview.update_overview(None, None, BUNDLED_ID)
+
+
+def test_recluster_updates_everything(segments):
+    out = segments.recluster(
+        ["recency_days", "frequency", "monetary"],
+        "log-standard",
+        "kmeans",
+        5,
+        1.0,
+        10,
+        None,
+        "3d",
+        BUNDLED_ID,
+    )
+    current, metrics, pca, caption, personas, rows, columns, tests, test_columns, heatmap = out
+    assert current["params"]["k"] == 5
+    assert len(pca.data) == 5 and pca.data[0].type == "scatter3d"
+    assert "Showing all 5,878 customers" in caption
+    assert len(personas.children) == 5
+    assert len(rows) == 5 and {c["id"] for c in columns} >= {
+        "name",
+        "customers",
+        "revenue_share",
+        "monetary_mean",
+    }
+    assert len(tests) == 9 and tests[0]["label"] == "Days since last purchase"
+    assert len(heatmap.data[0].y) == 5
+    two_d = segments.recluster(None, "robust", "gmm", 3, 1.0, 10, None, "2d", BUNDLED_ID)[2]
+    assert two_d.data[0].type == "scattergl" and len(two_d.data) == 3
+
+
+def test_recluster_dbscan_has_outliers(segments):
+    out = segments.recluster(
+        ["recency_days", "frequency", "monetary"],
+        "log-standard",
+        "dbscan",
+        4,
+        0.3,
+        10,
+        None,
+        "3d",
+        BUNDLED_ID,
+    )
+    names = [trace.name for trace in out[2].data]
+    assert "Outliers" in names
+
+
+def test_invalid_parameter_raises_user_error(segments):
+    with pytest.raises(ParameterError) as info:
+        segments.recluster(None, "log-standard", "dbscan", 4, 0, 10, None, "3d", BUNDLED_ID)
+    assert alert_props(info.value) == {
+        "children": "The 'eps' parameter must be a number in (0.0, 100.0]. Got 0.0 instead.",
+        "color": "warning",
+        "is_open": True,
+    }
+    assert alert_props(RuntimeError("boom"))["color"] == "danger"
+
+
+def test_settings_restore_and_save(segments):
+    saved = {
+        "features": ["monetary"],
+        "scaling": "robust",
+        "algorithm": "gmm",
+        "k": 6,
+        "eps": 1.0,
+        "min_samples": 10,
+        "min_cluster_size": None,
+        "view": "2d",
+        "auto": False,
+    }
+    values = [[], "log-standard", "kmeans", 4, 1.0, 10, None, "3d", False]
+    triggered(None)
+    restored = segments.sync_settings(*values, saved)
+    assert restored[:-1] == [saved[name] for name in segments.CONTROLS]
+    triggered("segments-k")
+    changed = segments.sync_settings(*values[:3], 7, *values[4:], saved)
+    assert changed[-1]["k"] == 7 and all(v is dash.no_update for v in changed[:-1])
+
+
+def test_box_download_and_apply(segments):
+    current = {"dataset_id": BUNDLED_ID, "params": SegmentParams(k=4).to_dict()}
+    box = segments.update_box("monetary", current)
+    assert len(box.data) == 4
+    download = segments.download_segments(1, current)
+    lines = download["content"].splitlines()
+    assert lines[0] == "customer_id,segment,segment_name" and len(lines) == 5_879
+    token = {"recommended_k": 4}
+    triggered("segments-sweep-apply", "n_clicks")
+    assert segments.apply_k(1, token, False) == 4
+    triggered("segments-sweep-token", "data")
+    with pytest.raises(PreventUpdate):
+        segments.apply_k(0, token, False)
+    assert segments.apply_k(0, token, True) == 4
+
+
+def test_show_sweep_reads_the_cached_result(segments, app):
+    params = SegmentParams(features=("recency_days", "frequency", "monetary"))
+    sweep = app.server.config["SEGMENTA_SERVICE"].sweep(BUNDLED_ID, params)
+    is_open, figure, reason, label = segments.show_sweep(
+        {"dataset_id": BUNDLED_ID, "params": params.to_dict(), "recommended_k": sweep.recommended_k}
+    )
+    assert is_open and label == f"Use k = {sweep.recommended_k}"
+    assert len(figure.data) == 3 and reason.startswith(f"k={sweep.recommended_k}")

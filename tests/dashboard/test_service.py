@@ -1,0 +1,57 @@
+import datetime as dt
+
+import pytest
+
+from analytics.datasets import BUNDLED_ID
+from analytics.errors import DataError, ParameterError
+from dashboard.service import SegmentParams, Service
+
+
+@pytest.fixture
+def service(settings):
+    return Service(settings)
+
+
+def test_dataset_cleaned_once_and_results_memoised(service, monkeypatch):
+    tx = service.transactions(BUNDLED_ID)
+    assert tx.height == 1_027_016
+    assert service.report(BUNDLED_ID).customers == 5_939
+    first = service.segmentation(BUNDLED_ID, SegmentParams(k=3))
+    # a second service on the same cache folder (another worker) must not recompute
+    other = Service(service.settings)
+    monkeypatch.setattr(
+        "dashboard.service.Segmenter.fit", lambda *a, **k: pytest.fail("recomputed")
+    )
+    monkeypatch.setattr("dashboard.service.open_dataset", lambda *a, **k: pytest.fail("re-cleaned"))
+    again = other.segmentation(BUNDLED_ID, SegmentParams(k=3))
+    assert again.assignments.equals(first.assignments)
+    assert other.transactions(BUNDLED_ID).height == tx.height
+
+
+def test_segmentation_result(service):
+    result = service.segmentation(
+        BUNDLED_ID, SegmentParams(features=("recency_days", "frequency", "monetary"), k=4)
+    )
+    assert result.coordinates.shape == (5_878, 3)
+    assert result.assignments.columns == ["customer_id", "segment", "segment_name"]
+    assert result.metrics.n_segments == 4
+    assert len(result.profile.personas) == 4
+
+
+def test_parameter_errors_surface(service):
+    with pytest.raises(ParameterError, match="The 'n_clusters' parameter must be an int in"):
+        service.segmentation(BUNDLED_ID, SegmentParams(k=1))
+
+
+@pytest.mark.parametrize("dataset_id", ["../../etc/passwd", "u-123", "u-" + "0" * 32, None])
+def test_unknown_dataset_ids_never_build_paths(service, dataset_id):
+    with pytest.raises(DataError, match="is not available"):
+        service.source(dataset_id)
+
+
+def test_overview_and_date_range(service):
+    first, last = service.date_range(BUNDLED_ID)
+    assert (first, last) == (dt.date(2009, 12, 1), dt.date(2011, 12, 9))
+    overview = service.overview(BUNDLED_ID, dt.date(2011, 1, 1), dt.date(2011, 6, 30))
+    assert [k.key for k in overview.kpis][:3] == ["customers", "active_customers", "revenue"]
+    assert overview.trend.height == 6

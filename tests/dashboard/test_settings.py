@@ -1,0 +1,32 @@
+import pytest
+
+from dashboard.settings import Settings
+
+
+def test_from_env(tmp_path):
+    s = Settings.from_env(
+        {
+            "SEGMENTA_CACHE_DIR": str(tmp_path / "c"),
+            "SEGMENTA_LOG_LEVEL": "debug",
+            "SEGMENTA_SECRET_KEY": "k",
+            "SEGMENTA_CURRENCY": "$",
+        }
+    )
+    assert s.cache_dir == (tmp_path / "c").resolve() and s.cache_dir.is_absolute()
+    assert s.log_level == "DEBUG" and s.secret_key == "k" and s.currency == "$"
+    assert (s.data_dir / "online_retail_2009_2011.parquet").exists()
+
+
+def test_generated_secret_is_shared_by_every_worker(tmp_path):
+    first = Settings.from_env({"SEGMENTA_CACHE_DIR": str(tmp_path)})
+    second = Settings.from_env({"SEGMENTA_CACHE_DIR": str(tmp_path)})
+    assert first.secret_key == second.secret_key and len(first.secret_key) == 64
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_bad_log_level(tmp_path):
+    with pytest.raises(
+        ValueError,
+        match="SEGMENTA_LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR. Got 'LOUD' instead.",
+    ):
+        Settings.from_env({"SEGMENTA_CACHE_DIR": str(tmp_path), "SEGMENTA_LOG_LEVEL": "loud"})
