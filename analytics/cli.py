@@ -129,6 +129,59 @@ def cmd_segment(args: argparse.Namespace) -> None:
     _write(seg.assignments(profile.names()), args.output)
 
 
+def _print_backtest(result) -> None:
+    bt = result.backtest
+    if bt is None:
+        print(result.backtest_note or "No backtest.")
+        return
+    print(
+        f"Backtest: trained before {bt.holdout_cutoff:%Y-%m-%d}, scored the next {bt.horizon_days} days "
+        f"({bt.customers:,} customers, {bt.churn_rate:.1%} churned)"
+    )
+    print(
+        f"  {'churn':<24} {'ROC-AUC':>8} {'PR-AUC':>8} {'Brier':>8} {'precision':>10} {'recall':>8}   (threshold {bt.threshold})"
+    )
+    for name, m in bt.churn.items():
+        print(
+            f"  {name:<24} {m['roc_auc']:8.3f} {m['pr_auc']:8.3f} {m['brier']:8.3f} {m['precision']:10.3f} {m['recall']:8.3f}"
+        )
+    print(
+        f"  {'CLV':<24} {'MAE':>9} {'RMSE':>9} {'Spearman':>9} {'top10%':>8} {'top20%':>8}  (share of holdout revenue captured)"
+    )
+    for name, m in bt.clv.items():
+        print(
+            f"  {name:<24} {m['mae']:9,.1f} {m['rmse']:9,.1f} {m['spearman']:9.3f} "
+            f"{m['top10_capture']:8.1%} {m['top20_capture']:8.1%}"
+        )
+    wins = bt.beats_baselines()
+    print("  beats baselines: " + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in wins.items()))
+
+
+def cmd_predict(args: argparse.Namespace) -> None:
+    from analytics.predict import predict, quadrant_summary
+
+    dataset = _open(args)
+    result = predict(
+        dataset.transactions,
+        args.cutoff,
+        args.horizon_days,
+        threshold=args.threshold,
+        evaluate=args.evaluate,
+    )
+    print(f"Predictions as of {result.cutoff:%Y-%m-%d} for the next {result.horizon_days} days")
+    print(f"Method: {result.method}")
+    if args.evaluate:
+        _print_backtest(result)
+    for row in quadrant_summary(result.table).iter_rows(named=True):
+        print(
+            f"  {row['quadrant']:<28} {row['customers']:>7,} customers  predicted CLV {row['predicted_clv']:>14,.0f}"
+        )
+    _write(
+        result.table.select("customer_id", "churn_probability", "predicted_clv", "quadrant"),
+        args.output,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m analytics", description="Segmenta analytics from the command line."
@@ -177,6 +230,34 @@ def build_parser() -> argparse.ArgumentParser:
         "--output", required=True, metavar="FILE", help="segments .csv or .parquet"
     )
     segment.set_defaults(run=cmd_segment)
+
+    pred = sub.add_parser("predict", help="churn probability and CLV per customer, with a backtest")
+    _add_input(pred)
+    pred.add_argument(
+        "--cutoff",
+        metavar="DATE",
+        help="YYYY-MM-DD: use only transactions before it; default: end of data",
+    )
+    pred.add_argument(
+        "--horizon-days",
+        type=int,
+        default=90,
+        metavar="H",
+        help="churn = no purchase within H days; CLV = net spend within them (default 90)",
+    )
+    pred.add_argument(
+        "--threshold",
+        type=float,
+        default=0.5,
+        help="churn probability counted as at risk (default 0.5)",
+    )
+    pred.add_argument(
+        "--evaluate", action="store_true", help="print backtest metrics next to the baselines"
+    )
+    pred.add_argument(
+        "--output", required=True, metavar="FILE", help="predictions .csv or .parquet"
+    )
+    pred.set_defaults(run=cmd_predict)
     return parser
 
 

@@ -437,6 +437,7 @@ class Predictions:
     models: Models | None
     backtest_note: str = ""
     importance: dict[str, dict[str, float]] = field(default_factory=dict)
+    scoring: pl.DataFrame | None = None  # the model inputs per customer at the cutoff
 
 
 def assign_quadrants(table: pl.DataFrame, threshold: float) -> pl.DataFrame:
@@ -587,7 +588,17 @@ def predict(
     table = assign_quadrants(table, threshold)
     step(5, "Done")
     return Predictions(
-        table, end, horizon_days, threshold, method, clv_method, bt, models, note, importance
+        table,
+        end,
+        horizon_days,
+        threshold,
+        method,
+        clv_method,
+        bt,
+        models,
+        note,
+        importance,
+        features,
     )
 
 

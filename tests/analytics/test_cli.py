@@ -124,8 +124,52 @@ def test_segment_bundled_auto_k(tmp_path, capsys):
 
 
 def test_help_on_every_command(capsys):
-    for command in ("clean", "features", "segment"):
+    for command in ("clean", "features", "segment", "predict"):
         with pytest.raises(SystemExit) as info:
             main([command, "--help"])
         assert info.value.code == 0
         assert "--input" in capsys.readouterr().out
+
+
+def test_predict_minimal_log_with_cutoff(tmp_path, capsys):
+    from analytics.synthetic import synthetic_log
+
+    tx, _ = synthetic_log(800, seed=2)
+    minimal = tx.filter(pl.col("customer_id").is_not_null()).select(
+        Client="customer_id",
+        OrderedAt=pl.col("invoice_date").dt.strftime("%d/%m/%Y %H:%M"),
+        Total=pl.col("quantity") * pl.col("unit_price"),
+    )
+    path = tmp_path / "orders.csv"
+    minimal.write_csv(path)
+    out = tmp_path / "pred.csv"
+    code = main(
+        [
+            "predict",
+            "--input",
+            str(path),
+            "--columns",
+            "customer_id=Client,invoice_date=OrderedAt,amount=Total",
+            "--cutoff",
+            "2023-10-01",
+            "--horizon-days",
+            "60",
+            "--evaluate",
+            "--output",
+            str(out),
+        ]
+    )
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "Backtest: trained before" in printed and "Recency baseline" in printed
+    frame = pl.read_csv(out, schema_overrides={"customer_id": pl.String})
+    assert frame.columns == ["customer_id", "churn_probability", "predicted_clv", "quadrant"]
+    assert frame["customer_id"][0].startswith("0")
+
+
+def test_predict_bad_horizon(capsys):
+    assert main(["predict", "--horizon-days", "2", "--output", "x.csv"]) == 1
+    assert (
+        "The 'horizon_days' parameter must be an int in [7, 730]. Got 2 instead."
+        in capsys.readouterr().err
+    )
