@@ -104,7 +104,7 @@ def customer_features(
             frequency=order_key.filter(purchase).n_unique().cast(pl.Int64),
             monetary=pl.col("amount").sum(),
             gross=bought.sum(),
-            returned=-pl.col("amount").filter(~purchase).sum(),
+            returned=0.0 - pl.col("amount").filter(~purchase).sum(),
             recent=pl.col("amount")
             .filter(purchase & (pl.col("invoice_date") >= recent_from))
             .sum(),

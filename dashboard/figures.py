@@ -346,3 +346,179 @@ def box_figure(stats: pl.DataFrame, label: str) -> go.Figure:
         )
     fig.update_yaxes(title_text=label, tickformat="~s")
     return _layout(fig, 360, showlegend=False)
+
+
+QUADRANT_COLORS = {
+    "Loyal Champions": "#18bc9c",
+    "At-Risk Whales": "#e74c3c",
+    "New & Promising": "#3498db",
+    "Price-Sensitive / low value": "#95a5a6",
+}
+
+
+def calibration_figure(calibration: pl.DataFrame) -> go.Figure:
+    """Observed churn rate against predicted probability (10 quantile bins) and the diagonal."""
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=[0, 1],
+            y=[0, 1],
+            mode="lines",
+            line={"dash": "dash", "color": "#95a5a6"},
+            name="Perfect calibration",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=calibration.get_column("mean_predicted").to_list(),
+            y=calibration.get_column("observed_rate").to_list(),
+            mode="lines+markers",
+            line={"color": PRIMARY, "width": 3},
+            name="Model",
+            hovertemplate="predicted %{x:.0%}<br>observed %{y:.0%}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title_text="Predicted churn probability", tickformat=".0%", range=[0, 1])
+    fig.update_yaxes(title_text="Observed churn rate", tickformat=".0%", range=[0, 1])
+    return _layout(fig, 320)
+
+
+def lift_figure(lift: pl.DataFrame) -> go.Figure:
+    """Churn rate per decile of predicted risk, with the lift over the base rate as text."""
+    fig = go.Figure(
+        go.Bar(
+            x=[f"D{d}" for d in lift.get_column("decile").to_list()],
+            y=lift.get_column("churn_rate").to_list(),
+            text=[f"{v:.2f}×" for v in lift.get_column("lift").to_list()],
+            textposition="outside",
+            marker_color=PRIMARY,
+            hovertemplate="%{x}: %{y:.0%} churned (lift %{text})<extra></extra>",
+            cliponaxis=False,
+        )
+    )
+    fig.update_yaxes(title_text="Churn rate", tickformat=".0%", range=[0, 1.15])
+    fig.update_xaxes(title_text="Decile of predicted risk (D1 = riskiest 10%)")
+    return _layout(fig, 320)
+
+
+def value_risk_figure(
+    table: pl.DataFrame, threshold: float, currency: str, cap: int = 20_000
+) -> go.Figure:
+    """Predicted CLV (log scale) against churn probability, coloured by quadrant, with the cut lines."""
+    rows = _sample_rows(table.height, cap)
+    sample = table[rows]
+    value_cut = table.get_column("predicted_clv").median()
+    fig = go.Figure()
+    for quadrant, color in QUADRANT_COLORS.items():
+        part = sample.filter(pl.col("quadrant") == quadrant)
+        if part.height == 0:
+            continue
+        fig.add_trace(
+            go.Scattergl(
+                x=part.get_column("churn_probability").to_list(),
+                y=(part.get_column("predicted_clv") + 1).to_list(),
+                mode="markers",
+                name=quadrant,
+                marker={"color": color, "size": 5, "opacity": 0.6},
+                customdata=np.column_stack(
+                    [
+                        part.get_column("customer_id").to_numpy(),
+                        part.get_column("predicted_clv").to_numpy(),
+                    ]
+                ),
+                hovertemplate=f"Customer %{{customdata[0]}}<br>churn %{{x:.0%}}<br>CLV {currency}%{{customdata[1]:,.0f}}<extra>{quadrant}</extra>",
+            )
+        )
+    fig.add_vline(x=threshold, line_dash="dash", line_color="#7b8a8b")
+    fig.add_hline(y=value_cut + 1, line_dash="dash", line_color="#7b8a8b")
+    fig.update_xaxes(title_text="Churn probability", tickformat=".0%", range=[0, 1])
+    fig.update_yaxes(title_text=f"Predicted CLV ({currency}, log scale)", type="log", dtick=1)
+    return _layout(
+        fig,
+        420,
+        legend={
+            "orientation": "h",
+            "yanchor": "bottom",
+            "y": 1.02,
+            "x": 0,
+            "itemsizing": "constant",
+        },
+    )
+
+
+def importance_figure(
+    importance: dict[str, float], labels: dict[str, str], color: str = PRIMARY, top: int = 10
+) -> go.Figure:
+    """Share of model gain per feature, largest on top."""
+    if not importance:
+        return empty_figure("No importances for this model")
+    items = sorted(importance.items(), key=lambda kv: kv[1])[-top:]
+    fig = go.Figure(
+        go.Bar(
+            y=[labels.get(k, k) for k, _ in items],
+            x=[v for _, v in items],
+            orientation="h",
+            marker_color=color,
+            hovertemplate="%{y}: %{x:.1%} of gain<extra></extra>",
+        )
+    )
+    fig.update_xaxes(tickformat=".0%", title_text="Share of gain")
+    return _layout(fig, 300)
+
+
+def explanation_figure(explanation) -> go.Figure:
+    """LIME weights as signed bars, labelled with the business sentence."""
+    items = list(reversed(explanation.contributions))
+    fig = go.Figure(
+        go.Bar(
+            y=[c.sentence for c in items],
+            x=[c.weight for c in items],
+            orientation="h",
+            marker_color=["#e74c3c" if c.weight > 0 else "#18bc9c" for c in items]
+            if explanation.target == "churn"
+            else ["#18bc9c" if c.weight > 0 else "#e74c3c" for c in items],
+            customdata=[c.condition for c in items],
+            hovertemplate="%{y}<br>rule: %{customdata}<br>weight %{x:+.3g}<extra></extra>",
+        )
+    )
+    fig.add_vline(x=0, line_color="#2c3e50")
+    fig.update_yaxes(automargin=True)
+    fig.update_xaxes(title_text="Effect on the prediction (LIME weight)")
+    return _layout(fig, 80 + 42 * len(items), showlegend=False)
+
+
+def history_figure(monthly: pl.DataFrame, currency: str) -> go.Figure:
+    """A customer's net spend and orders per month."""
+    if monthly.height == 0:
+        return empty_figure("No orders")
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_trace(
+        go.Bar(
+            x=monthly.get_column("month").to_list(),
+            y=monthly.get_column("spend").to_list(),
+            name="Net spend",
+            marker_color=PRIMARY,
+            hovertemplate=f"%{{x|%b %Y}}: {currency}%{{y:,.0f}}<extra></extra>",
+        ),
+        secondary_y=False,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=monthly.get_column("month").to_list(),
+            y=monthly.get_column("orders").to_list(),
+            name="Orders",
+            mode="markers",
+            marker={"color": ACCENT, "size": 9},
+            hovertemplate="%{x|%b %Y}: %{y} orders<extra></extra>",
+        ),
+        secondary_y=True,
+    )
+    fig.update_yaxes(title_text=f"Net spend ({currency})", tickformat="~s", secondary_y=False)
+    fig.update_yaxes(
+        title_text="Orders",
+        secondary_y=True,
+        showgrid=False,
+        rangemode="tozero",
+        dtick=1 if monthly.get_column("orders").max() <= 5 else None,
+    )
+    return _layout(fig, 300)

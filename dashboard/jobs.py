@@ -43,7 +43,38 @@ def _sweep(service, progress: Progress, dataset_id: str, params: dict) -> dict:
     return {"recommended_k": sweep.recommended_k, "reason": sweep.reason}
 
 
-TASKS: dict[str, Callable[..., Any]] = {"sweep": _sweep}
+def _train(service, progress: Progress, dataset_id: str, horizon_days: int) -> dict:
+    result = service.predictions(dataset_id, horizon_days, progress=progress)
+    return {"method": result.method, "customers": result.table.height}
+
+
+def _explain(
+    service, progress: Progress, dataset_id: str, customer_id: str, horizon_days: int, params: dict
+) -> dict:
+    from dashboard.service import SegmentParams
+
+    done = {}
+    if service.cached_predictions(dataset_id, horizon_days) is None:
+        progress(0, 4, "Training the churn and CLV models first (once per dataset)")
+        service.predictions(dataset_id, horizon_days)
+    for i, target in enumerate(("churn", "clv", "segment"), start=1):
+        progress(
+            i,
+            4,
+            f"Explaining the {'segment' if target == 'segment' else target.upper() if target == 'clv' else 'churn risk'}",
+        )
+        try:
+            service.explanation(
+                dataset_id, customer_id, target, horizon_days, SegmentParams.from_dict(params)
+            )
+            done[target] = "ok"
+        except errors.SegmentaError as error:
+            done[target] = str(error)
+    progress(4, 4, "Done")
+    return done
+
+
+TASKS: dict[str, Callable[..., Any]] = {"sweep": _sweep, "train": _train, "explain": _explain}
 
 
 def run_task(settings: Settings, task: str, progress: Progress | None = None, **kwargs) -> Any:

@@ -10,6 +10,7 @@ in fresh processes (see :mod:`dashboard.jobs`).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import re
@@ -23,16 +24,28 @@ import numpy as np
 import polars as pl
 
 from analytics.cleaning import CleaningReport
+from analytics.customers import CustomerHistory, customer_history, search_customers
 from analytics.datasets import BUNDLED_ID, BUNDLED_NAME, fingerprint, open_dataset
 from analytics.errors import DataError
+from analytics.explain import Explanation, SegmentSurrogate, explain_prediction
 from analytics.features import customer_features
 from analytics.kpis import Kpi, monthly_trend, period_kpis, rfm_period_summary, top_countries
+from analytics.predict import Predictions, predict
 from analytics.profiles import SegmentProfile, profile_segments
 from analytics.segmentation import ClusterMetrics, KSweep, Segmenter, sweep_k
 from dashboard.settings import Settings
 
 UPLOAD_ID = re.compile(r"^u-[0-9a-f]{32}$")
 _MISSING = object()
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def code_version() -> str:
+    """A hash of the analytics code and this module: results cached by older code are not reused."""
+    digest = hashlib.sha256()
+    for path in sorted([*(ROOT / "analytics").glob("*.py"), Path(__file__).resolve()]):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -100,6 +113,7 @@ class Service:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.cache = diskcache.Cache(str(settings.cache_dir / "results"), size_limit=4 * 2**30)
+        self.version = code_version()
 
     # -- datasets ---------------------------------------------------------------------------
     def source(self, dataset_id: str) -> DatasetSource:
@@ -234,6 +248,90 @@ class Service:
     ) -> KSweep | None:
         sweep_params = (params.features, params.scaling, params.algorithm, k_values)
         return self.cache.get(f"sweep:{self.fingerprint(dataset_id)}:{json.dumps(sweep_params)}")
+
+    # -- churn, CLV and explanations ---------------------------------------------------------
+    def predictions(
+        self,
+        dataset_id: str,
+        horizon_days: int = 90,
+        progress: Callable[[int, int, str], None] | None = None,
+    ) -> Predictions:
+        """Backtest, train and score (long: run it in a job); cached per dataset and horizon."""
+        key = f"predictions:{self.fingerprint(dataset_id)}:{horizon_days}"
+        return self._memo(
+            key,
+            lambda: predict(
+                self.transactions(dataset_id), horizon_days=horizon_days, progress=progress
+            ),
+        )
+
+    def cached_predictions(self, dataset_id: str, horizon_days: int = 90) -> Predictions | None:
+        return self.cache.get(f"predictions:{self.fingerprint(dataset_id)}:{horizon_days}")
+
+    def surrogate(self, dataset_id: str, params: SegmentParams) -> SegmentSurrogate:
+        key = f"surrogate:{self.fingerprint(dataset_id)}:{params.key()}"
+
+        def compute() -> SegmentSurrogate:
+            result = self.segmentation(dataset_id, params)
+            return SegmentSurrogate().fit(
+                self.features(dataset_id), result.assignments["segment"].to_numpy(), result.features
+            )
+
+        return self._memo(key, compute)
+
+    def explanation(
+        self,
+        dataset_id: str,
+        customer_id: str,
+        target: str,
+        horizon_days: int = 90,
+        params: SegmentParams | None = None,
+    ) -> Explanation:
+        """LIME explanation of one customer's churn, CLV or segment; cached per customer."""
+        currency = self.settings.currency
+        if target == "segment":
+            params = params or SegmentParams()
+            key = f"explain:{self.fingerprint(dataset_id)}:segment:{params.key()}:{customer_id}"
+
+            def compute() -> Explanation:
+                result = self.segmentation(dataset_id, params)
+                row = result.assignments.filter(pl.col("customer_id") == customer_id)
+                if row.height == 0:
+                    raise DataError(
+                        f"Customer {customer_id!r} has no segment (no purchase in the data)."
+                    )
+                customer = self.features(dataset_id).filter(pl.col("customer_id") == customer_id)
+                return self.surrogate(dataset_id, params).explain(
+                    customer, int(row["segment"][0]), row["segment_name"][0], currency=currency
+                )
+
+            return self._memo(key, compute)
+        key = f"explain:{self.fingerprint(dataset_id)}:{target}:{horizon_days}:{customer_id}"
+
+        def compute() -> Explanation:
+            result = self.predictions(dataset_id, horizon_days)
+            if result.models is None:
+                raise DataError(
+                    "These predictions come from BG/NBD + Gamma-Gamma (the history is too short for "
+                    "LightGBM), which has no per-feature explanation."
+                )
+            customer = result.scoring.filter(pl.col("customer_id") == customer_id)
+            if customer.height == 0:
+                raise DataError(f"No customer with id {customer_id!r} was scored.")
+            return explain_prediction(result.models, customer, target, currency=currency)
+
+        return self._memo(key, compute)
+
+    def customer(self, dataset_id: str, customer_id: str) -> CustomerHistory:
+        key = f"customer:{self.fingerprint(dataset_id)}:{customer_id}"
+        return self._memo(key, lambda: customer_history(self.transactions(dataset_id), customer_id))
+
+    def find_customers(self, dataset_id: str, text: str | None, limit: int = 20) -> list[str]:
+        ids = self._memo(
+            f"customer_ids:{self.fingerprint(dataset_id)}",
+            lambda: self.features(dataset_id).get_column("customer_id").to_list(),
+        )
+        return search_customers(ids, text, limit)
 
     # -- executive overview -----------------------------------------------------------------
     def overview(self, dataset_id: str, start: dt.date, end: dt.date) -> Overview:

@@ -26,6 +26,7 @@ from dashboard.figures import (
 )
 from dashboard.formatting import fmt_percent
 from dashboard.jobs import run_task
+from dashboard.segment_settings import DEFAULTS, params_from
 from dashboard.service import SegmentParams
 
 dash.register_page(
@@ -44,17 +45,6 @@ SCALING_LABELS = {
     "log-standard": "Log + standardise (default)",
     "standard": "Standardise",
     "robust": "Robust (median/IQR)",
-}
-DEFAULTS = {
-    "features": [],
-    "scaling": "log-standard",
-    "algorithm": "kmeans",
-    "k": 4,
-    "eps": 1.0,
-    "min_samples": 10,
-    "min_cluster_size": None,
-    "view": "3d",
-    "auto": False,
 }
 #: Controls whose values are the page settings, saved in session storage across reloads.
 CONTROLS = {
@@ -219,7 +209,6 @@ def layout(**_query) -> html.Div:
     }
     return html.Div(
         [
-            dcc.Store(id="segments-settings", storage_type="session"),
             dcc.Store(id="segments-current"),
             dcc.Store(id="segments-sweep-token"),
             html.H3("Segment explorer", className="page-title mb-3"),
@@ -311,21 +300,6 @@ def layout(**_query) -> html.Div:
                 ]
             ),
         ]
-    )
-
-
-def params_from(
-    features, scaling, algorithm, k, eps, min_samples, min_cluster_size
-) -> SegmentParams:
-    """Control values -> SegmentParams (validation is the analytics layer's job)."""
-    return SegmentParams(
-        features=tuple(features) if features else None,
-        scaling=scaling,
-        algorithm=algorithm,
-        k=k if isinstance(k, int) else DEFAULTS["k"],
-        eps=float(eps) if eps is not None else DEFAULTS["eps"],
-        min_samples=int(min_samples) if min_samples is not None else DEFAULTS["min_samples"],
-        min_cluster_size=int(min_cluster_size) if min_cluster_size else None,
     )
 
 

@@ -55,3 +55,33 @@ def choose(driver, dropdown_id: str, label: str) -> None:
 
 def table_rows(driver, table_id: str) -> int:
     return len(driver.find_elements(By.CSS_SELECTOR, f"#{table_id} tr")) - 1
+
+
+def search_and_choose(driver, dropdown_id: str, text: str) -> None:
+    """Open a searchable Dash 4 dropdown, type into its search box and pick the exact match."""
+    driver.find_element(By.ID, dropdown_id).click()
+    box = wait_until(
+        lambda: next(
+            iter(
+                driver.find_elements(
+                    By.CSS_SELECTOR,
+                    "[role=dialog] input, .dash-dropdown-search input, input.dash-dropdown-search",
+                )
+            ),
+            None,
+        ),
+        timeout=10,
+    )
+    box.send_keys(text)
+    option = wait_until(
+        lambda: next(
+            (
+                o
+                for o in driver.find_elements(By.CSS_SELECTOR, "[role=option]")
+                if o.text.strip() == text
+            ),
+            None,
+        ),
+        timeout=15,
+    )
+    option.click()

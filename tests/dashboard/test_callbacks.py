@@ -150,3 +150,52 @@ def test_show_sweep_reads_the_cached_result(segments, app):
     )
     assert is_open and label == f"Use k = {sweep.recommended_k}"
     assert len(figure.data) == 3 and reason.startswith(f"k={sweep.recommended_k}")
+
+
+def test_churn_and_customer_pages(app):
+    """Train once through the service (as the job does), then render both pages' callbacks."""
+    churn, customer = page("churn"), page("customer")
+    service = app.server.config["SEGMENTA_SERVICE"]
+    token, need = churn.check_cache(BUNDLED_ID, 90)
+    assert token is dash.no_update and need == {"dataset_id": BUNDLED_ID, "horizon": 90}
+    service.predictions(BUNDLED_ID, 90)
+    token, need = churn.check_cache(BUNDLED_ID, 90)
+    assert token == {"dataset_id": BUNDLED_ID, "horizon": 90} and need is dash.no_update
+    content = str(churn.render(token))
+    assert (
+        "LightGBM (calibrated)" in content
+        and "Loyal Champions" in content
+        and "Recency baseline" in content
+    )
+    download = churn.download_predictions(1, token)
+    assert (
+        download["content"].splitlines()[0]
+        == "customer_id,churn_probability,predicted_clv,quadrant,action,value_at_risk"
+    )
+    assert customer.suggest("1234", None, BUNDLED_ID)[0] == {"label": "12346", "value": "12346"}
+    profile = str(customer.show_customer("12347", BUNDLED_ID, None))
+    assert (
+        "Champions (545)" in profile
+        and "Loyal Champions" in profile
+        and "Last purchase 2 days ago" in profile
+    )
+    for target in ("churn", "clv", "segment"):
+        assert service.explanation(BUNDLED_ID, "12347", target).contributions
+    shown = str(
+        customer.show_explanations(
+            {
+                "dataset_id": BUNDLED_ID,
+                "customer_id": "12347",
+                "params": SegmentParams().to_dict(),
+                "outcome": {"churn": "ok", "clv": "ok", "segment": "ok"},
+            }
+        )
+    )
+    assert "probability of no purchase" in shown and "surrogate confidence" in shown
+
+
+def test_unknown_customer_is_a_user_error(app):
+    from analytics.errors import DataError
+
+    with pytest.raises(DataError, match="No customer with id '99999' in this dataset"):
+        page("customer").show_customer("99999", BUNDLED_ID, None)

@@ -1,0 +1,375 @@
+"""One customer: history, features, segment and RFM segment, churn and CLV, and why (LIME)."""
+
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+import polars as pl
+from dash import Input, Output, State, callback, dash_table, dcc, html
+from dash.exceptions import PreventUpdate
+
+from analytics.errors import SegmentaError
+from analytics.explain import describe_value
+from analytics.features import FEATURES
+from analytics.rfm import RFM_SEGMENTS, rfm_table
+from dashboard.app import service, settings
+from dashboard.components.shell import create_card
+from dashboard.errors import job_errors
+from dashboard.figures import empty_figure, explanation_figure, history_figure
+from dashboard.formatting import fmt_money, fmt_percent
+from dashboard.jobs import run_task
+from dashboard.segment_settings import params_from_saved
+
+dash.register_page(
+    __name__, path="/customer", name="Customer", title="Customer · Segmenta", order=3
+)
+
+HORIZON = 90
+TARGETS = {
+    "churn": "Why this churn risk",
+    "clv": "Why this predicted CLV",
+    "segment": "Why this segment",
+}
+
+
+def layout(id: str | None = None, **_query) -> html.Div:  # noqa: A002 - the query parameter is ?id=
+    return html.Div(
+        [
+            dcc.Store(id="customer-explain-token"),
+            dbc.Row(
+                [
+                    dbc.Col(html.H3("Customer", className="page-title mb-0"), md=4),
+                    dbc.Col(
+                        dcc.Dropdown(
+                            id="customer-search",
+                            value=id,
+                            placeholder="Type a customer id, e.g. 12347",
+                            searchable=True,
+                            clearable=False,
+                        ),
+                        md=8,
+                    ),
+                ],
+                className="mb-3 align-items-center g-2",
+            ),
+            dcc.Loading(html.Div(id="customer-profile"), type="dot"),
+            create_card(
+                "Explanations",
+                [
+                    html.Div(
+                        [
+                            dbc.Progress(
+                                id="customer-explain-progress",
+                                value=0,
+                                striped=True,
+                                animated=True,
+                                style={"height": "1.2rem"},
+                            ),
+                            html.Small(id="customer-explain-progress-text", className="text-muted"),
+                        ],
+                        id="customer-explain-status",
+                        style={"display": "none"},
+                        className="mb-2",
+                    ),
+                    html.Div(
+                        id="customer-explanations",
+                        children=html.P("Choose a customer.", className="text-muted"),
+                    ),
+                ],
+                subtitle="LIME: which of this customer's facts push each prediction up or down",
+            ),
+        ]
+    )
+
+
+@callback(
+    Output("customer-search", "options"),
+    Input("customer-search", "search_value"),
+    State("customer-search", "value"),
+    State("dataset-id", "data"),
+)
+def suggest(search: str | None, value: str | None, dataset_id: str):
+    """Up to 20 ids matching what was typed (the chosen id stays listed)."""
+    ids = service().find_customers(dataset_id, search)
+    if value and value not in ids:
+        ids = [value, *ids]
+    return [{"label": i, "value": i} for i in ids]
+
+
+def _fact(label: str, value: str, id_: str | None = None) -> dbc.Col:
+    return dbc.Col(
+        dbc.Card(
+            dbc.CardBody(
+                [
+                    html.Div(label, className="small text-muted"),
+                    html.Div(value, className="fs-5 fw-bold", **({"id": id_} if id_ else {})),
+                ],
+                className="py-2",
+            ),
+            className="shadow-sm h-100",
+        ),
+        xs=6,
+        md=4,
+        xl=2,
+        className="mb-2",
+    )
+
+
+@callback(
+    Output("customer-profile", "children"),
+    Input("customer-search", "value"),
+    Input("dataset-id", "data"),
+    State("segments-settings", "data"),
+)
+def show_customer(customer_id: str | None, dataset_id: str, saved: dict | None):
+    if not customer_id:
+        return dbc.Alert(
+            "Search for a customer by id to see their history, predictions and explanations.",
+            color="light",
+            className="border",
+        )
+    svc = service()
+    currency = settings().currency
+    history = svc.customer(dataset_id, customer_id)
+    features = svc.features(dataset_id)
+    row = features.filter(pl.col("customer_id") == customer_id)
+    facts = []
+    if row.height:
+        f = row.row(0, named=True)
+        rfm = rfm_table(features).filter(pl.col("customer_id") == customer_id).row(0, named=True)
+        segmentation = svc.segmentation(dataset_id, params_from_saved(saved))
+        segment = segmentation.assignments.filter(pl.col("customer_id") == customer_id)[
+            "segment_name"
+        ][0]
+        facts += [
+            _fact("Segment", segment, "customer-segment"),
+            _fact("RFM segment", f"{rfm['rfm_segment']} ({rfm['rfm_score']})", "customer-rfm"),
+            _fact("Orders", f"{f['frequency']:,}"),
+            _fact("Net spend", fmt_money(f["monetary"], currency)),
+            _fact("Last purchase", f"{f['recency_days']:.0f} days ago"),
+            _fact("Customer for", f"{f['tenure_days']:.0f} days"),
+        ]
+        action_rfm = RFM_SEGMENTS[rfm["rfm_segment"]].action
+    else:
+        action_rfm = "No purchase on record (only returns)."
+    predictions = svc.cached_predictions(dataset_id, HORIZON)
+    scored = (
+        predictions.table.filter(pl.col("customer_id") == customer_id)
+        if predictions is not None
+        else None
+    )
+    if scored is not None and scored.height:
+        p = scored.row(0, named=True)
+        facts += [
+            _fact(
+                f"Churn risk ({HORIZON} d)",
+                fmt_percent(p["churn_probability"], 0),
+                "customer-churn",
+            ),
+            _fact(
+                f"Predicted CLV ({HORIZON} d)",
+                fmt_money(p["predicted_clv"], currency),
+                "customer-clv",
+            ),
+            _fact("Quadrant", p["quadrant"], "customer-quadrant"),
+        ]
+        action = html.Div(
+            [
+                html.Strong("Recommended action: "),
+                p["action"],
+                html.Br(),
+                html.Strong("RFM playbook: "),
+                action_rfm,
+            ],
+            className="small persona-action mb-3",
+        )
+    else:
+        action = html.Div(
+            [
+                html.Strong("RFM playbook: "),
+                action_rfm,
+                html.Br(),
+                html.Span(
+                    "Churn and CLV appear once the models are trained (the explanation job below trains them).",
+                    className="text-muted",
+                ),
+            ],
+            className="small persona-action mb-3",
+        )
+    feature_rows = (
+        [
+            {"feature": FEATURES[k], "value": describe_value(k, v, currency)}
+            for k, v in row.row(0, named=True).items()
+            if k in FEATURES and v is not None
+        ]
+        if row.height
+        else []
+    )
+    products = history.top_products.to_dicts()
+    return html.Div(
+        [
+            dbc.Row(facts, className="g-2 mb-2"),
+            action,
+            dbc.Row(
+                [
+                    dbc.Col(
+                        create_card(
+                            "Orders over time",
+                            dcc.Graph(
+                                figure=history_figure(history.monthly, currency),
+                                config={"displaylogo": False},
+                            ),
+                        ),
+                        lg=7,
+                    ),
+                    dbc.Col(
+                        create_card(
+                            "Top products",
+                            dash_table.DataTable(
+                                data=products,
+                                columns=[
+                                    {"name": "Product", "id": "product"},
+                                    {"name": "Units", "id": "quantity", "type": "numeric"},
+                                    {
+                                        "name": f"Spend ({currency})",
+                                        "id": "spend",
+                                        "type": "numeric",
+                                        "format": dash_table.Format.Format(
+                                            precision=0,
+                                            scheme=dash_table.Format.Scheme.fixed,
+                                            group=dash_table.Format.Group.yes,
+                                        ),
+                                    },
+                                ],
+                                style_cell={
+                                    "fontFamily": "Lato, -apple-system, 'Segoe UI', Arial, sans-serif",
+                                    "fontSize": 12,
+                                    "padding": "4px",
+                                    "textAlign": "left",
+                                    "whiteSpace": "normal",
+                                    "height": "auto",
+                                },
+                                style_header={"fontWeight": "600", "backgroundColor": "#f4f6f8"},
+                                page_size=10,
+                            ),
+                        ),
+                        lg=5,
+                    ),
+                ]
+            ),
+            create_card(
+                "Features",
+                dash_table.DataTable(
+                    data=feature_rows,
+                    columns=[
+                        {"name": "Feature", "id": "feature"},
+                        {"name": "This customer", "id": "value"},
+                    ],
+                    style_cell={
+                        "fontFamily": "Lato, -apple-system, 'Segoe UI', Arial, sans-serif",
+                        "fontSize": 13,
+                        "padding": "4px",
+                        "textAlign": "left",
+                    },
+                    style_header={"fontWeight": "600", "backgroundColor": "#f4f6f8"},
+                ),
+            ),
+        ]
+    )
+
+
+@callback(
+    Output("customer-explain-token", "data"),
+    Input("customer-search", "value"),
+    State("session-id", "data"),
+    State("dataset-id", "data"),
+    State("segments-settings", "data"),
+    background=True,
+    progress=[
+        Output("customer-explain-progress", "value"),
+        Output("customer-explain-progress-text", "children"),
+    ],
+    running=[
+        (Output("customer-explain-status", "style"), {"display": "block"}, {"display": "none"}),
+    ],
+    prevent_initial_call=False,
+)
+@job_errors
+def explain_customer(set_progress, customer_id, session_id, dataset_id, saved):
+    """Background job: LIME explanations of churn, CLV and segment (trains the models if needed)."""
+    if not customer_id:
+        raise PreventUpdate
+    set_progress((0, "Starting…"))
+    params = params_from_saved(saved)
+    outcome = run_task(
+        settings(),
+        "explain",
+        progress=lambda done, total, text: set_progress((round(100 * done / total), text)),
+        dataset_id=dataset_id,
+        customer_id=customer_id,
+        horizon_days=HORIZON,
+        params=params.to_dict(),
+    )
+    return {
+        "dataset_id": dataset_id,
+        "customer_id": customer_id,
+        "params": params.to_dict(),
+        "outcome": outcome,
+        "session": session_id,
+    }
+
+
+@callback(Output("customer-explanations", "children"), Input("customer-explain-token", "data"))
+def show_explanations(token: dict | None):
+    if not token:
+        raise PreventUpdate
+    from dashboard.service import SegmentParams
+
+    svc = service()
+    cards = []
+    for target, title in TARGETS.items():
+        if token["outcome"].get(target) != "ok":
+            cards.append(
+                dbc.Col(
+                    create_card(
+                        title,
+                        dbc.Alert(token["outcome"].get(target, "Not available."), color="light"),
+                    ),
+                    lg=4,
+                )
+            )
+            continue
+        try:
+            explanation = svc.explanation(
+                token["dataset_id"],
+                token["customer_id"],
+                target,
+                HORIZON,
+                SegmentParams.from_dict(token["params"]),
+            )
+        except SegmentaError as error:
+            cards.append(dbc.Col(create_card(title, dbc.Alert(str(error), color="light")), lg=4))
+            continue
+        figure = (
+            explanation_figure(explanation)
+            if explanation.contributions
+            else empty_figure("Nothing to explain")
+        )
+        cards.append(
+            dbc.Col(
+                create_card(
+                    title,
+                    [
+                        html.Div(
+                            explanation.label,
+                            className="fw-semibold mb-1",
+                            id=f"customer-explain-{target}",
+                        ),
+                        dcc.Graph(figure=figure, config={"displaylogo": False}),
+                        html.Small(f"Local fit R² {explanation.score:.2f}", className="text-muted"),
+                    ],
+                ),
+                xl=4,
+            )
+        )
+    return dbc.Row(cards, className="g-3")
