@@ -182,6 +182,46 @@ def cmd_predict(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_rules(args: argparse.Namespace) -> None:
+    from analytics.baskets import (
+        baskets_from_lists,
+        baskets_from_transactions,
+        mine_rules,
+        rules_csv_frame,
+    )
+    from analytics.datasets import data_dir
+    from analytics.io import load_baskets
+
+    if args.format == "baskets":
+        source = args.input or data_dir() / "groceries.csv.gz"
+        baskets = baskets_from_lists(load_baskets(source), max_basket_size=args.max_basket_size)
+    else:
+        baskets = baskets_from_transactions(
+            _open(args).transactions, max_basket_size=args.max_basket_size
+        )
+    rules = mine_rules(
+        baskets,
+        args.min_support,
+        args.min_confidence,
+        args.min_lift,
+        algorithm=args.algorithm,
+        max_len=args.max_len,
+        single_consequent=args.single_consequent,
+    )
+    print(f"{baskets.n_baskets:,} baskets, {len(baskets.items):,} items", end="")
+    if baskets.excluded_rows:
+        print(f"; {baskets.excluded_rows:,} postage/fee lines left out", end="")
+    if baskets.capped_baskets:
+        print(
+            f"; {baskets.capped_baskets:,} baskets over {args.max_basket_size} items dropped",
+            end="",
+        )
+    print(
+        f"\n{rules.itemsets.height:,} frequent itemsets, {rules.rules.height:,} rules ({rules.algorithm})"
+    )
+    _write(rules_csv_frame(rules), args.output)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m analytics", description="Segmenta analytics from the command line."
@@ -258,6 +298,30 @@ def build_parser() -> argparse.ArgumentParser:
         "--output", required=True, metavar="FILE", help="predictions .csv or .parquet"
     )
     pred.set_defaults(run=cmd_predict)
+
+    rules = sub.add_parser("rules", help="association rules from baskets (FP-Growth or Apriori)")
+    _add_input(rules)
+    rules.add_argument(
+        "--format",
+        choices=("transactions", "baskets"),
+        default="transactions",
+        help="'baskets': one basket per line, items comma-separated (default input then: Groceries)",
+    )
+    rules.add_argument("--min-support", type=float, default=0.01, metavar="S", help="default 0.01")
+    rules.add_argument("--min-confidence", type=float, default=0.3, metavar="C", help="default 0.3")
+    rules.add_argument("--min-lift", type=float, default=1.0, metavar="L", help="default 1.0")
+    rules.add_argument("--algorithm", choices=("fpgrowth", "apriori"), default="fpgrowth")
+    rules.add_argument(
+        "--max-len", type=int, metavar="N", help="largest itemset size (default: no limit)"
+    )
+    rules.add_argument(
+        "--max-basket-size", type=int, metavar="N", help="drop baskets with more items (reported)"
+    )
+    rules.add_argument(
+        "--single-consequent", action="store_true", help="one-item consequents only, as R's arules"
+    )
+    rules.add_argument("--output", required=True, metavar="FILE", help="rules .csv or .parquet")
+    rules.set_defaults(run=cmd_rules)
     return parser
 
 

@@ -112,7 +112,13 @@ def read_table(path: str | Path) -> tuple[pl.DataFrame, str | None]:
     except DataError:
         raise
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
-        raise DataError(f"Cannot read {path.name}: {exc}".split("\n")[0]) from exc
+        hint = ""
+        if "more fields" in str(exc) or "ragged" in str(exc):
+            hint = (
+                " Its lines have different numbers of fields: if each line is one basket of "
+                "comma-separated items, read it as baskets (--format baskets)."
+            )
+        raise DataError(f"Cannot read {path.name}: {str(exc).splitlines()[0]}.{hint}") from exc
     raise DataError(
         f"{path.name}: unsupported file type {kind!r}. Use CSV (.csv, .csv.gz), Excel (.xlsx) or "
         "Parquet (.parquet)."

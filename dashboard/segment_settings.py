@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
+from dash import dcc
+
 from dashboard.service import SegmentParams
+
+STORE_ID = "segments-settings"
+
+
+def create_settings_store() -> dcc.Store:
+    """The session-stored Segments settings; pages that reuse the segmentation include it too.
+
+    It must sit in each page's own layout (not the shell): its restored value is then ready
+    when the page's first callbacks read it.
+    """
+    return dcc.Store(id=STORE_ID, storage_type="session")
+
 
 DEFAULTS = {
     "features": [],

@@ -62,8 +62,6 @@ def create_shell() -> html.Div:
                 storage_type="session",
                 data=dash.get_app().server.config["SEGMENTA_SETTINGS"].default_dataset,
             ),
-            # the Segments page's settings live in the shell so other pages can reuse them
-            dcc.Store(id="segments-settings", storage_type="session"),
             create_topbar(),
             html.Div(
                 [

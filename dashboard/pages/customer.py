@@ -18,7 +18,7 @@ from dashboard.errors import job_errors
 from dashboard.figures import empty_figure, explanation_figure, history_figure
 from dashboard.formatting import fmt_money, fmt_percent
 from dashboard.jobs import run_task
-from dashboard.segment_settings import params_from_saved
+from dashboard.segment_settings import create_settings_store, params_from_saved
 
 dash.register_page(
     __name__, path="/customer", name="Customer", title="Customer · Segmenta", order=3
@@ -35,6 +35,7 @@ TARGETS = {
 def layout(id: str | None = None, **_query) -> html.Div:  # noqa: A002 - the query parameter is ?id=
     return html.Div(
         [
+            create_settings_store(),
             dcc.Store(id="customer-explain-token"),
             dbc.Row(
                 [

@@ -26,7 +26,7 @@ from dashboard.figures import (
 )
 from dashboard.formatting import fmt_percent
 from dashboard.jobs import run_task
-from dashboard.segment_settings import DEFAULTS, params_from
+from dashboard.segment_settings import DEFAULTS, create_settings_store, params_from
 from dashboard.service import SegmentParams
 
 dash.register_page(
@@ -209,6 +209,7 @@ def layout(**_query) -> html.Div:
     }
     return html.Div(
         [
+            create_settings_store(),
             dcc.Store(id="segments-current"),
             dcc.Store(id="segments-sweep-token"),
             html.H3("Segment explorer", className="page-title mb-3"),

@@ -124,7 +124,7 @@ def test_segment_bundled_auto_k(tmp_path, capsys):
 
 
 def test_help_on_every_command(capsys):
-    for command in ("clean", "features", "segment", "predict"):
+    for command in ("clean", "features", "segment", "predict", "rules"):
         with pytest.raises(SystemExit) as info:
             main([command, "--help"])
         assert info.value.code == 0
@@ -173,3 +173,72 @@ def test_predict_bad_horizon(capsys):
         "The 'horizon_days' parameter must be an int in [7, 730]. Got 2 instead."
         in capsys.readouterr().err
     )
+
+
+def test_rules_on_a_basket_file(tmp_path, capsys):
+    out = tmp_path / "rules.csv"
+    code = main(
+        [
+            "rules",
+            "--format",
+            "baskets",
+            "--min-support",
+            "0.001",
+            "--min-confidence",
+            "0.5",
+            "--single-consequent",
+            "--output",
+            str(out),
+        ]
+    )
+    assert code == 0
+    assert "9,835 baskets, 169 items" in capsys.readouterr().out
+    frame = pl.read_csv(out)
+    assert frame.columns == [
+        "antecedents",
+        "consequents",
+        "support",
+        "confidence",
+        "lift",
+        "leverage",
+        "conviction",
+    ]
+    assert frame.height == 5_668
+    assert frame.row(0)[:2] == ("Instant food products|soda", "hamburger meat")
+
+
+def test_rules_on_transactions_and_bad_support(tmp_path, capsys):
+    out = tmp_path / "rules.csv"
+    assert (
+        main(
+            [
+                "rules",
+                "--min-support",
+                "0.02",
+                "--min-confidence",
+                "0.5",
+                "--algorithm",
+                "apriori",
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert "postage/fee lines left out" in printed
+    assert pl.read_csv(out).height > 0
+    assert main(["rules", "--min-support", "2", "--output", str(out)]) == 1
+    assert (
+        "The 'min_support' parameter must be a float in (0, 1]. Got 2.0 instead."
+        in capsys.readouterr().err
+    )
+
+
+def test_basket_file_read_as_transactions_gets_a_hint(capsys):
+    from analytics.datasets import data_dir
+
+    assert (
+        main(["rules", "--input", str(data_dir() / "groceries.csv.gz"), "--output", "x.csv"]) == 1
+    )
+    assert "read it as baskets (--format baskets)" in capsys.readouterr().err
