@@ -522,3 +522,126 @@ def history_figure(monthly: pl.DataFrame, currency: str) -> go.Figure:
         dtick=1 if monthly.get_column("orders").max() <= 5 else None,
     )
     return _layout(fig, 300)
+
+
+def rules_scatter(rules: pl.DataFrame, cap: int = 5_000) -> go.Figure:
+    """Support against confidence, coloured by lift (the strongest ``cap`` rules by lift)."""
+    if rules.height == 0:
+        return empty_figure("No rules at these thresholds: lower the minimum support or confidence")
+    shown = rules.head(cap)
+    fig = go.Figure(
+        go.Scattergl(
+            x=shown.get_column("support").to_list(),
+            y=shown.get_column("confidence").to_list(),
+            mode="markers",
+            marker={
+                "color": shown.get_column("lift").to_list(),
+                "colorscale": "Viridis",
+                "showscale": True,
+                "size": 7,
+                "colorbar": {"title": {"text": "lift", "side": "right"}},
+                "opacity": 0.8,
+            },
+            customdata=np.column_stack(
+                [
+                    shown.get_column("antecedents").to_numpy(),
+                    shown.get_column("consequents").to_numpy(),
+                    shown.get_column("lift").to_numpy(),
+                ]
+            ),
+            hovertemplate="%{customdata[0]} → %{customdata[1]}<br>support %{x:.2%}<br>confidence %{y:.0%}<br>lift %{customdata[2]:.1f}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title_text="Support", tickformat=".1%")
+    fig.update_yaxes(title_text="Confidence", tickformat=".0%")
+    return _layout(fig, 380)
+
+
+def _short(label: str, width: int = 28) -> str:
+    return label if len(label) <= width else label[: width - 1] + "…"
+
+
+def rules_network(rules: pl.DataFrame, top: int = 25) -> go.Figure:
+    """The ``top`` rules by lift as a graph: items on a circle, arrows from antecedent to consequent items."""
+    if rules.height == 0:
+        return empty_figure("No rules to draw")
+    strongest = rules.head(top)
+    edges = [
+        (a, c, lift)
+        for ants, cons, lift in zip(
+            strongest["antecedent_items"],
+            strongest["consequent_items"],
+            strongest["lift"],
+            strict=True,
+        )
+        for a in ants
+        for c in cons
+    ]
+    nodes = sorted({n for a, c, _ in edges for n in (a, c)})
+    angle = np.linspace(0, 2 * np.pi, len(nodes), endpoint=False)
+    position = {n: (np.cos(t), np.sin(t)) for n, t in zip(nodes, angle, strict=True)}
+    fig = go.Figure()
+    max_lift = max(lift for *_, lift in edges)
+    for a, c, lift in edges:
+        (x0, y0), (x1, y1) = position[a], position[c]
+        fig.add_annotation(
+            x=x1,
+            y=y1,
+            ax=x0,
+            ay=y0,
+            xref="x",
+            yref="y",
+            axref="x",
+            ayref="y",
+            showarrow=True,
+            arrowhead=2,
+            arrowsize=1,
+            arrowwidth=1 + 3 * lift / max_lift,
+            arrowcolor="rgba(44,62,80,0.35)",
+            standoff=6,
+        )
+    degree = {n: sum(n in (a, c) for a, c, _ in edges) for n in nodes}
+    fig.add_trace(
+        go.Scatter(
+            x=[position[n][0] for n in nodes],
+            y=[position[n][1] for n in nodes],
+            mode="markers+text",
+            marker={
+                "size": [8 + 3 * degree[n] for n in nodes],
+                "color": ACCENT,
+                "line": {"color": PRIMARY, "width": 1},
+            },
+            text=[_short(n) for n in nodes],
+            textposition=["middle right" if position[n][0] >= 0 else "middle left" for n in nodes],
+            textfont={"size": 10},
+            hovertext=nodes,
+            hoverinfo="text",
+        )
+    )
+    fig.update_xaxes(visible=False, range=[-2.2, 2.2])
+    fig.update_yaxes(visible=False, range=[-1.25, 1.25], scaleanchor="x")
+    return _layout(fig, 520, showlegend=False)
+
+
+def pairs_figure(pairs: pl.DataFrame) -> go.Figure:
+    """The most frequent product pairs by support."""
+    if pairs.height == 0:
+        return empty_figure("No frequent pairs at this support")
+    rows = pairs.reverse()
+    labels = [
+        f"{_short(a, 30)} + {_short(b, 30)}"
+        for a, b in zip(rows["item_a"], rows["item_b"], strict=True)
+    ]
+    fig = go.Figure(
+        go.Bar(
+            y=labels,
+            x=rows.get_column("support").to_list(),
+            orientation="h",
+            marker_color=PRIMARY,
+            customdata=rows.get_column("count").to_list(),
+            hovertemplate="%{y}<br>%{x:.2%} of baskets (%{customdata:,})<extra></extra>",
+        )
+    )
+    fig.update_xaxes(tickformat=".1%", title_text="Support")
+    fig.update_yaxes(automargin=True)
+    return _layout(fig, 120 + 26 * pairs.height)

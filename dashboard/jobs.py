@@ -74,7 +74,29 @@ def _explain(
     return done
 
 
-TASKS: dict[str, Callable[..., Any]] = {"sweep": _sweep, "train": _train, "explain": _explain}
+def _rules(service, progress: Progress, dataset_id: str, params: dict) -> dict:
+    from dashboard.service import BasketParams
+
+    basket_params = BasketParams(**params)
+    progress(0, 4, "Building baskets")
+    service.baskets(dataset_id, basket_params)
+    rules = service.rules(
+        dataset_id,
+        basket_params,
+        progress=lambda done, total, text: progress(done + 1, total + 1, text),
+    )
+    if basket_params.scope == "segment":
+        progress(3, 4, "Mining all baskets to compare the segment with")
+        service.rules(dataset_id, basket_params.overall())
+    return {"itemsets": rules.itemsets.height, "rules": rules.rules.height}
+
+
+TASKS: dict[str, Callable[..., Any]] = {
+    "sweep": _sweep,
+    "train": _train,
+    "explain": _explain,
+    "rules": _rules,
+}
 
 
 def run_task(settings: Settings, task: str, progress: Progress | None = None, **kwargs) -> Any:

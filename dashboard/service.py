@@ -23,6 +23,14 @@ import diskcache
 import numpy as np
 import polars as pl
 
+from analytics.baskets import (
+    Baskets,
+    Rules,
+    baskets_from_transactions,
+    cross_sell,
+    mine_rules,
+    product_labels,
+)
 from analytics.cleaning import CleaningReport
 from analytics.customers import CustomerHistory, customer_history, search_customers
 from analytics.datasets import BUNDLED_ID, BUNDLED_NAME, fingerprint, open_dataset
@@ -71,6 +79,11 @@ class SegmentParams:
     min_samples: int = 10
     min_cluster_size: int | None = None
 
+    def __post_init__(self) -> None:
+        # values that went through JSON (1.0 -> 1) must give the same cache key
+        if isinstance(self.eps, (int, float)) and not isinstance(self.eps, bool):
+            object.__setattr__(self, "eps", float(self.eps))
+
     def key(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
 
@@ -81,6 +94,35 @@ class SegmentParams:
     def from_dict(cls, values: dict) -> SegmentParams:
         features = values.get("features")
         return cls(**{**values, "features": tuple(features) if features else None})
+
+
+@dataclass(frozen=True)
+class BasketParams:
+    """Everything that decides a basket analysis (the cache key)."""
+
+    min_support: float = 0.01
+    min_confidence: float = 0.3
+    min_lift: float = 1.0
+    algorithm: str = "fpgrowth"
+    scope: str = "all"  # "all", "segment" or "country"
+    scope_value: str | None = None  # segment number or country name
+    segmentation: dict | None = None  # SegmentParams.to_dict() for scope "segment"
+
+    def __post_init__(self) -> None:
+        # values that went through JSON (1.0 -> 1) must give the same cache key
+        for name in ("min_support", "min_confidence", "min_lift"):
+            value = getattr(self, name)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                object.__setattr__(self, name, float(value))
+
+    def key(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def overall(self) -> BasketParams:
+        return BasketParams(self.min_support, self.min_confidence, self.min_lift, self.algorithm)
 
 
 @dataclass(frozen=True)
@@ -151,9 +193,10 @@ class Service:
             source.columns,
             source.date_format,
         )
-        return self._memo(
+        digest = self._memo(
             json.dumps(key), lambda: fingerprint(source.path, source.columns, source.date_format)
         )
+        return f"{digest}-{self.version}"
 
     def transactions(self, dataset_id: str) -> pl.DataFrame:
         """The cleaned log, cleaned once per dataset and kept as Parquet."""
@@ -332,6 +375,79 @@ class Service:
             lambda: self.features(dataset_id).get_column("customer_id").to_list(),
         )
         return search_customers(ids, text, limit)
+
+    # -- market baskets ----------------------------------------------------------------------
+    def baskets(self, dataset_id: str, params: BasketParams) -> Baskets:
+        key = f"baskets:{self.fingerprint(dataset_id)}:{params.scope}:{params.scope_value}:{json.dumps(params.segmentation, sort_keys=True)}"
+
+        def compute() -> Baskets:
+            tx = self.transactions(dataset_id)
+            if params.scope == "country":
+                return baskets_from_transactions(tx, country=params.scope_value)
+            if params.scope == "segment":
+                segmentation = self.segmentation(
+                    dataset_id, SegmentParams.from_dict(params.segmentation or {})
+                )
+                members = segmentation.assignments.filter(
+                    pl.col("segment") == int(params.scope_value)
+                )
+                return baskets_from_transactions(
+                    tx, customers=members.get_column("customer_id").to_list()
+                )
+            return baskets_from_transactions(tx)
+
+        return self._memo(key, compute)
+
+    def rules(
+        self,
+        dataset_id: str,
+        params: BasketParams,
+        progress: Callable[[int, int, str], None] | None = None,
+    ) -> Rules:
+        """Frequent itemsets and rules (long at low support: run it in a job); cached."""
+        key = f"rules:{self.fingerprint(dataset_id)}:{params.key()}"
+        return self._memo(
+            key,
+            lambda: mine_rules(
+                self.baskets(dataset_id, params),
+                params.min_support,
+                params.min_confidence,
+                params.min_lift,
+                algorithm=params.algorithm,
+                progress=progress,
+            ),
+        )
+
+    def cached_rules(self, dataset_id: str, params: BasketParams) -> Rules | None:
+        return self.cache.get(f"rules:{self.fingerprint(dataset_id)}:{params.key()}")
+
+    def countries(self, dataset_id: str) -> list[str]:
+        def compute() -> list[str]:
+            tx = self.transactions(dataset_id).filter(pl.col("country").is_not_null())
+            return (
+                tx.group_by("country")
+                .agg(n=pl.col("invoice_id").n_unique())
+                .sort(["n", "country"], descending=[True, False])["country"]
+                .to_list()
+            )
+
+        return self._memo(f"countries:{self.fingerprint(dataset_id)}", compute)
+
+    def cross_sell(self, dataset_id: str, params: BasketParams, customer_id: str) -> pl.DataFrame:
+        """Products to offer one customer next, from the rules of ``params``."""
+        rules = self.rules(dataset_id, params)
+        tx = self.transactions(dataset_id).filter(
+            (pl.col("customer_id") == customer_id) & ~pl.col("is_return")
+        )
+        if tx.height == 0:
+            raise DataError(f"No purchases for customer {customer_id!r} in this dataset.")
+        bought = (
+            tx.join(product_labels(tx), on="product_id", how="inner")
+            .get_column("item")
+            .unique()
+            .to_list()
+        )
+        return cross_sell(rules, bought)
 
     # -- executive overview -----------------------------------------------------------------
     def overview(self, dataset_id: str, start: dt.date, end: dt.date) -> Overview:

@@ -4,33 +4,50 @@ from __future__ import annotations
 
 import time
 
+from selenium.common.exceptions import (
+    ElementClickInterceptedException,
+    StaleElementReferenceException,
+)
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 
 def wait_until(predicate, timeout: float = 30, interval: float = 0.1):
-    """Poll ``predicate`` until it returns something truthy; fail with a clear message."""
+    """Poll ``predicate`` until it returns something truthy; fail with a clear message.
+
+    An element re-rendered while it is read (stale) counts as "not yet".
+    """
     end = time.time() + timeout
     while time.time() < end:
-        value = predicate()
+        try:
+            value = predicate()
+        except StaleElementReferenceException:
+            value = None
         if value:
             return value
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout} s: {predicate.__doc__ or predicate}")
 
 
-def slider_value(driver, slider_id: str) -> int:
-    return int(
-        driver.find_element(By.CSS_SELECTOR, f"#{slider_id} [role=slider]").get_attribute(
-            "aria-valuenow"
-        )
-    )
+def _click(driver, element) -> None:
+    """Scroll into view and click; if a chart overlay covers the spot, click through the DOM."""
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+    try:
+        element.click()
+    except ElementClickInterceptedException:
+        driver.execute_script("arguments[0].click()", element)
 
 
-def set_slider(driver, slider_id: str, value: int) -> None:
+def slider_value(driver, slider_id: str) -> float:
+    thumb = driver.find_element(By.CSS_SELECTOR, f"#{slider_id} [role=slider]")
+    return float(thumb.get_attribute("aria-valuenow"))
+
+
+def set_slider(driver, slider_id: str, value: float, step: float = 1.0) -> None:
     """Move a Dash 4 (Radix) slider with the keyboard, as a user can."""
     thumb = driver.find_element(By.CSS_SELECTOR, f"#{slider_id} [role=slider]")
-    steps = value - slider_value(driver, slider_id)
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", thumb)
+    steps = round((value - slider_value(driver, slider_id)) / step)
     key = Keys.ARROW_RIGHT if steps > 0 else Keys.ARROW_LEFT
     thumb.send_keys(*([key] * abs(steps)))
     wait_until(lambda: slider_value(driver, slider_id) == value, timeout=10)
@@ -38,7 +55,7 @@ def set_slider(driver, slider_id: str, value: int) -> None:
 
 def choose(driver, dropdown_id: str, label: str) -> None:
     """Open a Dash 4 dropdown and click the option with this label."""
-    driver.find_element(By.ID, dropdown_id).click()
+    _click(driver, driver.find_element(By.ID, dropdown_id))
     option = wait_until(
         lambda: next(
             (
@@ -50,7 +67,7 @@ def choose(driver, dropdown_id: str, label: str) -> None:
         ),
         timeout=10,
     )
-    option.click()
+    _click(driver, option)
 
 
 def table_rows(driver, table_id: str) -> int:
@@ -59,7 +76,7 @@ def table_rows(driver, table_id: str) -> int:
 
 def search_and_choose(driver, dropdown_id: str, text: str) -> None:
     """Open a searchable Dash 4 dropdown, type into its search box and pick the exact match."""
-    driver.find_element(By.ID, dropdown_id).click()
+    _click(driver, driver.find_element(By.ID, dropdown_id))
     box = wait_until(
         lambda: next(
             iter(
@@ -84,4 +101,4 @@ def search_and_choose(driver, dropdown_id: str, text: str) -> None:
         ),
         timeout=15,
     )
-    option.click()
+    _click(driver, option)

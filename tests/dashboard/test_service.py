@@ -55,3 +55,19 @@ def test_overview_and_date_range(service):
     overview = service.overview(BUNDLED_ID, dt.date(2011, 1, 1), dt.date(2011, 6, 30))
     assert [k.key for k in overview.kpis][:3] == ["customers", "active_customers", "revenue"]
     assert overview.trend.height == 6
+
+
+def test_cache_keys_carry_the_code_version(service):
+    assert service.fingerprint(BUNDLED_ID).endswith(f"-{service.version}")
+    assert len(service.version) == 12
+
+
+def test_params_keep_their_cache_key_through_json():
+    import json
+
+    from dashboard.service import BasketParams
+
+    basket = BasketParams(0.01, 0.3, 1.0)
+    assert BasketParams(**json.loads(json.dumps(basket.to_dict()))).key() == basket.key()
+    segment = SegmentParams(eps=1.0)
+    assert SegmentParams.from_dict(json.loads(json.dumps(segment.to_dict()))).key() == segment.key()

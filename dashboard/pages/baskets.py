@@ -1,0 +1,513 @@
+"""Market baskets: which products sell together, overall, per segment or country; cross-sell."""
+
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+import polars as pl
+from dash import Input, Output, State, callback, ctx, dash_table, dcc, html
+from dash.dash_table.Format import Format, Scheme
+from dash.exceptions import PreventUpdate
+
+from analytics.baskets import rules_csv_frame, segment_rules, top_pairs
+from dashboard.app import service, settings
+from dashboard.components.shell import create_card
+from dashboard.errors import job_errors
+from dashboard.figures import empty_figure, pairs_figure, rules_network, rules_scatter
+from dashboard.jobs import run_task
+from dashboard.segment_settings import create_settings_store, params_from_saved
+from dashboard.service import BasketParams
+
+dash.register_page(__name__, path="/baskets", name="Baskets", title="Baskets · Segmenta", order=4)
+
+TABLE_ROWS = 2_000
+CELL = {
+    "fontFamily": "Lato, -apple-system, 'Segoe UI', Arial, sans-serif",
+    "fontSize": 12,
+    "padding": "5px",
+    "whiteSpace": "normal",
+    "height": "auto",
+}
+TEXT_LEFT = [
+    {"if": {"column_id": c}, "textAlign": "left", "minWidth": "180px"}
+    for c in ("antecedents", "consequents", "item", "because")
+]
+HEADER = {"fontWeight": "600", "backgroundColor": "#f4f6f8"}
+
+
+def _slider(
+    id_: str, label: str, low: float, high: float, step: float, value: float, marks: dict
+) -> html.Div:
+    return html.Div(
+        [
+            dbc.Label(label, html_for=id_, className="control-label"),
+            dcc.Slider(
+                id=id_,
+                min=low,
+                max=high,
+                step=step,
+                value=value,
+                marks=marks,
+                tooltip={"placement": "bottom"},
+                persistence=True,
+                persistence_type="session",
+            ),
+        ],
+        className="mb-3",
+    )
+
+
+def layout(**_query) -> html.Div:
+    controls = dbc.Card(
+        dbc.CardBody(
+            [
+                _slider(
+                    "baskets-support",
+                    "Minimum support (share of baskets)",
+                    0.002,
+                    0.05,
+                    0.001,
+                    0.01,
+                    {0.002: "0.2%", 0.01: "1%", 0.02: "2%", 0.03: "3%", 0.05: "5%"},
+                ),
+                _slider(
+                    "baskets-confidence",
+                    "Minimum confidence",
+                    0.05,
+                    1.0,
+                    0.05,
+                    0.3,
+                    {0.1: "10%", 0.3: "30%", 0.5: "50%", 0.7: "70%", 1.0: "100%"},
+                ),
+                _slider(
+                    "baskets-lift",
+                    "Minimum lift",
+                    0.0,
+                    20.0,
+                    0.5,
+                    1.0,
+                    {0: "0", 5: "5", 10: "10", 15: "15", 20: "20"},
+                ),
+                dbc.Label("Algorithm", className="control-label"),
+                dbc.RadioItems(
+                    id="baskets-algorithm",
+                    options=[
+                        {"label": "FP-Growth", "value": "fpgrowth"},
+                        {"label": "Apriori", "value": "apriori"},
+                    ],
+                    value="fpgrowth",
+                    inline=True,
+                    className="mb-3",
+                    persistence=True,
+                    persistence_type="session",
+                ),
+                dbc.Label("Scope", html_for="baskets-scope", className="control-label"),
+                dcc.Dropdown(
+                    id="baskets-scope",
+                    options=[
+                        {"label": "All baskets", "value": "all"},
+                        {"label": "One segment", "value": "segment"},
+                        {"label": "One country", "value": "country"},
+                    ],
+                    value="all",
+                    clearable=False,
+                    className="mb-2",
+                    persistence=True,
+                    persistence_type="session",
+                ),
+                dcc.Dropdown(id="baskets-scope-value", placeholder="Choose…", className="mb-3"),
+                dbc.Button(
+                    "Cancel mining",
+                    id="baskets-cancel",
+                    color="secondary",
+                    outline=True,
+                    disabled=True,
+                    className="w-100 mb-2",
+                    n_clicks=0,
+                ),
+                html.Div(
+                    [
+                        dbc.Progress(
+                            id="baskets-progress",
+                            value=0,
+                            striped=True,
+                            animated=True,
+                            style={"height": "1.2rem"},
+                        ),
+                        html.Small(id="baskets-progress-text", className="text-muted"),
+                    ],
+                    id="baskets-progress-block",
+                    style={"display": "none"},
+                    className="mb-2",
+                ),
+                dbc.Button(
+                    "Download rules (CSV)",
+                    id="baskets-download-button",
+                    color="success",
+                    outline=True,
+                    className="w-100",
+                ),
+                dcc.Download(id="baskets-download"),
+            ]
+        ),
+        className="shadow-sm mb-3",
+    )
+    return html.Div(
+        [
+            create_settings_store(),
+            dcc.Store(id="baskets-params"),
+            dcc.Store(id="baskets-token"),
+            dcc.Store(id="baskets-need"),
+            html.H3("Market baskets", className="page-title mb-3"),
+            dbc.Row(
+                [
+                    dbc.Col(controls, lg=3),
+                    dbc.Col(
+                        [
+                            html.Div(id="baskets-summary", className="mb-3"),
+                            create_card(
+                                "Association rules",
+                                dash_table.DataTable(
+                                    id="baskets-rules-table",
+                                    sort_action="native",
+                                    filter_action="native",
+                                    page_size=12,
+                                    style_cell=CELL,
+                                    style_header=HEADER,
+                                    style_cell_conditional=TEXT_LEFT,
+                                    style_table={"overflowX": "auto"},
+                                ),
+                                subtitle="Sortable; type in the header row to filter (e.g. JUMBO or >5)",
+                            ),
+                            html.Div(id="baskets-segment-block"),
+                            dbc.Row(
+                                [
+                                    dbc.Col(
+                                        create_card(
+                                            "Support vs confidence",
+                                            dcc.Graph(
+                                                id="baskets-scatter",
+                                                figure=empty_figure("Mining the rules…"),
+                                                config={"displaylogo": False},
+                                            ),
+                                        ),
+                                        xl=5,
+                                    ),
+                                    dbc.Col(
+                                        create_card(
+                                            "Strongest rules as a network",
+                                            dcc.Graph(
+                                                id="baskets-network",
+                                                figure=empty_figure("Mining the rules…"),
+                                                config={"displaylogo": False},
+                                            ),
+                                            subtitle="The 25 rules with the highest lift; arrows run from what was bought to what comes with it",
+                                        ),
+                                        xl=7,
+                                    ),
+                                ]
+                            ),
+                            create_card(
+                                "Top product pairs",
+                                dcc.Graph(
+                                    id="baskets-pairs",
+                                    figure=empty_figure("Mining the rules…"),
+                                    config={"displaylogo": False},
+                                ),
+                                subtitle="Share of baskets containing both",
+                            ),
+                            create_card(
+                                "Cross-sell for a customer",
+                                [
+                                    dcc.Dropdown(
+                                        id="baskets-customer",
+                                        placeholder="Type a customer id, e.g. 12347",
+                                        className="mb-2",
+                                    ),
+                                    html.Div(id="baskets-cross-sell"),
+                                ],
+                                subtitle="Products the customer has not bought, from rules whose left side they have all bought, ranked by lift × confidence",
+                            ),
+                        ],
+                        lg=9,
+                    ),
+                ]
+            ),
+        ]
+    )
+
+
+@callback(
+    Output("baskets-scope-value", "options"),
+    Output("baskets-scope-value", "value"),
+    Output("baskets-scope-value", "style"),
+    Input("baskets-scope", "value"),
+    Input("dataset-id", "data"),
+    State("segments-settings", "data"),
+)
+def scope_choices(scope: str, dataset_id: str, saved: dict | None):
+    if scope == "country":
+        countries = service().countries(dataset_id)
+        return [{"label": c, "value": c} for c in countries], countries[0], {}
+    if scope == "segment":
+        result = service().segmentation(dataset_id, params_from_saved(saved))
+        options = [
+            {"label": p.name, "value": str(p.segment)}
+            for p in sorted(result.profile.personas, key=lambda p: p.segment)
+        ]
+        return options, options[0]["value"], {}
+    return [], None, {"display": "none"}
+
+
+@callback(
+    Output("baskets-params", "data"),
+    Output("baskets-token", "data"),
+    Output("baskets-need", "data"),
+    Input("baskets-support", "value"),
+    Input("baskets-confidence", "value"),
+    Input("baskets-lift", "value"),
+    Input("baskets-algorithm", "value"),
+    Input("baskets-scope", "value"),
+    Input("baskets-scope-value", "value"),
+    Input("dataset-id", "data"),
+    State("segments-settings", "data"),
+)
+def check_cache(support, confidence, lift, algorithm, scope, scope_value, dataset_id, saved):
+    """Cached rules show at once; otherwise the background job mines them."""
+    if scope != "all" and scope_value is None:
+        raise PreventUpdate
+    params = BasketParams(
+        float(support),
+        float(confidence),
+        float(lift),
+        algorithm,
+        scope,
+        scope_value if scope != "all" else None,
+        params_from_saved(saved).to_dict() if scope == "segment" else None,
+    )
+    request = {"dataset_id": dataset_id, "params": params.to_dict()}
+    svc = service()
+    done = svc.cached_rules(dataset_id, params) is not None and (
+        scope != "segment" or svc.cached_rules(dataset_id, params.overall()) is not None
+    )
+    return request, (request if done else dash.no_update), (dash.no_update if done else request)
+
+
+@callback(
+    Output("baskets-token", "data", allow_duplicate=True),
+    Input("baskets-need", "data"),
+    State("session-id", "data"),
+    background=True,
+    progress=[Output("baskets-progress", "value"), Output("baskets-progress-text", "children")],
+    running=[
+        (Output("baskets-cancel", "disabled"), False, True),
+        (Output("baskets-progress-block", "style"), {"display": "block"}, {"display": "none"}),
+    ],
+    cancel=[Input("baskets-cancel", "n_clicks")],
+    prevent_initial_call=True,
+)
+@job_errors
+def mine(set_progress, need: dict, session_id: str):
+    """Background job: build baskets and mine rules in a fresh process (cached per thresholds)."""
+    set_progress((0, "Starting…"))
+    run_task(
+        settings(),
+        "rules",
+        progress=lambda d, t, text: set_progress((round(100 * d / t), text)),
+        dataset_id=need["dataset_id"],
+        params=need["params"],
+    )
+    return {**need, "session": session_id}
+
+
+def _rules_table(rules: pl.DataFrame) -> tuple[list[dict], list[dict]]:
+    shown = rules.head(TABLE_ROWS).select(
+        antecedents=pl.col("antecedents").str.replace_all(r"\|", " + "),
+        consequents=pl.col("consequents").str.replace_all(r"\|", " + "),
+        support="support",
+        confidence="confidence",
+        lift="lift",
+        leverage="leverage",
+        conviction=pl.when(pl.col("conviction").is_infinite())
+        .then(None)
+        .otherwise(pl.col("conviction")),
+    )
+    fixed = Format(precision=2, scheme=Scheme.fixed)
+    columns = [
+        {"name": "If bought", "id": "antecedents"},
+        {"name": "Then also", "id": "consequents"},
+        {
+            "name": "Support",
+            "id": "support",
+            "type": "numeric",
+            "format": Format(precision=2, scheme=Scheme.percentage),
+        },
+        {
+            "name": "Confidence",
+            "id": "confidence",
+            "type": "numeric",
+            "format": Format(precision=0, scheme=Scheme.percentage),
+        },
+        {"name": "Lift", "id": "lift", "type": "numeric", "format": fixed},
+        {
+            "name": "Leverage",
+            "id": "leverage",
+            "type": "numeric",
+            "format": Format(precision=4, scheme=Scheme.fixed),
+        },
+        {"name": "Conviction (blank = ∞)", "id": "conviction", "type": "numeric", "format": fixed},
+    ]
+    return shown.to_dicts(), columns
+
+
+@callback(
+    Output("baskets-summary", "children"),
+    Output("baskets-rules-table", "data"),
+    Output("baskets-rules-table", "columns"),
+    Output("baskets-scatter", "figure"),
+    Output("baskets-pairs", "figure"),
+    Output("baskets-network", "figure"),
+    Output("baskets-segment-block", "children"),
+    Input("baskets-token", "data"),
+)
+def render(token: dict | None):
+    if not token:
+        raise PreventUpdate
+    svc = service()
+    params = BasketParams(**token["params"])
+    rules = svc.cached_rules(token["dataset_id"], params)
+    if rules is None:
+        raise PreventUpdate
+    baskets = svc.baskets(token["dataset_id"], params)
+    notes = [
+        f"{baskets.n_baskets:,} baskets",
+        f"{len(baskets.items):,} products",
+        f"{rules.itemsets.height:,} frequent itemsets",
+        f"{rules.rules.height:,} rules ({'FP-Growth' if rules.algorithm == 'fpgrowth' else 'Apriori'})",
+    ]
+    if baskets.excluded_rows:
+        notes.append(f"{baskets.excluded_rows:,} postage/fee lines left out")
+    summary = html.Div(
+        [dbc.Badge(n, color="light", text_color="dark", className="me-2 border") for n in notes],
+        id="baskets-summary-badges",
+    )
+    data, columns = _rules_table(rules.rules)
+    segment_block = None
+    if params.scope == "segment":
+        overall = svc.cached_rules(token["dataset_id"], params.overall())
+        stronger = segment_rules(overall, rules).head(50)
+        rows, cols = _rules_table(stronger)
+        for row, ratio in zip(rows, stronger.get_column("lift_ratio").to_list(), strict=True):
+            row["lift_ratio"] = ratio
+        cols.append(
+            {
+                "name": "Lift vs all baskets (blank = segment only)",
+                "id": "lift_ratio",
+                "type": "numeric",
+                "format": Format(precision=1, scheme=Scheme.fixed),
+            }
+        )
+        segment_block = create_card(
+            "Much stronger in this segment",
+            dash_table.DataTable(
+                data=rows,
+                columns=cols,
+                sort_action="native",
+                page_size=10,
+                style_cell=CELL,
+                style_header=HEADER,
+                style_cell_conditional=TEXT_LEFT,
+                id="baskets-segment-table",
+            ),
+            subtitle="Rules whose lift in the segment is at least 1.5× their lift over all baskets",
+        )
+    return (
+        summary,
+        data,
+        columns,
+        rules_scatter(rules.rules),
+        pairs_figure(top_pairs(rules)),
+        rules_network(rules.rules),
+        segment_block,
+    )
+
+
+@callback(
+    Output("baskets-customer", "options"),
+    Input("baskets-customer", "search_value"),
+    State("baskets-customer", "value"),
+    State("dataset-id", "data"),
+)
+def suggest(search, value, dataset_id):
+    ids = service().find_customers(dataset_id, search)
+    if value and value not in ids:
+        ids = [value, *ids]
+    return [{"label": i, "value": i} for i in ids]
+
+
+@callback(
+    Output("baskets-cross-sell", "children"),
+    Input("baskets-customer", "value"),
+    Input("baskets-token", "data"),
+)
+def show_cross_sell(customer_id: str | None, token: dict | None):
+    if not customer_id or not token:
+        return html.P("Choose a customer.", className="text-muted small")
+    offers = service().cross_sell(token["dataset_id"], BasketParams(**token["params"]), customer_id)
+    if offers.height == 0:
+        return dbc.Alert(
+            "No rule applies to this customer at these thresholds: lower the support or confidence.",
+            color="light",
+            className="border",
+        )
+    return dash_table.DataTable(
+        id="baskets-cross-sell-table",
+        data=offers.with_columns(
+            because=pl.col("because").str.replace_all(r"\|", " + ")
+        ).to_dicts(),
+        columns=[
+            {"name": "Offer", "id": "item"},
+            {"name": "Because they bought", "id": "because"},
+            {
+                "name": "Confidence",
+                "id": "confidence",
+                "type": "numeric",
+                "format": Format(precision=0, scheme=Scheme.percentage),
+            },
+            {
+                "name": "Lift",
+                "id": "lift",
+                "type": "numeric",
+                "format": Format(precision=1, scheme=Scheme.fixed),
+            },
+            {
+                "name": "Score (lift × confidence)",
+                "id": "score",
+                "type": "numeric",
+                "format": Format(precision=2, scheme=Scheme.fixed),
+            },
+        ],
+        style_cell=CELL,
+        style_header=HEADER,
+        style_cell_conditional=TEXT_LEFT,
+    )
+
+
+@callback(
+    Output("baskets-download", "data"),
+    Input("baskets-download-button", "n_clicks"),
+    State("baskets-token", "data"),
+    prevent_initial_call=True,
+)
+def download_rules(n_clicks, token):
+    if not token:
+        raise PreventUpdate
+    rules = service().cached_rules(token["dataset_id"], BasketParams(**token["params"]))
+    return {
+        "content": rules_csv_frame(rules).write_csv(),
+        "filename": "rules.csv",
+        "type": "text/csv",
+    }
+
+
+__all__ = ["ctx"]
