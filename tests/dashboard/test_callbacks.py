@@ -199,3 +199,51 @@ def test_unknown_customer_is_a_user_error(app):
 
     with pytest.raises(DataError, match="No customer with id '99999' in this dataset"):
         page("customer").show_customer("99999", BUNDLED_ID, None)
+
+
+def test_baskets_page_callbacks(app):
+    baskets = page("baskets")
+    service = app.server.config["SEGMENTA_SERVICE"]
+    request, token, need = baskets.check_cache(
+        0.02, 0.3, 1.0, "apriori", "all", None, BUNDLED_ID, None
+    )
+    assert token is dash.no_update and need == request
+    from dashboard.jobs import run_task
+
+    outcome = run_task(service.settings, "rules", dataset_id=BUNDLED_ID, params=request["params"])
+    assert outcome["rules"] > 0
+    request, token, need = baskets.check_cache(
+        0.02, 0.3, 1.0, "apriori", "all", None, BUNDLED_ID, None
+    )
+    assert token == request and need is dash.no_update
+    summary, data, columns, scatter, pairs, network, segment_block = baskets.render(token)
+    assert "39,516 baskets" in str(summary) and "(Apriori)" in str(summary)
+    assert len(data) == outcome["rules"] and data[0]["lift"] >= data[-1]["lift"]
+    assert (
+        len(scatter.data[0].x) == len(data) and len(pairs.data[0].y) > 0 and segment_block is None
+    )
+    offers = baskets.show_cross_sell("12347", token)
+    assert offers.id == "baskets-cross-sell-table"
+    download = baskets.download_rules(1, token)
+    assert (
+        download["content"].splitlines()[0]
+        == "antecedents,consequents,support,confidence,lift,leverage,conviction"
+    )
+    options, value, _ = baskets.scope_choices("country", BUNDLED_ID, None)
+    assert value == "United Kingdom" and len(options) == 43
+    options, value, _ = baskets.scope_choices("segment", BUNDLED_ID, None)
+    assert len(options) == 4 and value == "0"
+
+
+def test_segment_scope_compares_with_all_baskets(app):
+    baskets = page("baskets")
+    service = app.server.config["SEGMENTA_SERVICE"]
+    from dashboard.jobs import run_task
+
+    request, _, need = baskets.check_cache(
+        0.02, 0.3, 1.0, "fpgrowth", "segment", "1", BUNDLED_ID, None
+    )
+    run_task(service.settings, "rules", dataset_id=BUNDLED_ID, params=need["params"])
+    _, token, _ = baskets.check_cache(0.02, 0.3, 1.0, "fpgrowth", "segment", "1", BUNDLED_ID, None)
+    summary, *_, segment_block = baskets.render(token)
+    assert "Much stronger in this segment" in str(segment_block)
