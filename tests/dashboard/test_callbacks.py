@@ -247,3 +247,13 @@ def test_segment_scope_compares_with_all_baskets(app):
     _, token, _ = baskets.check_cache(0.02, 0.3, 1.0, "fpgrowth", "segment", "1", BUNDLED_ID, None)
     summary, *_, segment_block = baskets.render(token)
     assert "Much stronger in this segment" in str(segment_block)
+
+
+def test_segment_surrogate_card(segments):
+    card = segments.explain_segments(
+        {"dataset_id": BUNDLED_ID, "params": SegmentParams(k=4).to_dict()}
+    )
+    text = str(card)
+    assert "accuracy (3-fold cross-validation)" in text
+    graph = card.children[1]
+    assert len(graph.figure.data[0].y) == 9
