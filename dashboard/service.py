@@ -369,6 +369,15 @@ class Service:
         key = f"customer:{self.fingerprint(dataset_id)}:{customer_id}"
         return self._memo(key, lambda: customer_history(self.transactions(dataset_id), customer_id))
 
+    def customer_options(
+        self, dataset_id: str, search: str | None, value: str | None
+    ) -> list[dict]:
+        """Dropdown options: ids matching ``search``, the chosen ``value`` kept first."""
+        ids = self.find_customers(dataset_id, search)
+        if value and value not in ids:
+            ids = [value, *ids]
+        return [{"label": i, "value": i} for i in ids]
+
     def find_customers(self, dataset_id: str, text: str | None, limit: int = 20) -> list[str]:
         ids = self._memo(
             f"customer_ids:{self.fingerprint(dataset_id)}",

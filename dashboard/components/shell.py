@@ -85,3 +85,25 @@ def create_card(title: str, body, *, subtitle: str | None = None, class_name: st
         [dbc.CardHeader(header, className="bg-white"), dbc.CardBody(body)],
         className=f"shadow-sm mb-3 {class_name}",
     )
+
+
+def create_job_status(prefix: str) -> html.Div:
+    """Progress bar and text of a background job, hidden until it runs.
+
+    Ids: ``{prefix}-status`` (shown while running), ``{prefix}-progress``, ``{prefix}-progress-text``.
+    """
+    return html.Div(
+        [
+            dbc.Progress(
+                id=f"{prefix}-progress",
+                value=0,
+                striped=True,
+                animated=True,
+                style={"height": "1.2rem"},
+            ),
+            html.Small(id=f"{prefix}-progress-text", className="text-muted"),
+        ],
+        id=f"{prefix}-status",
+        style={"display": "none"},
+        className="mb-2",
+    )

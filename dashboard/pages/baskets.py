@@ -11,7 +11,7 @@ from dash.exceptions import PreventUpdate
 
 from analytics.baskets import rules_csv_frame, segment_rules, top_pairs
 from dashboard.app import service, settings
-from dashboard.components.shell import create_card
+from dashboard.components.shell import create_card, create_job_status
 from dashboard.errors import job_errors
 from dashboard.figures import empty_figure, pairs_figure, rules_network, rules_scatter
 from dashboard.jobs import run_task
@@ -125,21 +125,7 @@ def layout(**_query) -> html.Div:
                     className="w-100 mb-2",
                     n_clicks=0,
                 ),
-                html.Div(
-                    [
-                        dbc.Progress(
-                            id="baskets-progress",
-                            value=0,
-                            striped=True,
-                            animated=True,
-                            style={"height": "1.2rem"},
-                        ),
-                        html.Small(id="baskets-progress-text", className="text-muted"),
-                    ],
-                    id="baskets-progress-block",
-                    style={"display": "none"},
-                    className="mb-2",
-                ),
+                create_job_status("baskets-mine"),
                 dbc.Button(
                     "Download rules (CSV)",
                     id="baskets-download-button",
@@ -298,10 +284,13 @@ def check_cache(support, confidence, lift, algorithm, scope, scope_value, datase
     Input("baskets-need", "data"),
     State("session-id", "data"),
     background=True,
-    progress=[Output("baskets-progress", "value"), Output("baskets-progress-text", "children")],
+    progress=[
+        Output("baskets-mine-progress", "value"),
+        Output("baskets-mine-progress-text", "children"),
+    ],
     running=[
         (Output("baskets-cancel", "disabled"), False, True),
-        (Output("baskets-progress-block", "style"), {"display": "block"}, {"display": "none"}),
+        (Output("baskets-mine-status", "style"), {"display": "block"}, {"display": "none"}),
     ],
     cancel=[Input("baskets-cancel", "n_clicks")],
     prevent_initial_call=True,
@@ -439,10 +428,7 @@ def render(token: dict | None):
     State("dataset-id", "data"),
 )
 def suggest(search, value, dataset_id):
-    ids = service().find_customers(dataset_id, search)
-    if value and value not in ids:
-        ids = [value, *ids]
-    return [{"label": i, "value": i} for i in ids]
+    return service().customer_options(dataset_id, search, value)
 
 
 @callback(

@@ -11,7 +11,7 @@ from dash.exceptions import PreventUpdate
 
 from analytics.predict import MODEL_LABELS, QUADRANTS, quadrant_summary
 from dashboard.app import service, settings
-from dashboard.components.shell import create_card
+from dashboard.components.shell import create_card, create_job_status
 from dashboard.errors import job_errors
 from dashboard.figures import (
     QUADRANT_COLORS,
@@ -85,21 +85,7 @@ def layout(**_query) -> html.Div:
                 ],
                 className="mb-3 align-items-center g-2",
             ),
-            html.Div(
-                [
-                    dbc.Progress(
-                        id="churn-progress",
-                        value=0,
-                        striped=True,
-                        animated=True,
-                        style={"height": "1.2rem"},
-                    ),
-                    html.Small(id="churn-progress-text", className="text-muted"),
-                ],
-                id="churn-progress-block",
-                style={"display": "none"},
-                className="mb-3",
-            ),
+            create_job_status("churn-train"),
             dcc.Loading(html.Div(id="churn-content"), type="dot"),
         ]
     )
@@ -127,12 +113,15 @@ def check_cache(dataset_id: str, horizon: int):
     State("dataset-id", "data"),
     State("churn-horizon", "value"),
     background=True,
-    progress=[Output("churn-progress", "value"), Output("churn-progress-text", "children")],
+    progress=[
+        Output("churn-train-progress", "value"),
+        Output("churn-train-progress-text", "children"),
+    ],
     running=[
         (Output("churn-train-button", "disabled"), True, False),
         (Output("churn-cancel", "disabled"), False, True),
         (Output("churn-horizon", "disabled"), True, False),
-        (Output("churn-progress-block", "style"), {"display": "block"}, {"display": "none"}),
+        (Output("churn-train-status", "style"), {"display": "block"}, {"display": "none"}),
     ],
     cancel=[Input("churn-cancel", "n_clicks")],
     prevent_initial_call=True,

@@ -13,7 +13,7 @@ from analytics.explain import describe_value
 from analytics.features import FEATURES
 from analytics.rfm import RFM_SEGMENTS, rfm_table
 from dashboard.app import service, settings
-from dashboard.components.shell import create_card
+from dashboard.components.shell import create_card, create_job_status
 from dashboard.errors import job_errors
 from dashboard.figures import empty_figure, explanation_figure, history_figure
 from dashboard.formatting import fmt_money, fmt_percent
@@ -57,21 +57,7 @@ def layout(id: str | None = None, **_query) -> html.Div:  # noqa: A002 - the que
             create_card(
                 "Explanations",
                 [
-                    html.Div(
-                        [
-                            dbc.Progress(
-                                id="customer-explain-progress",
-                                value=0,
-                                striped=True,
-                                animated=True,
-                                style={"height": "1.2rem"},
-                            ),
-                            html.Small(id="customer-explain-progress-text", className="text-muted"),
-                        ],
-                        id="customer-explain-status",
-                        style={"display": "none"},
-                        className="mb-2",
-                    ),
+                    create_job_status("customer-explain"),
                     html.Div(
                         id="customer-explanations",
                         children=html.P("Choose a customer.", className="text-muted"),
@@ -91,10 +77,7 @@ def layout(id: str | None = None, **_query) -> html.Div:  # noqa: A002 - the que
 )
 def suggest(search: str | None, value: str | None, dataset_id: str):
     """Up to 20 ids matching what was typed (the chosen id stays listed)."""
-    ids = service().find_customers(dataset_id, search)
-    if value and value not in ids:
-        ids = [value, *ids]
-    return [{"label": i, "value": i} for i in ids]
+    return service().customer_options(dataset_id, search, value)
 
 
 def _fact(label: str, value: str, id_: str | None = None) -> dbc.Col:

@@ -14,7 +14,7 @@ from analytics.profiles import box_stats
 from analytics.segmentation import ALGORITHMS, K_ALGORITHMS
 from dashboard.app import service, settings
 from dashboard.components.cards import create_persona_card
-from dashboard.components.shell import create_card
+from dashboard.components.shell import create_card, create_job_status
 from dashboard.errors import job_errors
 from dashboard.figures import (
     box_figure,
@@ -159,22 +159,7 @@ def _controls() -> dbc.Card:
                     ],
                     className="w-100 mb-2",
                 ),
-                html.Div(
-                    [
-                        dbc.Progress(
-                            id="segments-sweep-progress",
-                            value=0,
-                            label="",
-                            striped=True,
-                            animated=True,
-                            style={"height": "1.2rem"},
-                        ),
-                        html.Small(id="segments-sweep-progress-text", className="text-muted"),
-                    ],
-                    id="segments-sweep-status",
-                    style={"display": "none"},
-                    className="mb-2",
-                ),
+                create_job_status("segments-sweep"),
                 html.Hr(),
                 dbc.Button(
                     "Download segments (CSV)",
@@ -553,7 +538,6 @@ def update_box(feature: str, current: dict | None):
     background=True,
     progress=[
         Output("segments-sweep-progress", "value"),
-        Output("segments-sweep-progress", "label"),
         Output("segments-sweep-progress-text", "children"),
     ],
     running=[
@@ -573,15 +557,13 @@ def find_best_k(set_progress, n_clicks, auto, session_id, dataset_id, features, 
     """Background job: sweep k = 2..10 in a fresh process, reporting progress after each k."""
     if ctx.triggered_id == "segments-auto-k" and not auto:
         raise PreventUpdate
-    set_progress((0, "0%", "Starting…"))
+    set_progress((0, "Starting…"))
     sweep_algorithm = algorithm if algorithm in K_ALGORITHMS else "kmeans"
     params = params_from(features, scaling, sweep_algorithm, DEFAULTS["k"], None, None, None)
     result = run_task(
         settings(),
         "sweep",
-        progress=lambda done, total, text: set_progress(
-            (round(100 * done / total), f"{done}/{total}", text)
-        ),
+        progress=lambda done, total, text: set_progress((round(100 * done / total), text)),
         dataset_id=dataset_id,
         params=params.to_dict(),
     )
