@@ -77,6 +77,23 @@ def parse_column_mapping(text: str | None) -> dict[str, str]:
     return mapping
 
 
+def suggest_columns(source_columns: Iterable[str]) -> dict[str, str]:
+    """The canonical columns recognised by name alone (never raises): ``{canonical: source}``."""
+    taken: set[str] = set()
+    by_norm: dict[str, str] = {}
+    for column in source_columns:
+        by_norm.setdefault(_norm(column), column)
+    found = {}
+    for canonical, aliases in ALIASES.items():
+        for alias in aliases:
+            source = by_norm.get(alias)
+            if source is not None and source not in taken:
+                found[canonical] = source
+                taken.add(source)
+                break
+    return found
+
+
 def resolve_columns(
     source_columns: Iterable[str],
     mapping: Mapping[str, str] | None = None,

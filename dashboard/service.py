@@ -15,6 +15,7 @@ import json
 import os
 import re
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,6 +38,7 @@ from analytics.datasets import BUNDLED_ID, BUNDLED_NAME, fingerprint, open_datas
 from analytics.errors import DataError
 from analytics.explain import Explanation, SegmentSurrogate, explain_prediction
 from analytics.features import customer_features
+from analytics.io import CSV_SUFFIXES, EXCEL_SUFFIXES, PARQUET_SUFFIXES, read_table
 from analytics.kpis import Kpi, monthly_trend, period_kpis, rfm_period_summary, top_countries
 from analytics.predict import Predictions, predict
 from analytics.profiles import SegmentProfile, profile_segments
@@ -46,6 +48,25 @@ from dashboard.settings import Settings
 UPLOAD_ID = re.compile(r"^u-[0-9a-f]{32}$")
 _MISSING = object()
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def upload_suffix(filename: str) -> str:
+    """The normalised extension of an uploaded file (``.csv``, ``.csv.gz``, ``.xlsx``, ``.parquet``).
+
+    Raises DataError for any other kind of file.
+    """
+    name = (filename or "").lower()
+    gz = name.endswith(".gz")
+    stem = name[:-3] if gz else name
+    suffix = Path(stem).suffix
+    if suffix in CSV_SUFFIXES:
+        return suffix + (".gz" if gz else "")
+    if not gz and suffix in EXCEL_SUFFIXES | PARQUET_SUFFIXES:
+        return suffix
+    raise DataError(
+        f"{filename or 'The file'}: unsupported file type. Upload a CSV (.csv, .csv.gz, .txt), "
+        "Excel (.xlsx) or Parquet (.parquet) file."
+    )
 
 
 def code_version() -> str:
@@ -167,9 +188,13 @@ class Service:
                 self.settings.data_dir / BUNDLED_NAME,
             )
         if isinstance(dataset_id, str) and UPLOAD_ID.match(dataset_id):
-            meta = self.settings.cache_dir / "uploads" / dataset_id / "meta.json"
+            meta = self.upload_dir(dataset_id) / "meta.json"
             if meta.exists():
                 info = json.loads(meta.read_text())
+                if not info.get("ready"):
+                    raise DataError(
+                        "This upload has no column mapping yet: choose the columns and press Load."
+                    )
                 return DatasetSource(
                     dataset_id,
                     info["label"],
@@ -181,6 +206,38 @@ class Service:
             f"Dataset {dataset_id!r} is not available (it may have been removed). "
             "Reload the page to return to the default dataset."
         )
+
+    def upload_dir(self, dataset_id: str) -> Path:
+        """Folder of an upload; only ids we generated (``u-`` + 32 hex digits) are accepted."""
+        if not (isinstance(dataset_id, str) and UPLOAD_ID.match(dataset_id)):
+            raise DataError(f"Dataset {dataset_id!r} is not an upload of this app.")
+        return self.settings.cache_dir / "uploads" / dataset_id
+
+    def save_upload(self, content: bytes, filename: str) -> tuple[str, list[str]]:
+        """Store an uploaded file under a new random id; return the id and the file's columns.
+
+        The file is kept byte for byte; its name is only a label (the path is built from the id).
+        """
+        suffix = upload_suffix(filename)
+        dataset_id = f"u-{uuid.uuid4().hex}"
+        folder = self.upload_dir(dataset_id)
+        folder.mkdir(parents=True)
+        path = folder / f"source{suffix}"
+        path.write_bytes(content)
+        frame, _ = read_table(path)
+        (folder / "meta.json").write_text(
+            json.dumps({"label": filename, "file": path.name, "ready": False})
+        )
+        return dataset_id, frame.columns
+
+    def configure_upload(
+        self, dataset_id: str, columns: dict[str, str], date_format: str | None
+    ) -> None:
+        """Record the column mapping and date format chosen for an upload (it is then loadable)."""
+        meta_path = self.upload_dir(dataset_id) / "meta.json"
+        meta = json.loads(meta_path.read_text())
+        meta.update({"columns": columns, "date_format": date_format or None, "ready": True})
+        meta_path.write_text(json.dumps(meta))
 
     def fingerprint(self, dataset_id: str) -> str:
         source = self.source(dataset_id)

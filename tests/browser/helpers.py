@@ -29,7 +29,7 @@ def wait_until(predicate, timeout: float = 30, interval: float = 0.1):
     raise AssertionError(f"condition not met within {timeout} s: {predicate.__doc__ or predicate}")
 
 
-def _click(driver, element) -> None:
+def click(driver, element) -> None:
     """Scroll into view and click; if a chart overlay covers the spot, click through the DOM."""
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
     try:
@@ -55,7 +55,7 @@ def set_slider(driver, slider_id: str, value: float, step: float = 1.0) -> None:
 
 def choose(driver, dropdown_id: str, label: str) -> None:
     """Open a Dash 4 dropdown and click the option with this label."""
-    _click(driver, driver.find_element(By.ID, dropdown_id))
+    click(driver, driver.find_element(By.ID, dropdown_id))
     option = wait_until(
         lambda: next(
             (
@@ -67,7 +67,7 @@ def choose(driver, dropdown_id: str, label: str) -> None:
         ),
         timeout=10,
     )
-    _click(driver, option)
+    click(driver, option)
 
 
 def table_rows(driver, table_id: str) -> int:
@@ -76,7 +76,7 @@ def table_rows(driver, table_id: str) -> int:
 
 def search_and_choose(driver, dropdown_id: str, text: str) -> None:
     """Open a searchable Dash 4 dropdown, type into its search box and pick the exact match."""
-    _click(driver, driver.find_element(By.ID, dropdown_id))
+    click(driver, driver.find_element(By.ID, dropdown_id))
     box = wait_until(
         lambda: next(
             iter(
@@ -101,4 +101,4 @@ def search_and_choose(driver, dropdown_id: str, text: str) -> None:
         ),
         timeout=15,
     )
-    _click(driver, option)
+    click(driver, option)

@@ -257,3 +257,25 @@ def test_segment_surrogate_card(segments):
     assert "accuracy (3-fold cross-validation)" in text
     graph = card.children[1]
     assert len(graph.figure.data[0].y) == 9
+
+
+def test_data_page_upload_callbacks(app):
+    import base64
+
+    data = page("data")
+    content = b"Client;OrderedAt;Total\nA;31/12/2011;2,5\n"
+    pending, form = data.receive_upload(
+        "data:text/csv;base64," + base64.b64encode(content).decode(), "shop.csv"
+    )
+    assert pending["columns"] == ["Client", "OrderedAt", "Total"] and pending[
+        "dataset_id"
+    ].startswith("u-")
+    assert "3 columns found" in str(form)
+    current = str(data.show_current(BUNDLED_ID))
+    assert "1,044,847 rows read" in current and "exact duplicate rows" in current
+    from analytics.errors import DataError
+
+    with pytest.raises(DataError, match="unsupported file type"):
+        data.receive_upload(
+            "data:text/plain;base64," + base64.b64encode(b"x").decode(), "script.py"
+        )

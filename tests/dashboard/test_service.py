@@ -71,3 +71,50 @@ def test_params_keep_their_cache_key_through_json():
     assert BasketParams(**json.loads(json.dumps(basket.to_dict()))).key() == basket.key()
     segment = SegmentParams(eps=1.0)
     assert SegmentParams.from_dict(json.loads(json.dumps(segment.to_dict()))).key() == segment.key()
+
+
+@pytest.mark.parametrize(
+    ("name", "suffix"),
+    [
+        ("orders.CSV", ".csv"),
+        ("log.csv.gz", ".csv.gz"),
+        ("export.xlsx", ".xlsx"),
+        ("data.parquet", ".parquet"),
+        ("x.txt", ".txt"),
+    ],
+)
+def test_upload_suffixes(name, suffix):
+    from dashboard.service import upload_suffix
+
+    assert upload_suffix(name) == suffix
+
+
+@pytest.mark.parametrize("name", ["evil.py", "data.pkl", "archive.zip", "noext", "x.xlsx.gz"])
+def test_other_uploads_are_refused(name):
+    from dashboard.service import upload_suffix
+
+    with pytest.raises(DataError, match="unsupported file type. Upload a CSV"):
+        upload_suffix(name)
+
+
+def test_upload_is_stored_as_given_under_a_random_id(service):
+    content = b"Customer,Date,Total\n00017,2011-01-05,10.5\n00017,2011-02-05,4\n" + b"".join(
+        f"c{i},2011-0{1 + i % 9}-1{i % 10},{i}\n".encode() for i in range(60)
+    )
+    dataset_id, columns = service.save_upload(content, "../../etc/passwd.csv")
+    folder = service.upload_dir(dataset_id)
+    assert folder.parent == service.settings.cache_dir / "uploads"
+    assert (folder / "source.csv").read_bytes() == content
+    assert columns == ["Customer", "Date", "Total"]
+    with pytest.raises(DataError, match="no column mapping yet"):
+        service.source(dataset_id)
+    service.configure_upload(
+        dataset_id, {"customer_id": "Customer", "invoice_date": "Date", "amount": "Total"}, None
+    )
+    source = service.source(dataset_id)
+    assert source.label == "../../etc/passwd.csv" and source.path == folder / "source.csv"
+    report = service.report(dataset_id)
+    assert report.rows_in == 62 and report.customers == 60  # c0 spent 0: removed as non-positive
+    assert service.transactions(dataset_id)["customer_id"][0] == "00017"
+    other, _ = service.save_upload(content, "orders.csv")
+    assert other != dataset_id

@@ -1,0 +1,265 @@
+"""Data: see what the active dataset is and how it was cleaned; upload your own log."""
+
+from __future__ import annotations
+
+import base64
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import ALL, Input, Output, State, callback, ctx, dash_table, dcc, html
+from dash.exceptions import PreventUpdate
+
+from analytics.datasets import BUNDLED_ID
+from analytics.errors import DataError
+from analytics.schema import CANONICAL, suggest_columns
+from dashboard.app import service, settings
+from dashboard.components.shell import create_card, create_job_status
+from dashboard.errors import job_errors
+from dashboard.jobs import run_task
+
+dash.register_page(__name__, path="/data", name="Data", title="Data · Segmenta", order=5)
+
+MAX_UPLOAD_BYTES = 300 * 2**20
+LABELS = {
+    "customer_id": "Customer id (required)",
+    "invoice_date": "Date (required)",
+    "amount": "Amount (or quantity and unit price)",
+    "quantity": "Quantity",
+    "unit_price": "Unit price",
+    "invoice_id": "Invoice / order id",
+    "product_id": "Product id",
+    "description": "Product description",
+    "country": "Country",
+}
+CELL = {
+    "fontFamily": "Lato, -apple-system, 'Segoe UI', Arial, sans-serif",
+    "fontSize": 13,
+    "padding": "5px",
+    "textAlign": "left",
+}
+
+
+def layout(**_query) -> html.Div:
+    return html.Div(
+        [
+            dcc.Store(id="data-pending"),
+            dcc.Store(id="data-token"),
+            html.H3("Data", className="page-title mb-3"),
+            create_card(
+                "Active dataset",
+                html.Div(id="data-current"),
+                subtitle="Every page analyses this dataset",
+            ),
+            create_card(
+                "Use your own transaction log",
+                [
+                    html.P(
+                        "CSV (UTF-8, Windows-1252 or ISO-8859-1; comma, semicolon or tab separated; .gz allowed), "
+                        "Excel (.xlsx) or Parquet, up to 300 MB. It needs a customer, a date, and an amount or a "
+                        "quantity and a unit price. The file is stored as it is, in this app's cache folder, under "
+                        "a random id that only your browser session knows.",
+                        className="small",
+                    ),
+                    dcc.Upload(
+                        id="data-upload",
+                        children=html.Div(
+                            ["Drag a file here or ", html.A("choose one", className="text-primary")]
+                        ),
+                        max_size=MAX_UPLOAD_BYTES,
+                        className="border border-2 rounded text-center p-4 mb-3 bg-light",
+                        style={"borderStyle": "dashed"},
+                    ),
+                    html.Div(id="data-mapping"),
+                    create_job_status("data-load"),
+                ],
+            ),
+        ]
+    )
+
+
+def _report_table(report) -> html.Div:
+    rows = [
+        {"step": s.name, "rows": f"{s.rows:,}", "action": s.action, "detail": s.detail}
+        for s in report.steps
+    ]
+    return html.Div(
+        [
+            html.P(
+                f"{report.rows_in:,} rows read; {report.rows_out:,} kept; {report.customers:,} customers; "
+                f"{report.first_date:%d %b %Y} to {report.last_date:%d %b %Y}.",
+                className="mb-2",
+                id="data-report-summary",
+            ),
+            dash_table.DataTable(
+                id="data-report",
+                data=rows,
+                columns=[
+                    {"name": "Cleaning step", "id": "step"},
+                    {"name": "Rows", "id": "rows"},
+                    {"name": "Action", "id": "action"},
+                    {"name": "Why", "id": "detail"},
+                ],
+                style_cell=CELL,
+                style_header={"fontWeight": "600", "backgroundColor": "#f4f6f8"},
+            ),
+        ]
+    )
+
+
+@callback(Output("data-current", "children"), Input("dataset-id", "data"))
+def show_current(dataset_id: str):
+    svc = service()
+    source = svc.source(dataset_id)
+    return html.Div(
+        [
+            html.Div(
+                [
+                    html.Strong(source.label, id="data-current-label"),
+                    dbc.Button(
+                        "Use the bundled data",
+                        id="data-use-bundled",
+                        color="secondary",
+                        outline=True,
+                        size="sm",
+                        className="ms-3",
+                    )
+                    if dataset_id != BUNDLED_ID
+                    else None,
+                ],
+                className="mb-2 d-flex align-items-center",
+            ),
+            _report_table(svc.report(dataset_id)),
+        ]
+    )
+
+
+@callback(
+    Output("dataset-id", "data", allow_duplicate=True),
+    Input("data-use-bundled", "n_clicks"),
+    prevent_initial_call=True,
+)
+def use_bundled(n_clicks: int | None):
+    if not n_clicks:
+        raise PreventUpdate
+    return BUNDLED_ID
+
+
+def mapping_form(columns: list[str], suggested: dict[str, str]) -> html.Div:
+    """One dropdown per canonical column, pre-filled with the columns recognised by name."""
+    options = [{"label": c, "value": c} for c in columns]
+    rows = [
+        dbc.Row(
+            [
+                dbc.Col(dbc.Label(LABELS[name], className="small mb-0"), md=4),
+                dbc.Col(
+                    dcc.Dropdown(
+                        id={"type": "data-map", "column": name},
+                        options=options,
+                        value=suggested.get(name),
+                        placeholder="(not in this file)",
+                    ),
+                    md=8,
+                ),
+            ],
+            className="mb-2 align-items-center",
+        )
+        for name in CANONICAL
+    ]
+    return html.Div(
+        [
+            html.H6("Which column is which?", className="mt-2"),
+            *rows,
+            dbc.Row(
+                [
+                    dbc.Col(
+                        dbc.Label(
+                            "Date format (only if dates are ambiguous)", className="small mb-0"
+                        ),
+                        md=4,
+                    ),
+                    dbc.Col(
+                        dbc.Input(
+                            id="data-date-format", placeholder="e.g. %d/%m/%Y %H:%M", type="text"
+                        ),
+                        md=8,
+                    ),
+                ],
+                className="mb-3 align-items-center",
+            ),
+            dbc.Button("Load this dataset", id="data-load-button", color="primary", n_clicks=0),
+        ]
+    )
+
+
+@callback(
+    Output("data-pending", "data"),
+    Output("data-mapping", "children"),
+    Input("data-upload", "contents"),
+    State("data-upload", "filename"),
+    prevent_initial_call=True,
+)
+def receive_upload(contents: str | None, filename: str | None):
+    """Store the file under a new id and ask which column is which."""
+    if not contents:
+        raise PreventUpdate
+    try:
+        payload = base64.b64decode(contents.split(",", 1)[1])
+    except (IndexError, ValueError) as error:
+        raise DataError(f"{filename}: the upload arrived damaged; please try again.") from error
+    dataset_id, columns = service().save_upload(payload, filename or "upload.csv")
+    suggested = suggest_columns(columns)
+    return {"dataset_id": dataset_id, "filename": filename, "columns": columns}, html.Div(
+        [
+            html.P(
+                f"{filename}: {len(columns)} columns found.",
+                className="small text-muted mb-1",
+                id="data-upload-summary",
+            ),
+            mapping_form(columns, suggested),
+        ]
+    )
+
+
+@callback(
+    Output("data-token", "data"),
+    Input("data-load-button", "n_clicks"),
+    State("data-pending", "data"),
+    State({"type": "data-map", "column": ALL}, "value"),
+    State({"type": "data-map", "column": ALL}, "id"),
+    State("data-date-format", "value"),
+    State("session-id", "data"),
+    background=True,
+    progress=[Output("data-load-progress", "value"), Output("data-load-progress-text", "children")],
+    running=[
+        (Output("data-load-status", "style"), {"display": "block"}, {"display": "none"}),
+        (Output("data-load-button", "disabled"), True, False),
+    ],
+    prevent_initial_call=True,
+)
+@job_errors
+def load_dataset(set_progress, n_clicks, pending, values, ids, date_format, session_id):
+    """Background job: read, map and clean the upload in a fresh process."""
+    if not n_clicks or not pending:
+        raise PreventUpdate
+    mapping = {i["column"]: v for i, v in zip(ids, values, strict=True) if v}
+    service().configure_upload(pending["dataset_id"], mapping, (date_format or "").strip() or None)
+    set_progress((10, "Reading, mapping and cleaning the file…"))
+    result = run_task(
+        settings(),
+        "ingest",
+        progress=lambda d, t, text: set_progress((round(100 * d / t), text)),
+        dataset_id=pending["dataset_id"],
+    )
+    return {"dataset_id": pending["dataset_id"], "session": session_id, **result}
+
+
+@callback(
+    Output("dataset-id", "data", allow_duplicate=True),
+    Input("data-token", "data"),
+    prevent_initial_call=True,
+)
+def activate(token: dict | None):
+    """A loaded upload becomes this session's dataset on every page."""
+    if not token or ctx.triggered_id != "data-token":
+        raise PreventUpdate
+    return token["dataset_id"]
