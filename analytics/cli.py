@@ -182,6 +182,19 @@ def cmd_predict(args: argparse.Namespace) -> None:
     )
 
 
+def _date_arg(text: str | None, flag: str):
+    import datetime as dt
+
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ParameterError(
+            f"{flag} must be a date written YYYY-MM-DD. Got {text!r} instead."
+        ) from None
+
+
 def cmd_rules(args: argparse.Namespace) -> None:
     from analytics.baskets import (
         baskets_from_lists,
@@ -194,10 +207,19 @@ def cmd_rules(args: argparse.Namespace) -> None:
 
     if args.format == "baskets":
         source = args.input or data_dir() / "groceries.csv.gz"
-        baskets = baskets_from_lists(load_baskets(source), max_basket_size=args.max_basket_size)
+        baskets = baskets_from_lists(
+            load_baskets(source),
+            min_item_baskets=args.min_item_baskets,
+            max_basket_size=args.max_basket_size,
+        )
     else:
         baskets = baskets_from_transactions(
-            _open(args).transactions, max_basket_size=args.max_basket_size
+            _open(args).transactions,
+            start=_date_arg(args.start, "--start"),
+            end=_date_arg(args.end, "--end"),
+            country=args.country,
+            min_item_baskets=args.min_item_baskets,
+            max_basket_size=args.max_basket_size,
         )
     rules = mine_rules(
         baskets,
@@ -319,6 +341,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rules.add_argument(
         "--single-consequent", action="store_true", help="one-item consequents only, as R's arules"
+    )
+    rules.add_argument(
+        "--min-item-baskets",
+        type=int,
+        default=1,
+        metavar="N",
+        help="drop items in fewer baskets (default 1)",
+    )
+    rules.add_argument(
+        "--start", metavar="DATE", help="first invoice date, YYYY-MM-DD (transactions only)"
+    )
+    rules.add_argument(
+        "--end", metavar="DATE", help="last invoice date, YYYY-MM-DD (transactions only)"
+    )
+    rules.add_argument(
+        "--country", metavar="NAME", help="only invoices from this country (transactions only)"
     )
     rules.add_argument("--output", required=True, metavar="FILE", help="rules .csv or .parquet")
     rules.set_defaults(run=cmd_rules)

@@ -128,6 +128,10 @@ class BasketParams:
     scope: str = "all"  # "all", "segment" or "country"
     scope_value: str | None = None  # segment number or country name
     segmentation: dict | None = None  # SegmentParams.to_dict() for scope "segment"
+    start: str | None = None  # ISO dates, inclusive
+    end: str | None = None
+    min_item_baskets: int = 1
+    max_basket_size: int | None = None
 
     def __post_init__(self) -> None:
         # values that went through JSON (1.0 -> 1) must give the same cache key
@@ -143,7 +147,25 @@ class BasketParams:
         return asdict(self)
 
     def overall(self) -> BasketParams:
-        return BasketParams(self.min_support, self.min_confidence, self.min_lift, self.algorithm)
+        """The same analysis over all baskets (for comparing a segment with everyone)."""
+        return BasketParams(
+            self.min_support,
+            self.min_confidence,
+            self.min_lift,
+            self.algorithm,
+            start=self.start,
+            end=self.end,
+            min_item_baskets=self.min_item_baskets,
+            max_basket_size=self.max_basket_size,
+        )
+
+    def basket_filters(self) -> dict:
+        return {
+            "start": dt.date.fromisoformat(self.start) if self.start else None,
+            "end": dt.date.fromisoformat(self.end) if self.end else None,
+            "min_item_baskets": self.min_item_baskets,
+            "max_basket_size": self.max_basket_size,
+        }
 
 
 @dataclass(frozen=True)
@@ -444,12 +466,16 @@ class Service:
 
     # -- market baskets ----------------------------------------------------------------------
     def baskets(self, dataset_id: str, params: BasketParams) -> Baskets:
-        key = f"baskets:{self.fingerprint(dataset_id)}:{params.scope}:{params.scope_value}:{json.dumps(params.segmentation, sort_keys=True)}"
+        filters = params.basket_filters()
+        key = (
+            f"baskets:{self.fingerprint(dataset_id)}:{params.scope}:{params.scope_value}:"
+            f"{json.dumps(params.segmentation, sort_keys=True)}:{json.dumps(filters, default=str, sort_keys=True)}"
+        )
 
         def compute() -> Baskets:
             tx = self.transactions(dataset_id)
             if params.scope == "country":
-                return baskets_from_transactions(tx, country=params.scope_value)
+                return baskets_from_transactions(tx, country=params.scope_value, **filters)
             if params.scope == "segment":
                 segmentation = self.segmentation(
                     dataset_id, SegmentParams.from_dict(params.segmentation or {})
@@ -458,9 +484,9 @@ class Service:
                     pl.col("segment") == int(params.scope_value)
                 )
                 return baskets_from_transactions(
-                    tx, customers=members.get_column("customer_id").to_list()
+                    tx, customers=members.get_column("customer_id").to_list(), **filters
                 )
-            return baskets_from_transactions(tx)
+            return baskets_from_transactions(tx, **filters)
 
         return self._memo(key, compute)
 

@@ -10,6 +10,7 @@ from dash.dash_table.Format import Format, Scheme
 from dash.exceptions import PreventUpdate
 
 from analytics.baskets import rules_csv_frame, segment_rules, top_pairs
+from analytics.errors import ParameterError
 from dashboard.app import service, settings
 from dashboard.components.shell import create_card, create_job_status
 from dashboard.errors import job_errors
@@ -116,6 +117,53 @@ def layout(**_query) -> html.Div:
                     persistence_type="session",
                 ),
                 dcc.Dropdown(id="baskets-scope-value", placeholder="Choose…", className="mb-3"),
+                dbc.Label("Invoice dates", className="control-label"),
+                dcc.DatePickerRange(
+                    id="baskets-dates",
+                    display_format="D MMM YYYY",
+                    clearable=True,
+                    className="mb-3",
+                ),
+                dbc.Row(
+                    [
+                        dbc.Col(
+                            [
+                                dbc.Label(
+                                    "Min. baskets per item",
+                                    html_for="baskets-min-item",
+                                    className="control-label",
+                                ),
+                                dcc.Input(
+                                    id="baskets-min-item",
+                                    type="number",
+                                    step=1,
+                                    value=1,
+                                    debounce=True,
+                                    className="form-control",
+                                ),
+                            ]
+                        ),
+                        dbc.Col(
+                            [
+                                dbc.Label(
+                                    "Max. items per basket",
+                                    html_for="baskets-max-size",
+                                    className="control-label",
+                                ),
+                                dcc.Input(
+                                    id="baskets-max-size",
+                                    type="number",
+                                    step=1,
+                                    value=None,
+                                    debounce=True,
+                                    placeholder="no cap",
+                                    className="form-control",
+                                ),
+                            ]
+                        ),
+                    ],
+                    className="mb-3 g-2",
+                ),
                 dbc.Button(
                     "Cancel mining",
                     id="baskets-cancel",
@@ -255,10 +303,27 @@ def scope_choices(scope: str, dataset_id: str, saved: dict | None):
     Input("baskets-algorithm", "value"),
     Input("baskets-scope", "value"),
     Input("baskets-scope-value", "value"),
+    Input("baskets-dates", "start_date"),
+    Input("baskets-dates", "end_date"),
+    Input("baskets-min-item", "value"),
+    Input("baskets-max-size", "value"),
     Input("dataset-id", "data"),
     State("segments-settings", "data"),
 )
-def check_cache(support, confidence, lift, algorithm, scope, scope_value, dataset_id, saved):
+def check_cache(
+    support,
+    confidence,
+    lift,
+    algorithm,
+    scope,
+    scope_value,
+    start,
+    end,
+    min_item,
+    max_size,
+    dataset_id,
+    saved,
+):
     """Cached rules show at once; otherwise the background job mines them."""
     if scope != "all" and scope_value is None:
         raise PreventUpdate
@@ -270,6 +335,10 @@ def check_cache(support, confidence, lift, algorithm, scope, scope_value, datase
         scope,
         scope_value if scope != "all" else None,
         params_from_saved(saved).to_dict() if scope == "segment" else None,
+        start=start[:10] if start else None,
+        end=end[:10] if end else None,
+        min_item_baskets=_whole(min_item, "minimum baskets per item", 1),
+        max_basket_size=_whole(max_size, "maximum items per basket", None),
     )
     request = {"dataset_id": dataset_id, "params": params.to_dict()}
     svc = service()
@@ -307,6 +376,17 @@ def mine(set_progress, need: dict, session_id: str):
         params=need["params"],
     )
     return {**need, "session": session_id}
+
+
+def _whole(value, label: str, default):
+    """A whole number from a number box (blank: the default), or a clear error."""
+    if value in (None, ""):
+        return default
+    if float(value) != int(value) or int(value) < 1:
+        raise ParameterError(
+            f"The {label} must be a whole number of at least 1. Got {value!r} instead."
+        )
+    return int(value)
 
 
 def _rules_table(rules: pl.DataFrame) -> tuple[list[dict], list[dict]]:
@@ -376,6 +456,14 @@ def render(token: dict | None):
     ]
     if baskets.excluded_rows:
         notes.append(f"{baskets.excluded_rows:,} postage/fee lines left out")
+    if baskets.capped_baskets:
+        notes.append(
+            f"{baskets.capped_baskets:,} baskets over {params.max_basket_size} items left out"
+        )
+    if baskets.rare_items:
+        notes.append(
+            f"{baskets.rare_items:,} items in fewer than {params.min_item_baskets} baskets left out"
+        )
     summary = html.Div(
         [dbc.Badge(n, color="light", text_color="dark", className="me-2 border") for n in notes],
         id="baskets-summary-badges",

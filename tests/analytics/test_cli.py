@@ -242,3 +242,34 @@ def test_basket_file_read_as_transactions_gets_a_hint(capsys):
         main(["rules", "--input", str(data_dir() / "groceries.csv.gz"), "--output", "x.csv"]) == 1
     )
     assert "read it as baskets (--format baskets)" in capsys.readouterr().err
+
+
+def test_rules_filters(tmp_path, capsys):
+    out = tmp_path / "rules.csv"
+    code = main(
+        [
+            "rules",
+            "--country",
+            "Germany",
+            "--start",
+            "2011-01-01",
+            "--end",
+            "2011-12-31",
+            "--min-support",
+            "0.05",
+            "--max-basket-size",
+            "40",
+            "--output",
+            str(out),
+        ]
+    )
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "baskets over 40 items dropped" in printed
+    baskets = int(printed.split(" baskets")[0].replace(",", ""))
+    assert 100 < baskets < 1_000
+    assert main(["rules", "--start", "01/01/2011", "--output", str(out)]) == 1
+    assert (
+        "--start must be a date written YYYY-MM-DD. Got '01/01/2011' instead."
+        in capsys.readouterr().err
+    )

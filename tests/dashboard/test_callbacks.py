@@ -205,7 +205,7 @@ def test_baskets_page_callbacks(app):
     baskets = page("baskets")
     service = app.server.config["SEGMENTA_SERVICE"]
     request, token, need = baskets.check_cache(
-        0.02, 0.3, 1.0, "apriori", "all", None, BUNDLED_ID, None
+        0.02, 0.3, 1.0, "apriori", "all", None, None, None, 1, None, BUNDLED_ID, None
     )
     assert token is dash.no_update and need == request
     from dashboard.jobs import run_task
@@ -213,7 +213,7 @@ def test_baskets_page_callbacks(app):
     outcome = run_task(service.settings, "rules", dataset_id=BUNDLED_ID, params=request["params"])
     assert outcome["rules"] > 0
     request, token, need = baskets.check_cache(
-        0.02, 0.3, 1.0, "apriori", "all", None, BUNDLED_ID, None
+        0.02, 0.3, 1.0, "apriori", "all", None, None, None, 1, None, BUNDLED_ID, None
     )
     assert token == request and need is dash.no_update
     summary, data, columns, scatter, pairs, network, segment_block = baskets.render(token)
@@ -241,10 +241,12 @@ def test_segment_scope_compares_with_all_baskets(app):
     from dashboard.jobs import run_task
 
     request, _, need = baskets.check_cache(
-        0.02, 0.3, 1.0, "fpgrowth", "segment", "1", BUNDLED_ID, None
+        0.02, 0.3, 1.0, "fpgrowth", "segment", "1", None, None, 1, None, BUNDLED_ID, None
     )
     run_task(service.settings, "rules", dataset_id=BUNDLED_ID, params=need["params"])
-    _, token, _ = baskets.check_cache(0.02, 0.3, 1.0, "fpgrowth", "segment", "1", BUNDLED_ID, None)
+    _, token, _ = baskets.check_cache(
+        0.02, 0.3, 1.0, "fpgrowth", "segment", "1", None, None, 1, None, BUNDLED_ID, None
+    )
     summary, *_, segment_block = baskets.render(token)
     assert "Much stronger in this segment" in str(segment_block)
 
@@ -278,4 +280,31 @@ def test_data_page_upload_callbacks(app):
     with pytest.raises(DataError, match="unsupported file type"):
         data.receive_upload(
             "data:text/plain;base64," + base64.b64encode(b"x").decode(), "script.py"
+        )
+
+
+def test_basket_filters_are_applied_and_reported(app):
+    baskets = page("baskets")
+    service = app.server.config["SEGMENTA_SERVICE"]
+    from dashboard.jobs import run_task
+
+    _, _, need = baskets.check_cache(
+        0.02, 0.3, 1.0, "apriori", "all", None, "2011-01-01", "2011-06-30", 20, 50, BUNDLED_ID, None
+    )
+    assert need["params"]["start"] == "2011-01-01" and need["params"]["max_basket_size"] == 50
+    run_task(service.settings, "rules", dataset_id=BUNDLED_ID, params=need["params"])
+    _, token, _ = baskets.check_cache(
+        0.02, 0.3, 1.0, "apriori", "all", None, "2011-01-01", "2011-06-30", 20, 50, BUNDLED_ID, None
+    )
+    summary = str(baskets.render(token)[0])
+    assert (
+        "baskets over 50 items left out" in summary
+        and "items in fewer than 20 baskets left out" in summary
+    )
+    with pytest.raises(
+        ParameterError,
+        match="The maximum items per basket must be a whole number of at least 1. Got 0 instead.",
+    ):
+        baskets.check_cache(
+            0.02, 0.3, 1.0, "apriori", "all", None, None, None, 1, 0, BUNDLED_ID, None
         )
