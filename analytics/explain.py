@@ -18,7 +18,7 @@ from lime.lime_tabular import LimeTabularExplainer
 from sklearn.model_selection import cross_val_score
 
 from analytics.errors import InsufficientDataError, ParameterError
-from analytics.predict import MODEL_LABELS, Models
+from analytics.predict import LGBM_FIXED, MODEL_LABELS, Models
 
 NUM_SAMPLES = 5000
 
@@ -215,11 +215,7 @@ class SegmentSurrogate:
             n_estimators=150,
             learning_rate=0.1,
             num_leaves=15,
-            n_jobs=1,
-            random_state=self.random_state,
-            deterministic=True,
-            force_row_wise=True,
-            verbose=-1,
+            **{**LGBM_FIXED, "random_state": self.random_state},
         )
         folds = min(3, int(np.bincount(labels - labels.min()).min()) if labels.min() >= 0 else 3)
         self.accuracy_ = (

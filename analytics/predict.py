@@ -144,21 +144,27 @@ def training_cutoffs(first: dt.datetime, end: dt.datetime, horizon_days: int) ->
     return [c for c in cutoffs if (c - first).days >= MIN_HISTORY_DAYS]
 
 
+#: LightGBM settings shared by every model: one thread (OpenMP threads must never run in a web
+#: worker that later forks a job, FIELD-NOTES) and deterministic, so a cut file and a cutoff give
+#: identical predictions.
+LGBM_FIXED = {
+    "n_jobs": 1,
+    "random_state": 0,
+    "deterministic": True,
+    "force_row_wise": True,
+    "verbose": -1,
+}
+_BAGGING = {"subsample": 0.8, "subsample_freq": 1, "colsample_bytree": 0.8, "reg_lambda": 1.0}
+
+
 def _classifier(n: int) -> lgb.LGBMClassifier:
     return lgb.LGBMClassifier(
         n_estimators=300,
         learning_rate=0.03,
         num_leaves=15,
         min_child_samples=max(10, n // 300),
-        subsample=0.8,
-        subsample_freq=1,
-        colsample_bytree=0.8,
-        reg_lambda=1.0,
-        n_jobs=1,
-        random_state=0,
-        deterministic=True,
-        force_row_wise=True,
-        verbose=-1,
+        **_BAGGING,
+        **LGBM_FIXED,
     )
 
 
@@ -170,15 +176,8 @@ def _regressor(n: int) -> lgb.LGBMRegressor:
         learning_rate=0.02,
         num_leaves=7,
         min_child_samples=max(20, n // 400),
-        subsample=0.8,
-        subsample_freq=1,
-        colsample_bytree=0.8,
-        reg_lambda=1.0,
-        n_jobs=1,
-        random_state=0,
-        deterministic=True,
-        force_row_wise=True,
-        verbose=-1,
+        **_BAGGING,
+        **LGBM_FIXED,
     )
 
 
