@@ -6,13 +6,13 @@ import dash
 import dash_bootstrap_components as dbc
 import polars as pl
 from dash import Input, Output, State, callback, ctx, dash_table, dcc, html
-from dash.dash_table.Format import Format, Scheme
 from dash.exceptions import PreventUpdate
 
 from analytics.baskets import rules_csv_frame, segment_rules, top_pairs
 from analytics.errors import ParameterError
 from dashboard.app import service, settings
 from dashboard.components.shell import create_card, create_job_status
+from dashboard.components.tables import fixed, num, percent
 from dashboard.errors import job_errors
 from dashboard.figures import empty_figure, pairs_figure, rules_network, rules_scatter
 from dashboard.jobs import run_task
@@ -401,30 +401,14 @@ def _rules_table(rules: pl.DataFrame) -> tuple[list[dict], list[dict]]:
         .then(None)
         .otherwise(pl.col("conviction")),
     )
-    fixed = Format(precision=2, scheme=Scheme.fixed)
     columns = [
         {"name": "If bought", "id": "antecedents"},
         {"name": "Then also", "id": "consequents"},
-        {
-            "name": "Support",
-            "id": "support",
-            "type": "numeric",
-            "format": Format(precision=2, scheme=Scheme.percentage),
-        },
-        {
-            "name": "Confidence",
-            "id": "confidence",
-            "type": "numeric",
-            "format": Format(precision=0, scheme=Scheme.percentage),
-        },
-        {"name": "Lift", "id": "lift", "type": "numeric", "format": fixed},
-        {
-            "name": "Leverage",
-            "id": "leverage",
-            "type": "numeric",
-            "format": Format(precision=4, scheme=Scheme.fixed),
-        },
-        {"name": "Conviction (blank = ∞)", "id": "conviction", "type": "numeric", "format": fixed},
+        num("Support", "support", percent(2)),
+        num("Confidence", "confidence", percent(0)),
+        num("Lift", "lift", fixed(2)),
+        num("Leverage", "leverage", fixed(4)),
+        num("Conviction (blank = ∞)", "conviction", fixed(2)),
     ]
     return shown.to_dicts(), columns
 
@@ -476,14 +460,7 @@ def render(token: dict | None):
         rows, cols = _rules_table(stronger)
         for row, ratio in zip(rows, stronger.get_column("lift_ratio").to_list(), strict=True):
             row["lift_ratio"] = ratio
-        cols.append(
-            {
-                "name": "Lift vs all baskets (blank = segment only)",
-                "id": "lift_ratio",
-                "type": "numeric",
-                "format": Format(precision=1, scheme=Scheme.fixed),
-            }
-        )
+        cols.append(num("Lift vs all baskets (blank = segment only)", "lift_ratio", fixed(1)))
         segment_block = create_card(
             "Much stronger in this segment",
             dash_table.DataTable(
@@ -542,24 +519,9 @@ def show_cross_sell(customer_id: str | None, token: dict | None):
         columns=[
             {"name": "Offer", "id": "item"},
             {"name": "Because they bought", "id": "because"},
-            {
-                "name": "Confidence",
-                "id": "confidence",
-                "type": "numeric",
-                "format": Format(precision=0, scheme=Scheme.percentage),
-            },
-            {
-                "name": "Lift",
-                "id": "lift",
-                "type": "numeric",
-                "format": Format(precision=1, scheme=Scheme.fixed),
-            },
-            {
-                "name": "Score (lift × confidence)",
-                "id": "score",
-                "type": "numeric",
-                "format": Format(precision=2, scheme=Scheme.fixed),
-            },
+            num("Confidence", "confidence", percent(0)),
+            num("Lift", "lift", fixed(1)),
+            num("Score (lift × confidence)", "score", fixed(2)),
         ],
         style_cell=CELL,
         style_header=HEADER,

@@ -6,12 +6,12 @@ import dash
 import dash_bootstrap_components as dbc
 import polars as pl
 from dash import Input, Output, State, callback, ctx, dash_table, dcc, html
-from dash.dash_table.Format import Format, Group, Scheme, Symbol
 from dash.exceptions import PreventUpdate
 
 from analytics.predict import MODEL_LABELS, QUADRANTS, quadrant_summary
 from dashboard.app import service, settings
 from dashboard.components.shell import create_card, create_job_status
+from dashboard.components.tables import fixed, money, num, percent
 from dashboard.errors import job_errors
 from dashboard.figures import (
     QUADRANT_COLORS,
@@ -150,15 +150,7 @@ def _metrics_table(result) -> html.Div:
         {"model": name, **{k: round(v, 3) for k, v in m.items()}} for name, m in bt.churn.items()
     ]
     clv_rows = [{"model": name, **m} for name, m in bt.clv.items()]
-    number = Format(precision=3, scheme=Scheme.fixed)
-    money = Format(
-        precision=0,
-        scheme=Scheme.fixed,
-        group=Group.yes,
-        symbol=Symbol.yes,
-        symbol_prefix=settings().currency,
-    )
-    percent = Format(precision=1, scheme=Scheme.percentage)
+    currency = settings().currency
     style = {
         "style_cell": {
             "fontFamily": "Lato, -apple-system, 'Segoe UI', Arial, sans-serif",
@@ -202,7 +194,7 @@ def _metrics_table(result) -> html.Div:
                 data=churn_rows,
                 columns=[{"name": "Churn", "id": "model"}]
                 + [
-                    {"name": n, "id": k, "type": "numeric", "format": number}
+                    num(n, k, fixed(3))
                     for k, n in (
                         ("roc_auc", "ROC-AUC"),
                         ("pr_auc", "PR-AUC"),
@@ -219,21 +211,11 @@ def _metrics_table(result) -> html.Div:
                 data=clv_rows,
                 columns=[
                     {"name": "CLV", "id": "model"},
-                    {"name": "MAE", "id": "mae", "type": "numeric", "format": money},
-                    {"name": "RMSE", "id": "rmse", "type": "numeric", "format": money},
-                    {"name": "Spearman", "id": "spearman", "type": "numeric", "format": number},
-                    {
-                        "name": "Top 10% capture",
-                        "id": "top10_capture",
-                        "type": "numeric",
-                        "format": percent,
-                    },
-                    {
-                        "name": "Top 20% capture",
-                        "id": "top20_capture",
-                        "type": "numeric",
-                        "format": percent,
-                    },
+                    num("MAE", "mae", money(currency)),
+                    num("RMSE", "rmse", money(currency)),
+                    num("Spearman", "spearman", fixed(3)),
+                    num("Top 10% capture", "top10_capture", percent(1)),
+                    num("Top 20% capture", "top20_capture", percent(1)),
                 ],
                 **style,
             ),
@@ -298,9 +280,6 @@ def _at_risk_table(result, currency: str) -> dash_table.DataTable:
         .head(AT_RISK_ROWS)
         .with_columns(customer=pl.format("[{}](/customer?id={})", "customer_id", "customer_id"))
     )
-    money = Format(
-        precision=0, scheme=Scheme.fixed, group=Group.yes, symbol=Symbol.yes, symbol_prefix=currency
-    )
     return dash_table.DataTable(
         id="churn-at-risk-table",
         data=top.select(
@@ -308,19 +287,9 @@ def _at_risk_table(result, currency: str) -> dash_table.DataTable:
         ).to_dicts(),
         columns=[
             {"name": "Customer", "id": "customer", "presentation": "markdown"},
-            {
-                "name": "Churn probability",
-                "id": "churn_probability",
-                "type": "numeric",
-                "format": Format(precision=0, scheme=Scheme.percentage),
-            },
-            {
-                "name": f"Predicted CLV ({result.horizon_days} d)",
-                "id": "predicted_clv",
-                "type": "numeric",
-                "format": money,
-            },
-            {"name": "Revenue at risk", "id": "value_at_risk", "type": "numeric", "format": money},
+            num("Churn probability", "churn_probability", percent(0)),
+            num(f"Predicted CLV ({result.horizon_days} d)", "predicted_clv", money(currency)),
+            num("Revenue at risk", "value_at_risk", money(currency)),
             {"name": "Quadrant", "id": "quadrant"},
         ],
         sort_action="native",

@@ -14,6 +14,7 @@ from analytics.features import FEATURES
 from analytics.rfm import RFM_SEGMENTS, rfm_table
 from dashboard.app import service, settings
 from dashboard.components.shell import create_card, create_job_status
+from dashboard.components.tables import num
 from dashboard.errors import job_errors
 from dashboard.figures import empty_figure, explanation_figure, history_figure
 from dashboard.formatting import fmt_money, fmt_percent
@@ -214,16 +215,15 @@ def show_customer(customer_id: str | None, dataset_id: str, saved: dict | None):
                                 columns=[
                                     {"name": "Product", "id": "product"},
                                     {"name": "Units", "id": "quantity", "type": "numeric"},
-                                    {
-                                        "name": f"Spend ({currency})",
-                                        "id": "spend",
-                                        "type": "numeric",
-                                        "format": dash_table.Format.Format(
+                                    num(
+                                        f"Spend ({currency})",
+                                        "spend",
+                                        dash_table.Format.Format(
                                             precision=0,
                                             scheme=dash_table.Format.Scheme.fixed,
                                             group=dash_table.Format.Group.yes,
                                         ),
-                                    },
+                                    ),
                                 ],
                                 style_cell={
                                     "fontFamily": "Lato, -apple-system, 'Segoe UI', Arial, sans-serif",

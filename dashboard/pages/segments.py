@@ -6,7 +6,7 @@ import dash
 import dash_bootstrap_components as dbc
 import polars as pl
 from dash import Input, Output, State, callback, ctx, dash_table, dcc, html, no_update
-from dash.dash_table.Format import Format, Group, Scheme, Symbol
+from dash.dash_table.Format import Format, Group, Scheme
 from dash.exceptions import PreventUpdate
 
 from analytics.features import FEATURES
@@ -15,6 +15,7 @@ from analytics.segmentation import ALGORITHMS, K_ALGORITHMS
 from dashboard.app import service, settings
 from dashboard.components.cards import create_persona_card
 from dashboard.components.shell import create_card, create_job_status
+from dashboard.components.tables import fixed, money, num, percent
 from dashboard.errors import job_errors
 from dashboard.figures import (
     box_figure,
@@ -367,36 +368,10 @@ def _profile_table(result) -> tuple[list[dict], list[dict]]:
     table = result.profile.table.sort("segment")
     columns = [
         {"name": "Segment", "id": "name"},
-        {
-            "name": "Customers",
-            "id": "customers",
-            "type": "numeric",
-            "format": Format(group=Group.yes),
-        },
-        {
-            "name": "Share",
-            "id": "share",
-            "type": "numeric",
-            "format": Format(precision=1, scheme=Scheme.percentage),
-        },
-        {
-            "name": "Revenue",
-            "id": "revenue",
-            "type": "numeric",
-            "format": Format(
-                precision=0,
-                scheme=Scheme.fixed,
-                group=Group.yes,
-                symbol=Symbol.yes,
-                symbol_prefix=settings().currency,
-            ),
-        },
-        {
-            "name": "Revenue share",
-            "id": "revenue_share",
-            "type": "numeric",
-            "format": Format(precision=1, scheme=Scheme.percentage),
-        },
+        num("Customers", "customers", Format(group=Group.yes)),
+        num("Share", "share", percent(1)),
+        num("Revenue", "revenue", money(settings().currency)),
+        num("Revenue share", "revenue_share", percent(1)),
     ]
     feature_names = [f for f in FEATURES if f"{f}_mean" in table.columns]
     for f in feature_names:
@@ -418,24 +393,9 @@ def _tests_table(result) -> tuple[list[dict], list[dict]]:
     )
     columns = [
         {"name": "Feature", "id": "label"},
-        {
-            "name": "H",
-            "id": "h_statistic",
-            "type": "numeric",
-            "format": Format(precision=1, scheme=Scheme.fixed, group=Group.yes),
-        },
-        {
-            "name": "p-value",
-            "id": "p_value",
-            "type": "numeric",
-            "format": Format(precision=2, scheme=Scheme.exponent),
-        },
-        {
-            "name": "Effect size (ε²)",
-            "id": "epsilon_squared",
-            "type": "numeric",
-            "format": Format(precision=3, scheme=Scheme.fixed),
-        },
+        num("H", "h_statistic", fixed(1, grouped=True)),
+        num("p-value", "p_value", Format(precision=2, scheme=Scheme.exponent)),
+        num("Effect size (ε²)", "epsilon_squared", fixed(3)),
         {"name": "Effect", "id": "effect"},
     ]
     return tests.to_dicts(), columns
