@@ -12,7 +12,7 @@ from analytics.baskets import rules_csv_frame, segment_rules, top_pairs
 from analytics.errors import ParameterError
 from dashboard.app import service, settings
 from dashboard.components.shell import create_card, create_job_status
-from dashboard.components.tables import fixed, num, percent
+from dashboard.components.tables import FONT, HEADER_STYLE, fixed, num, percent
 from dashboard.errors import job_errors
 from dashboard.figures import empty_figure, pairs_figure, rules_network, rules_scatter
 from dashboard.jobs import run_task
@@ -23,7 +23,7 @@ dash.register_page(__name__, path="/baskets", name="Baskets", title="Baskets · 
 
 TABLE_ROWS = 2_000
 CELL = {
-    "fontFamily": "Lato, -apple-system, 'Segoe UI', Arial, sans-serif",
+    "fontFamily": FONT,
     "fontSize": 12,
     "padding": "5px",
     "whiteSpace": "normal",
@@ -33,7 +33,6 @@ TEXT_LEFT = [
     {"if": {"column_id": c}, "textAlign": "left", "minWidth": "180px"}
     for c in ("antecedents", "consequents", "item", "because")
 ]
-HEADER = {"fontWeight": "600", "backgroundColor": "#f4f6f8"}
 
 
 def _slider(
@@ -207,7 +206,7 @@ def layout(**_query) -> html.Div:
                                     filter_action="native",
                                     page_size=12,
                                     style_cell=CELL,
-                                    style_header=HEADER,
+                                    style_header=HEADER_STYLE,
                                     style_cell_conditional=TEXT_LEFT,
                                     style_table={"overflowX": "auto"},
                                 ),
@@ -469,7 +468,7 @@ def render(token: dict | None):
                 sort_action="native",
                 page_size=10,
                 style_cell=CELL,
-                style_header=HEADER,
+                style_header=HEADER_STYLE,
                 style_cell_conditional=TEXT_LEFT,
                 id="baskets-segment-table",
             ),
@@ -524,7 +523,7 @@ def show_cross_sell(customer_id: str | None, token: dict | None):
             num("Score (lift × confidence)", "score", fixed(2)),
         ],
         style_cell=CELL,
-        style_header=HEADER,
+        style_header=HEADER_STYLE,
         style_cell_conditional=TEXT_LEFT,
     )
 

@@ -11,7 +11,7 @@ from dash.exceptions import PreventUpdate
 from analytics.predict import MODEL_LABELS, QUADRANTS, quadrant_summary
 from dashboard.app import service, settings
 from dashboard.components.shell import create_card, create_job_status
-from dashboard.components.tables import fixed, money, num, percent
+from dashboard.components.tables import FONT, HEADER_STYLE, fixed, money, num, percent
 from dashboard.errors import job_errors
 from dashboard.figures import (
     QUADRANT_COLORS,
@@ -153,11 +153,11 @@ def _metrics_table(result) -> html.Div:
     currency = settings().currency
     style = {
         "style_cell": {
-            "fontFamily": "Lato, -apple-system, 'Segoe UI', Arial, sans-serif",
+            "fontFamily": FONT,
             "fontSize": 13,
             "padding": "6px",
         },
-        "style_header": {"fontWeight": "600", "backgroundColor": "#f4f6f8"},
+        "style_header": HEADER_STYLE,
         "style_data_conditional": [{"if": {"row_index": 0}, "fontWeight": "600"}],
     }
     wins = bt.beats_baselines()
@@ -296,11 +296,11 @@ def _at_risk_table(result, currency: str) -> dash_table.DataTable:
         filter_action="native",
         page_size=15,
         style_cell={
-            "fontFamily": "Lato, -apple-system, 'Segoe UI', Arial, sans-serif",
+            "fontFamily": FONT,
             "fontSize": 13,
             "padding": "6px",
         },
-        style_header={"fontWeight": "600", "backgroundColor": "#f4f6f8"},
+        style_header=HEADER_STYLE,
         markdown_options={"link_target": "_self"},
     )
 

@@ -14,7 +14,7 @@ from analytics.features import FEATURES
 from analytics.rfm import RFM_SEGMENTS, rfm_table
 from dashboard.app import service, settings
 from dashboard.components.shell import create_card, create_job_status
-from dashboard.components.tables import num
+from dashboard.components.tables import FONT, HEADER_STYLE, num
 from dashboard.errors import job_errors
 from dashboard.figures import empty_figure, explanation_figure, history_figure
 from dashboard.formatting import fmt_money, fmt_percent
@@ -226,14 +226,14 @@ def show_customer(customer_id: str | None, dataset_id: str, saved: dict | None):
                                     ),
                                 ],
                                 style_cell={
-                                    "fontFamily": "Lato, -apple-system, 'Segoe UI', Arial, sans-serif",
+                                    "fontFamily": FONT,
                                     "fontSize": 12,
                                     "padding": "4px",
                                     "textAlign": "left",
                                     "whiteSpace": "normal",
                                     "height": "auto",
                                 },
-                                style_header={"fontWeight": "600", "backgroundColor": "#f4f6f8"},
+                                style_header=HEADER_STYLE,
                                 page_size=10,
                             ),
                         ),
@@ -250,12 +250,12 @@ def show_customer(customer_id: str | None, dataset_id: str, saved: dict | None):
                         {"name": "This customer", "id": "value"},
                     ],
                     style_cell={
-                        "fontFamily": "Lato, -apple-system, 'Segoe UI', Arial, sans-serif",
+                        "fontFamily": FONT,
                         "fontSize": 13,
                         "padding": "4px",
                         "textAlign": "left",
                     },
-                    style_header={"fontWeight": "600", "backgroundColor": "#f4f6f8"},
+                    style_header=HEADER_STYLE,
                 ),
             ),
         ]

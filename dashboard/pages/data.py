@@ -14,6 +14,7 @@ from analytics.errors import DataError
 from analytics.schema import CANONICAL, suggest_columns
 from dashboard.app import service, settings
 from dashboard.components.shell import create_card, create_job_status
+from dashboard.components.tables import FONT, HEADER_STYLE
 from dashboard.errors import job_errors
 from dashboard.jobs import run_task
 
@@ -32,7 +33,7 @@ LABELS = {
     "country": "Country",
 }
 CELL = {
-    "fontFamily": "Lato, -apple-system, 'Segoe UI', Arial, sans-serif",
+    "fontFamily": FONT,
     "fontSize": 13,
     "padding": "5px",
     "textAlign": "left",
@@ -100,7 +101,7 @@ def _report_table(report) -> html.Div:
                     {"name": "Why", "id": "detail"},
                 ],
                 style_cell=CELL,
-                style_header={"fontWeight": "600", "backgroundColor": "#f4f6f8"},
+                style_header=HEADER_STYLE,
             ),
         ]
     )

@@ -15,7 +15,7 @@ from analytics.segmentation import ALGORITHMS, K_ALGORITHMS
 from dashboard.app import service, settings
 from dashboard.components.cards import create_persona_card
 from dashboard.components.shell import create_card, create_job_status
-from dashboard.components.tables import fixed, money, num, percent
+from dashboard.components.tables import FONT, HEADER_STYLE, fixed, money, num, percent
 from dashboard.errors import job_errors
 from dashboard.figures import (
     box_figure,
@@ -180,7 +180,7 @@ def layout(**_query) -> html.Div:
     table_style = {
         "style_table": {"overflowX": "auto"},
         "style_cell": {
-            "fontFamily": "Lato, -apple-system, 'Segoe UI', Roboto, Arial, sans-serif",
+            "fontFamily": FONT,
             "fontSize": 13,
             "padding": "6px",
             "whiteSpace": "normal",
@@ -191,7 +191,7 @@ def layout(**_query) -> html.Div:
             {"if": {"column_id": c}, "textAlign": "left", "minWidth": "150px"}
             for c in ("name", "label", "effect")
         ],
-        "style_header": {"fontWeight": "600", "backgroundColor": "#f4f6f8"},
+        "style_header": HEADER_STYLE,
         "sort_action": "native",
     }
     return html.Div(
