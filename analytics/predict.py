@@ -9,6 +9,7 @@ and scores the last full horizon of the data, which the models never saw.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -287,6 +288,18 @@ class Backtest:
     lift: pl.DataFrame  # decile (1 = highest risk), customers, churn_rate, lift
     clv: dict[str, dict[str, float]]  # model / baselines -> metric -> value
     clv_winner: str  # "LightGBM" or "BG/NBD + Gamma-Gamma"
+    scores: dict[str, np.ndarray] = field(
+        default_factory=dict
+    )  # "y", "LightGBM", "Recency baseline"
+
+    def at_threshold(self, threshold: float) -> dict[str, dict[str, float]]:
+        """The churn metrics with precision and recall at another threshold (same holdout)."""
+        if not 0 < threshold < 1:
+            raise ParameterError(
+                f"The 'threshold' parameter must be a number in (0, 1). Got {threshold!r} instead."
+            )
+        y = self.scores["y"]
+        return {name: _churn_metrics(y, self.scores[name], threshold) for name in self.churn}
 
     def beats_baselines(self) -> dict[str, bool]:
         model, base = self.churn["LightGBM"], self.churn["Recency baseline"]
@@ -417,6 +430,7 @@ def backtest(
         lift=lift_table(y, p),
         clv=clv,
         clv_winner=winner,
+        scores={"y": y, "LightGBM": p, "Recency baseline": p_base},
     )
 
 
@@ -437,6 +451,22 @@ class Predictions:
     backtest_note: str = ""
     importance: dict[str, dict[str, float]] = field(default_factory=dict)
     scoring: pl.DataFrame | None = None  # the model inputs per customer at the cutoff
+
+
+def with_threshold(result: Predictions, threshold: float) -> Predictions:
+    """The same predictions judged at another churn threshold: quadrants, actions and the
+    backtest's precision and recall change; probabilities and CLV do not."""
+    if not 0 < threshold < 1:
+        raise ParameterError(
+            f"The 'threshold' parameter must be a number in (0, 1). Got {threshold!r} instead."
+        )
+    table = assign_quadrants(result.table.drop("quadrant", "action"), threshold)
+    backtest = result.backtest
+    if backtest is not None:
+        backtest = dataclasses.replace(
+            backtest, threshold=threshold, churn=backtest.at_threshold(threshold)
+        )
+    return dataclasses.replace(result, table=table, threshold=threshold, backtest=backtest)
 
 
 def assign_quadrants(table: pl.DataFrame, threshold: float) -> pl.DataFrame:

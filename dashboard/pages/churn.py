@@ -8,7 +8,7 @@ import polars as pl
 from dash import Input, Output, State, callback, ctx, dash_table, dcc, html
 from dash.exceptions import PreventUpdate
 
-from analytics.predict import MODEL_LABELS, QUADRANTS, quadrant_summary
+from analytics.predict import MODEL_LABELS, QUADRANTS, quadrant_summary, with_threshold
 from dashboard.app import service, settings
 from dashboard.components.shell import create_card, create_job_status
 from dashboard.components.tables import FONT, HEADER_STYLE, fixed, money, num, percent
@@ -42,7 +42,7 @@ def layout(**_query) -> html.Div:
                         html.H3(
                             "Churn risk & customer lifetime value", className="page-title mb-0"
                         ),
-                        lg=6,
+                        lg=12,
                     ),
                     dbc.Col(
                         html.Div(
@@ -57,9 +57,27 @@ def layout(**_query) -> html.Div:
                                     options=[{"label": f"{h} days", "value": h} for h in HORIZONS],
                                     value=90,
                                     clearable=False,
-                                    style={"width": "130px"},
+                                    style={"width": "140px"},
                                     persistence=True,
                                     persistence_type="session",
+                                ),
+                                dbc.Label(
+                                    "At-risk threshold",
+                                    html_for="churn-threshold",
+                                    className="ms-3 me-2 mb-0 small text-muted",
+                                ),
+                                html.Div(
+                                    dcc.Slider(
+                                        id="churn-threshold",
+                                        min=0.1,
+                                        max=0.9,
+                                        step=0.05,
+                                        value=0.5,
+                                        marks={0.1: "10%", 0.5: "50%", 0.9: "90%"},
+                                        persistence=True,
+                                        persistence_type="session",
+                                    ),
+                                    style={"width": "180px"},
                                 ),
                                 dbc.Button(
                                     "Retrain",
@@ -78,9 +96,9 @@ def layout(**_query) -> html.Div:
                                     n_clicks=0,
                                 ),
                             ],
-                            className="d-flex align-items-center justify-content-lg-end",
+                            className="d-flex align-items-center flex-wrap",
                         ),
-                        lg=6,
+                        lg=12,
                     ),
                 ],
                 className="mb-3 align-items-center g-2",
@@ -305,8 +323,12 @@ def _at_risk_table(result, currency: str) -> dash_table.DataTable:
     )
 
 
-@callback(Output("churn-content", "children"), Input("churn-token", "data"))
-def render(token: dict | None):
+@callback(
+    Output("churn-content", "children"),
+    Input("churn-token", "data"),
+    Input("churn-threshold", "value"),
+)
+def render(token: dict | None, threshold: float | None):
     if not token:
         return dbc.Alert(
             "Training the churn and CLV models on this dataset (about 15 seconds on the bundled data)…",
@@ -315,6 +337,7 @@ def render(token: dict | None):
     result = service().cached_predictions(token["dataset_id"], token["horizon"])
     if result is None:
         raise PreventUpdate
+    result = with_threshold(result, float(threshold or result.threshold))
     currency = settings().currency
     bt = result.backtest
     table = result.table
@@ -475,12 +498,14 @@ def render(token: dict | None):
     Output("churn-download", "data"),
     Input("churn-download-button", "n_clicks"),
     State("churn-token", "data"),
+    State("churn-threshold", "value"),
     prevent_initial_call=True,
 )
-def download_predictions(n_clicks: int, token: dict | None):
+def download_predictions(n_clicks: int, token: dict | None, threshold: float | None):
     if not token:
         raise PreventUpdate
     result = service().cached_predictions(token["dataset_id"], token["horizon"])
+    result = with_threshold(result, float(threshold or result.threshold))
     frame = result.table.select(
         "customer_id", "churn_probability", "predicted_clv", "quadrant", "action", "value_at_risk"
     )

@@ -81,6 +81,24 @@ def test_bundled_models_beat_every_baseline(bundled):
     }
 
 
+def test_another_threshold_moves_quadrants_and_precision_recall_only(bundled):
+    from analytics.predict import with_threshold
+
+    result = predict(bundled.transactions, horizon_days=90)
+    strict = with_threshold(result, 0.8)
+    assert strict.table["churn_probability"].equals(result.table["churn_probability"])
+    assert strict.table["predicted_clv"].equals(result.table["predicted_clv"])
+
+    def at_risk(r):
+        return r.table["quadrant"].is_in(["At-Risk Whales", "Price-Sensitive / low value"]).sum()  # noqa: E731
+
+    assert at_risk(strict) < at_risk(result)
+    model, before = strict.backtest.churn["LightGBM"], result.backtest.churn["LightGBM"]
+    assert model["roc_auc"] == before["roc_auc"] and model["brier"] == before["brier"]
+    assert model["precision"] > before["precision"] and model["recall"] < before["recall"]
+    assert result.threshold == 0.5 and strict.threshold == 0.8
+
+
 def test_cutoff_gives_the_same_predictions_as_the_cut_file(synthetic):
     cutoff = dt.datetime(2023, 7, 1)
     full = predict(synthetic, cutoff=cutoff, evaluate=False)

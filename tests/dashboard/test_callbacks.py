@@ -161,13 +161,13 @@ def test_churn_and_customer_pages(app):
     service.predictions(BUNDLED_ID, 90)
     token, need = churn.check_cache(BUNDLED_ID, 90)
     assert token == {"dataset_id": BUNDLED_ID, "horizon": 90} and need is dash.no_update
-    content = str(churn.render(token))
+    content = str(churn.render(token, 0.5))
     assert (
         "LightGBM (calibrated)" in content
         and "Loyal Champions" in content
         and "Recency baseline" in content
     )
-    download = churn.download_predictions(1, token)
+    download = churn.download_predictions(1, token, 0.5)
     assert (
         download["content"].splitlines()[0]
         == "customer_id,churn_probability,predicted_clv,quadrant,action,value_at_risk"
