@@ -15,7 +15,7 @@ from analytics.features import customer_features
 from analytics.profiles import profile_segments
 from analytics.rfm import rfm_table
 from analytics.schema import parse_column_mapping
-from analytics.segmentation import ALGORITHMS, SCALINGS, Segmenter, sweep_k
+from analytics.segmentation import ALGORITHMS, K_ALGORITHMS, SCALINGS, Segmenter, sweep_k
 
 
 def _add_input(parser: argparse.ArgumentParser) -> None:
@@ -95,9 +95,7 @@ def cmd_segment(args: argparse.Namespace) -> None:
             features,
             feature_names=names,
             scaling=args.scaling,
-            algorithm=args.algorithm
-            if args.algorithm in ("kmeans", "minibatch-kmeans", "gmm", "agglomerative")
-            else "kmeans",
+            algorithm=args.algorithm if args.algorithm in K_ALGORITHMS else "kmeans",
         )
         print(sweep.table)
         print(f"Recommended k = {sweep.recommended_k}: {sweep.reason}")

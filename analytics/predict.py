@@ -31,7 +31,7 @@ from sklearn.metrics import (
 
 from analytics.btyd import MIN_CUSTOMERS, btyd_forecast
 from analytics.errors import InsufficientDataError, ParameterError
-from analytics.features import FEATURES, customer_features, default_as_of
+from analytics.features import FEATURES, as_of_datetime, customer_features
 
 DEFAULT_HORIZON = 90
 MIN_HISTORY_DAYS = 60
@@ -525,14 +525,12 @@ def predict(
     InsufficientDataError
         Fewer than 50 customers, or no repeat buyers.
     """
-    from analytics.features import as_of_datetime
-
     _check_horizon(horizon_days)
     if not 0 < threshold < 1:
         raise ParameterError(
             f"The 'threshold' parameter must be a number in (0, 1). Got {threshold!r} instead."
         )
-    end = as_of_datetime(cutoff, tx) if cutoff is not None else default_as_of(tx)
+    end = as_of_datetime(cutoff, tx)
     tx = tx.filter(pl.col("invoice_date") < end)
     if tx.height == 0:
         raise InsufficientDataError(f"No transactions before {end:%Y-%m-%d}.")

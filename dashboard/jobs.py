@@ -57,12 +57,9 @@ def _explain(
     if service.cached_predictions(dataset_id, horizon_days) is None:
         progress(0, 4, "Training the churn and CLV models first (once per dataset)")
         service.predictions(dataset_id, horizon_days)
-    for i, target in enumerate(("churn", "clv", "segment"), start=1):
-        progress(
-            i,
-            4,
-            f"Explaining the {'segment' if target == 'segment' else target.upper() if target == 'clv' else 'churn risk'}",
-        )
+    targets = {"churn": "churn risk", "clv": "CLV", "segment": "segment"}
+    for i, (target, words) in enumerate(targets.items(), start=1):
+        progress(i, 4, f"Explaining the {words}")
         try:
             service.explanation(
                 dataset_id, customer_id, target, horizon_days, SegmentParams.from_dict(params)

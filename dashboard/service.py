@@ -351,10 +351,8 @@ class Service:
         k_values: tuple[int, ...] = tuple(range(2, 11)),
         progress: Callable[[int, int], None] | None = None,
     ) -> KSweep:
-        sweep_params = (params.features, params.scaling, params.algorithm, k_values)
-        key = f"sweep:{self.fingerprint(dataset_id)}:{json.dumps(sweep_params)}"
         return self._memo(
-            key,
+            self._sweep_key(dataset_id, params, k_values),
             lambda: sweep_k(
                 self.features(dataset_id),
                 k_values,
@@ -368,8 +366,12 @@ class Service:
     def cached_sweep(
         self, dataset_id: str, params: SegmentParams, k_values=tuple(range(2, 11))
     ) -> KSweep | None:
+        return self.cache.get(self._sweep_key(dataset_id, params, k_values))
+
+    def _sweep_key(self, dataset_id: str, params: SegmentParams, k_values: tuple[int, ...]) -> str:
+        # k and the density parameters do not change a sweep, so they are not in its key
         sweep_params = (params.features, params.scaling, params.algorithm, k_values)
-        return self.cache.get(f"sweep:{self.fingerprint(dataset_id)}:{json.dumps(sweep_params)}")
+        return f"sweep:{self.fingerprint(dataset_id)}:{json.dumps(sweep_params)}"
 
     # -- churn, CLV and explanations ---------------------------------------------------------
     def predictions(
@@ -379,16 +381,18 @@ class Service:
         progress: Callable[[int, int, str], None] | None = None,
     ) -> Predictions:
         """Backtest, train and score (long: run it in a job); cached per dataset and horizon."""
-        key = f"predictions:{self.fingerprint(dataset_id)}:{horizon_days}"
         return self._memo(
-            key,
+            self._predictions_key(dataset_id, horizon_days),
             lambda: predict(
                 self.transactions(dataset_id), horizon_days=horizon_days, progress=progress
             ),
         )
 
     def cached_predictions(self, dataset_id: str, horizon_days: int = 90) -> Predictions | None:
-        return self.cache.get(f"predictions:{self.fingerprint(dataset_id)}:{horizon_days}")
+        return self.cache.get(self._predictions_key(dataset_id, horizon_days))
+
+    def _predictions_key(self, dataset_id: str, horizon_days: int) -> str:
+        return f"predictions:{self.fingerprint(dataset_id)}:{horizon_days}"
 
     def surrogate(self, dataset_id: str, params: SegmentParams) -> SegmentSurrogate:
         key = f"surrogate:{self.fingerprint(dataset_id)}:{params.key()}"
@@ -497,9 +501,8 @@ class Service:
         progress: Callable[[int, int, str], None] | None = None,
     ) -> Rules:
         """Frequent itemsets and rules (long at low support: run it in a job); cached."""
-        key = f"rules:{self.fingerprint(dataset_id)}:{params.key()}"
         return self._memo(
-            key,
+            self._rules_key(dataset_id, params),
             lambda: mine_rules(
                 self.baskets(dataset_id, params),
                 params.min_support,
@@ -511,7 +514,10 @@ class Service:
         )
 
     def cached_rules(self, dataset_id: str, params: BasketParams) -> Rules | None:
-        return self.cache.get(f"rules:{self.fingerprint(dataset_id)}:{params.key()}")
+        return self.cache.get(self._rules_key(dataset_id, params))
+
+    def _rules_key(self, dataset_id: str, params: BasketParams) -> str:
+        return f"rules:{self.fingerprint(dataset_id)}:{params.key()}"
 
     def countries(self, dataset_id: str) -> list[str]:
         def compute() -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dash
 import dash_bootstrap_components as dbc
 import polars as pl
-from dash import Input, Output, State, callback, ctx, dash_table, dcc, html
+from dash import Input, Output, State, callback, dash_table, dcc, html
 from dash.exceptions import PreventUpdate
 
 from analytics.baskets import rules_csv_frame, segment_rules, top_pairs
@@ -543,6 +543,3 @@ def download_rules(n_clicks, token):
         "filename": "rules.csv",
         "type": "text/csv",
     }
-
-
-__all__ = ["ctx"]

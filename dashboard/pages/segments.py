@@ -541,11 +541,10 @@ def show_sweep(token: dict | None):
     if not token:
         raise PreventUpdate
     sweep = service().sweep(token["dataset_id"], SegmentParams.from_dict(token["params"]))
-    note = "" if token["params"]["algorithm"] != "kmeans" else ""
     return (
         True,
         sweep_figure(sweep.table, sweep.recommended_k, sweep.elbow_k),
-        sweep.reason + note,
+        sweep.reason,
         f"Use k = {sweep.recommended_k}",
     )
 
