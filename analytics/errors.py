@@ -24,4 +24,12 @@ class InsufficientDataError(SegmentaError):
 
 
 class ParameterError(SegmentaError, ValueError):
-    """A parameter has a value outside its allowed range."""
+    """A parameter has a value outside its allowed range.
+
+    ``parameter`` names the offending parameter (e.g. ``"eps"``) so a front end can point at its
+    own field for it: the CLI at the flag, the web app at the control.
+    """
+
+    def __init__(self, message: str, parameter: str | None = None) -> None:
+        super().__init__(message)
+        self.parameter = parameter

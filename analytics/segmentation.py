@@ -39,7 +39,8 @@ def _check_choice(name: str, value: object, allowed: Sequence[str]) -> None:
     if value not in allowed:
         raise ParameterError(
             f"The {name!r} parameter must be one of {', '.join(map(repr, allowed))}. "
-            f"Got {value!r} instead."
+            f"Got {value!r} instead.",
+            parameter=name,
         )
 
 
@@ -50,14 +51,16 @@ def _check_int(name: str, value: object, low: int, high: int) -> None:
         or not low <= value <= high
     ):
         raise ParameterError(
-            f"The {name!r} parameter must be an int in [{low}, {high}]. Got {value!r} instead."
+            f"The {name!r} parameter must be an int in [{low}, {high}]. Got {value!r} instead.",
+            parameter=name,
         )
 
 
 def _check_float(name: str, value: object, low: float, high: float) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not low < value <= high:
         raise ParameterError(
-            f"The {name!r} parameter must be a number in ({low}, {high}]. Got {value!r} instead."
+            f"The {name!r} parameter must be a number in ({low}, {high}]. Got {value!r} instead.",
+            parameter=name,
         )
 
 
@@ -68,14 +71,18 @@ def select_features(features: pl.DataFrame, names: Sequence[str] | None) -> list
         return available
     names = list(dict.fromkeys(n.strip() for n in names if n and n.strip()))
     if not names:
-        raise ParameterError("Choose at least one feature to segment on.")
+        raise ParameterError("Choose at least one feature to segment on.", parameter="features")
     for name in names:
         if name not in FEATURES:
-            raise ParameterError(f"Unknown feature {name!r}. Choose from: {', '.join(available)}.")
+            raise ParameterError(
+                f"Unknown feature {name!r}. Choose from: {', '.join(available)}.",
+                parameter="features",
+            )
         if name not in available:
             raise ParameterError(
                 f"Feature {name!r} is not available for this data (the log has no product "
-                f"column). Choose from: {', '.join(available)}."
+                f"column). Choose from: {', '.join(available)}.",
+                parameter="features",
             )
     return names
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from pathlib import Path
 
 import dash
@@ -10,7 +12,7 @@ import diskcache
 from dash import DiskcacheManager
 
 from dashboard.components.shell import create_shell
-from dashboard.errors import handle_callback_error
+from dashboard.errors import ALERT_ID, handle_callback_error
 from dashboard.service import Service
 from dashboard.settings import Settings
 
@@ -44,6 +46,13 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     app.server.config["SEGMENTA_SERVICE"] = Service(settings)
     app.layout = create_shell
     _register_shell_callbacks(app)
+    if settings.warm_up:
+        threading.Thread(
+            target=_warm_up,
+            args=(app.server.config["SEGMENTA_SERVICE"], settings.default_dataset),
+            name="segmenta-warm-up",
+            daemon=True,
+        ).start()
     return app
 
 
@@ -51,6 +60,28 @@ def _register_shell_callbacks(app: dash.Dash) -> None:
     @app.callback(dash.Output("topbar-dataset", "children"), dash.Input("dataset-id", "data"))
     def show_dataset(dataset_id: str) -> str:
         return service().source(dataset_id).label
+
+    # The shell's alert speaks about the page it was raised on: a new page closes it.
+    app.clientside_callback(
+        "function(path) { return false; }",
+        dash.Output(ALERT_ID, "is_open", allow_duplicate=True),
+        dash.Input("_pages_location", "pathname"),
+        prevent_initial_call=True,
+    )
+
+
+def _warm_up(service: Service, dataset_id: str) -> None:
+    """Compute what the first visitor sees (cleaned data, features, the default segmentation and
+    overview), so nobody waits for it; the per-result locks make workers share the work."""
+    from analytics.periods import default_period
+    from dashboard.segment_settings import params_from_saved
+
+    try:
+        first, last = service.date_range(dataset_id)
+        service.overview(dataset_id, *default_period(first, last))
+        service.segmentation(dataset_id, params_from_saved(None))
+    except Exception:  # noqa: BLE001 - a failed warm-up only means the first visitor waits
+        logging.getLogger("segmenta").exception("Warming up %s failed", dataset_id)
 
 
 def settings() -> Settings:

@@ -1,22 +1,21 @@
-"""The Segments page's settings, shared with the pages that reuse the current segmentation."""
+"""The Segments page's settings: controls <-> parameters <-> the page's URL.
+
+The settings live in the URL (``/segments?k=5&algorithm=gmm``), so a link reproduces what its
+sender saw, and in a session store that other pages (Baskets, Customer) read to reuse the
+current segmentation.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from dash import dcc
 
-from dashboard.service import SegmentParams
+from analytics.errors import ParameterError
+from analytics.features import FEATURES
+from analytics.segment_report import SegmentParams
 
 STORE_ID = "segments-settings"
-
-
-def create_settings_store() -> dcc.Store:
-    """The session-stored Segments settings; pages that reuse the segmentation include it too.
-
-    It must sit in each page's own layout (not the shell): its restored value is then ready
-    when the page's first callbacks read it.
-    """
-    return dcc.Store(id=STORE_ID, storage_type="session")
-
 
 DEFAULTS = {
     "features": [],
@@ -29,20 +28,50 @@ DEFAULTS = {
     "view": "3d",
     "auto": False,
 }
+#: Field labels on the page, for messages that point at the control to change.
+FIELDS = {
+    "features": "Features to cluster on",
+    "scaling": "Scaling",
+    "algorithm": "Algorithm",
+    "k": "Number of segments (k)",
+    "n_clusters": "Number of segments (k)",
+    "eps": "DBSCAN radius (eps)",
+    "min_samples": "DBSCAN core size (min samples)",
+    "min_cluster_size": "HDBSCAN smallest segment",
+    "view": "3D / 2D view",
+}
+VIEWS = ("3d", "2d")
+#: The slider's range (the analytics layer accepts 2-50; the page offers the useful part).
+K_SLIDER = (2, 12)
+
+
+def create_settings_store() -> dcc.Store:
+    """The session-stored Segments settings; pages that reuse the segmentation include it too.
+
+    It must sit in each page's own layout (not the shell): its restored value is then ready
+    when the page's first callbacks read it.
+    """
+    return dcc.Store(id=STORE_ID, storage_type="session")
 
 
 def params_from(
     features, scaling, algorithm, k, eps, min_samples, min_cluster_size
 ) -> SegmentParams:
-    """Control values -> SegmentParams (validation is the analytics layer's job)."""
+    """Control values -> validated SegmentParams (a bad value raises, naming its field).
+
+    Settings the chosen algorithm does not use take their defaults, so they neither raise nor
+    split the cache: k only matters for the k-based algorithms, eps and min samples for DBSCAN,
+    the smallest segment for HDBSCAN.
+    """
+    density = algorithm in ("dbscan", "hdbscan")
     return SegmentParams(
         features=tuple(features) if features else None,
-        scaling=scaling or DEFAULTS["scaling"],
-        algorithm=algorithm or DEFAULTS["algorithm"],
-        k=k if isinstance(k, int) else DEFAULTS["k"],
-        eps=float(eps) if eps is not None else DEFAULTS["eps"],
-        min_samples=int(min_samples) if min_samples is not None else DEFAULTS["min_samples"],
-        min_cluster_size=int(min_cluster_size) if min_cluster_size else None,
+        scaling=scaling,
+        algorithm=algorithm,
+        k=DEFAULTS["k"] if density else k,
+        eps=eps if algorithm == "dbscan" else DEFAULTS["eps"],
+        min_samples=min_samples if algorithm == "dbscan" else DEFAULTS["min_samples"],
+        min_cluster_size=(min_cluster_size or None) if algorithm == "hdbscan" else None,
     )
 
 
@@ -63,3 +92,71 @@ def params_from_saved(saved: dict | None) -> SegmentParams:
             )
         )
     )
+
+
+def settings_from_query(query: Mapping[str, str]) -> tuple[dict, list[str]]:
+    """The page's control values from a URL query, and what in the link could not be used.
+
+    Each unusable value is named in the returned problems (the page shows them) and its control
+    keeps the default: a link is never silently reinterpreted.
+    """
+    values = dict(DEFAULTS)
+    problems: list[str] = []
+    if not query:
+        return values, problems
+    candidate = dict(DEFAULTS)
+    raw_features = query.get("features")
+    if raw_features:
+        candidate["features"] = [f for f in raw_features.split(",") if f]
+    for name in ("scaling", "algorithm", "view"):
+        if query.get(name):
+            candidate[name] = query[name]
+    for name in ("k", "min_samples", "min_cluster_size"):
+        if query.get(name):
+            candidate[name] = _number(query[name])
+    if query.get("eps"):
+        candidate["eps"] = _number(query["eps"])
+    for name, value in candidate.items():
+        if value == DEFAULTS[name]:
+            continue
+        try:
+            _check(name, value, candidate)
+        except ParameterError as error:
+            problems.append(f"The link's {FIELDS.get(name, name)} ({query.get(name)!s}): {error}")
+        else:
+            values[name] = value
+    return values, problems
+
+
+def _number(text: str):
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return int(value) if value.is_integer() else value
+
+
+def _check(name: str, value, candidate: dict) -> None:
+    if name == "view":
+        if value not in VIEWS:
+            raise ParameterError(f"must be one of {', '.join(VIEWS)}.", parameter="view")
+        return
+    if name == "features":
+        unknown = [f for f in value if f not in FEATURES]
+        if unknown:
+            raise ParameterError(
+                f"unknown feature(s) {', '.join(unknown)}; choose from {', '.join(FEATURES)}.",
+                parameter="features",
+            )
+        return
+    if name == "k" and isinstance(value, int) and not K_SLIDER[0] <= value <= K_SLIDER[1]:
+        raise ParameterError(
+            f"The page offers k from {K_SLIDER[0]} to {K_SLIDER[1]}; got {value}.", parameter="k"
+        )
+    SegmentParams(**{**_params_fields(DEFAULTS), name: value})
+
+
+def _params_fields(values: Mapping) -> dict:
+    fields = {k: values[k] for k in SegmentParams.__dataclass_fields__}
+    fields["features"] = tuple(fields["features"]) if fields["features"] else None
+    return fields

@@ -16,12 +16,12 @@ import os
 import re
 import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import diskcache
-import numpy as np
 import polars as pl
 
 from analytics.baskets import (
@@ -41,8 +41,8 @@ from analytics.features import customer_features
 from analytics.io import CSV_SUFFIXES, EXCEL_SUFFIXES, PARQUET_SUFFIXES, read_table
 from analytics.kpis import Kpi, monthly_trend, period_kpis, rfm_period_summary, top_countries
 from analytics.predict import Predictions, predict
-from analytics.profiles import SegmentProfile, profile_segments
-from analytics.segmentation import ClusterMetrics, KSweep, Segmenter, sweep_k
+from analytics.segment_report import SegmentParams, SegmentReport, segment_report
+from analytics.segmentation import KSweep, sweep_k
 from dashboard.settings import Settings
 
 UPLOAD_ID = re.compile(r"^u-[0-9a-f]{32}$")
@@ -86,35 +86,6 @@ class DatasetSource:
     path: Path
     columns: dict[str, str] = field(default_factory=dict)
     date_format: str | None = None
-
-
-@dataclass(frozen=True)
-class SegmentParams:
-    """Everything that decides a segmentation (the cache key)."""
-
-    features: tuple[str, ...] | None = None
-    scaling: str = "log-standard"
-    algorithm: str = "kmeans"
-    k: int = 4
-    eps: float = 1.0
-    min_samples: int = 10
-    min_cluster_size: int | None = None
-
-    def __post_init__(self) -> None:
-        # values that went through JSON (1.0 -> 1) must give the same cache key
-        if isinstance(self.eps, (int, float)) and not isinstance(self.eps, bool):
-            object.__setattr__(self, "eps", float(self.eps))
-
-    def key(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> SegmentParams:
-        features = values.get("features")
-        return cls(**{**values, "features": tuple(features) if features else None})
 
 
 @dataclass(frozen=True)
@@ -168,18 +139,8 @@ class BasketParams:
         }
 
 
-@dataclass(frozen=True)
-class SegmentationResult:
-    """A fitted segmentation reduced to what the pages show."""
-
-    params: SegmentParams
-    assignments: pl.DataFrame  # customer_id, segment, segment_name[, probability]
-    metrics: ClusterMetrics
-    features: list[str]
-    coordinates: np.ndarray  # PCA, float32, one row per customer
-    explained_variance: list[float]
-    loadings: dict[str, list]
-    profile: SegmentProfile
+#: Kept for the pages and jobs that name it: a segmentation is a :class:`SegmentReport`.
+SegmentationResult = SegmentReport
 
 
 @dataclass(frozen=True)
@@ -199,6 +160,11 @@ class Service:
         self.settings = settings
         self.cache = diskcache.Cache(str(settings.cache_dir / "results"), size_limit=4 * 2**30)
         self.version = code_version()
+        # Unpickled results this process served last (keys carry the data fingerprint and the
+        # code version, so an entry is never stale); bounded by settings.memory_cache_items.
+        self._hot: OrderedDict[str, object] = OrderedDict()
+        self._hot_lock = threading.Lock()
+        self._last_log: tuple[Path, pl.DataFrame] | None = None
 
     # -- datasets ---------------------------------------------------------------------------
     def source(self, dataset_id: str) -> DatasetSource:
@@ -278,8 +244,15 @@ class Service:
         return f"{digest}-{self.version}"
 
     def transactions(self, dataset_id: str) -> pl.DataFrame:
-        """The cleaned log, cleaned once per dataset and kept as Parquet."""
-        return pl.read_parquet(self._clean_path(dataset_id))
+        """The cleaned log, cleaned once per dataset and kept as Parquet.
+
+        The last log this process read stays in memory (one at a time: logs can be large).
+        """
+        path = self._clean_path(dataset_id)
+        last = self._last_log
+        if last is None or last[0] != path:
+            last = self._last_log = (path, pl.read_parquet(path))
+        return last[1]
 
     def report(self, dataset_id: str) -> CleaningReport:
         self._clean_path(dataset_id)
@@ -316,33 +289,10 @@ class Service:
         key = f"features:{self.fingerprint(dataset_id)}:{as_of}"
         return self._memo(key, lambda: customer_features(self.transactions(dataset_id), as_of))
 
-    def segmentation(self, dataset_id: str, params: SegmentParams) -> SegmentationResult:
+    def segmentation(self, dataset_id: str, params: SegmentParams) -> SegmentReport:
+        """The segmentation report (fit, profile, personas, PCA, tree) of one set of settings."""
         key = f"segmentation:{self.fingerprint(dataset_id)}:{params.key()}"
-        return self._memo(key, lambda: self._segment(dataset_id, params))
-
-    def _segment(self, dataset_id: str, params: SegmentParams) -> SegmentationResult:
-        features = self.features(dataset_id)
-        seg = Segmenter(
-            features=list(params.features) if params.features else None,
-            scaling=params.scaling,
-            algorithm=params.algorithm,
-            n_clusters=params.k,
-            eps=params.eps,
-            min_samples=params.min_samples,
-            min_cluster_size=params.min_cluster_size,
-        ).fit(features)
-        profile = profile_segments(features, seg.labels_)
-        projection = seg.project(3)
-        return SegmentationResult(
-            params=params,
-            assignments=seg.assignments(profile.names()),
-            metrics=seg.metrics_,
-            features=seg.features_,
-            coordinates=projection.coordinates.astype(np.float32),
-            explained_variance=projection.explained_variance_ratio,
-            loadings=projection.loadings,
-            profile=profile,
-        )
+        return self._memo(key, lambda: segment_report(self.features(dataset_id), params))
 
     def sweep(
         self,
@@ -564,8 +514,29 @@ class Service:
 
     # -- plumbing ---------------------------------------------------------------------------
     def _memo(self, key: str, compute: Callable[[], object]):
+        """The cached value of ``key``, computing it once across threads, workers and jobs.
+
+        A hit is served from this process's small memory cache, then from disk. On a miss one
+        lock per key makes concurrent requests for the same result wait for the first one to
+        compute it instead of computing it again; requests for other keys are not held up.
+        """
+        value = self._hot.get(key, _MISSING)
+        if value is not _MISSING:
+            self._hot.move_to_end(key)
+            return value
         value = self.cache.get(key, default=_MISSING)
         if value is _MISSING:
-            value = compute()
-            self.cache.set(key, value)
+            with diskcache.Lock(self.cache, f"lock:{key}", expire=self.settings.lock_timeout):
+                value = self.cache.get(key, default=_MISSING)
+                if value is _MISSING:
+                    value = compute()
+                    self.cache.set(key, value)
+        self._remember(key, value)
         return value
+
+    def _remember(self, key: str, value: object) -> None:
+        with self._hot_lock:
+            self._hot[key] = value
+            self._hot.move_to_end(key)
+            while len(self._hot) > self.settings.memory_cache_items:
+                self._hot.popitem(last=False)

@@ -26,6 +26,10 @@ class Settings:
     ``SEGMENTA_SECRET_KEY``       signs sessions and job handles; default: a random key created
                                   once in the cache folder, so every worker shares it
     ``SEGMENTA_CURRENCY``         currency symbol for money figures (default £, the bundled data's)
+    ``SEGMENTA_MEMORY_CACHE``     results each worker keeps unpickled in memory (default 64)
+    ``SEGMENTA_LOCK_TIMEOUT``     seconds one computation may hold its result's lock (default 900)
+    ``SEGMENTA_WARM_UP``          ``1`` (default): compute the default views of the default dataset
+                                  when the server starts; ``0``: only when first asked
     ============================  ===============================================================
     """
 
@@ -35,6 +39,9 @@ class Settings:
     log_level: str = "INFO"
     secret_key: str = ""
     currency: str = "£"
+    memory_cache_items: int = 64
+    lock_timeout: int = 900
+    warm_up: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -52,12 +59,39 @@ class Settings:
             log_level=level,
             secret_key=env.get("SEGMENTA_SECRET_KEY") or _shared_secret(cache_dir),
             currency=env.get("SEGMENTA_CURRENCY") or "£",
+            memory_cache_items=_int(env, "SEGMENTA_MEMORY_CACHE", 64, 0, 10_000),
+            lock_timeout=_int(env, "SEGMENTA_LOCK_TIMEOUT", 900, 10, 86_400),
+            warm_up=_flag(env, "SEGMENTA_WARM_UP", True),
         )
 
     def configure_logging(self) -> None:
         logging.basicConfig(
             level=self.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        raise ValueError(f"{name} must be a whole number in [{low}, {high}]. Got {raw!r} instead.")
+    return value
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be 1 or 0. Got {raw!r} instead.")
 
 
 def _shared_secret(cache_dir: Path) -> str:

@@ -6,20 +6,48 @@ import datetime as dt
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, callback, dcc, html
-from dash.exceptions import PreventUpdate
+from dash import Input, Output, callback, clientside_callback, ctx, dcc, html, no_update
 
+from analytics.periods import PRESETS, default_period, preset_period
 from dashboard.app import service, settings
 from dashboard.components.cards import create_kpi_card
 from dashboard.components.shell import create_card
+from dashboard.errors import create_alert, reports_to
 from dashboard.figures import countries_figure, rfm_figure, trend_figure
 
 dash.register_page(__name__, path="/", name="Overview", title="Overview · Segmenta", order=0)
 
 
-def layout(**_query) -> html.Div:
+def _query_dates(query: dict) -> tuple[str | None, str | None, list[str]]:
+    """The period in a link (``?start=2011-01-01&end=2011-03-31``), and what could not be read."""
+    dates, problems = [], []
+    for name in ("start", "end"):
+        raw = query.get(name)
+        try:
+            dates.append(dt.date.fromisoformat(raw).isoformat() if raw else None)
+        except ValueError:
+            dates.append(None)
+            problems.append(
+                f"The link's period {name} ({raw}) is not a date written YYYY-MM-DD; showing "
+                "the last 12 months instead."
+            )
+    if None in dates:
+        dates = [None, None]
+    return dates[0], dates[1], problems
+
+
+def layout(**query) -> html.Div:
+    """The page; its period comes from the URL (``start``/``end``), else the last 12 months."""
+    start, end, problems = _query_dates(query)
     return html.Div(
         [
+            dcc.Store(id="overview-url"),
+            create_alert(
+                "overview-link-alert",
+                is_open=bool(problems),
+                children=[html.Div(p) for p in problems] or None,
+            ),
+            create_alert("overview-alert"),
             dbc.Row(
                 [
                     dbc.Col(html.H3("Executive overview", className="page-title mb-0"), md=6),
@@ -31,6 +59,8 @@ def layout(**_query) -> html.Div:
                                     id="overview-dates",
                                     display_format="D MMM YYYY",
                                     first_day_of_week=1,
+                                    start_date=start,
+                                    end_date=end,
                                 ),
                             ],
                             className="d-flex align-items-center justify-content-md-end",
@@ -38,7 +68,17 @@ def layout(**_query) -> html.Div:
                         md=6,
                     ),
                 ],
-                className="mb-3 align-items-center g-2",
+                className="mb-2 align-items-center g-2",
+            ),
+            dbc.RadioItems(
+                id="overview-preset",
+                options=[{"label": label, "value": key} for key, label in PRESETS.items()],
+                value=None,
+                inline=True,
+                className="btn-group flex-wrap mb-3",
+                inputClassName="btn-check",
+                labelClassName="btn btn-outline-primary btn-sm",
+                labelCheckedClassName="active",
             ),
             dcc.Loading(html.Div(id="overview-kpis", className="mb-3"), type="dot"),
             create_card(
@@ -70,10 +110,8 @@ def layout(**_query) -> html.Div:
     )
 
 
-def default_period(first: dt.date, last: dt.date) -> tuple[dt.date, dt.date]:
-    """The last 12 months of data (or all of it when shorter)."""
-    start = max(first, last - dt.timedelta(days=364))
-    return start, last
+def _parse(value: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(value[:10]) if value else None
 
 
 @callback(
@@ -81,28 +119,35 @@ def default_period(first: dt.date, last: dt.date) -> tuple[dt.date, dt.date]:
     Output("overview-dates", "max_date_allowed"),
     Output("overview-dates", "start_date"),
     Output("overview-dates", "end_date"),
-    Input("dataset-id", "data"),
-)
-def init_dates(dataset_id: str):
-    first, last = service().date_range(dataset_id)
-    start, end = default_period(first, last)
-    return first, last, start, end
-
-
-@callback(
+    Output("overview-preset", "value"),
     Output("overview-kpis", "children"),
     Output("overview-trend", "figure"),
     Output("overview-rfm", "figure"),
     Output("overview-countries", "figure"),
+    Input("dataset-id", "data"),
     Input("overview-dates", "start_date"),
     Input("overview-dates", "end_date"),
-    Input("dataset-id", "data"),
+    Input("overview-preset", "value"),
 )
-def update_overview(start_date: str | None, end_date: str | None, dataset_id: str):
-    if not start_date or not end_date:
-        raise PreventUpdate
-    start, end = dt.date.fromisoformat(start_date[:10]), dt.date.fromisoformat(end_date[:10])
-    data = service().overview(dataset_id, start, end)
+@reports_to("overview-alert", {"preset": "Period"})
+def update_overview(dataset_id: str, start_date: str | None, end_date: str | None, preset):
+    """The period's KPIs and charts, in one round trip from any change.
+
+    A preset sets the dates; editing the dates clears the preset; a new dataset (or a page
+    opened without dates) shows the last 12 months.
+    """
+    svc = service()
+    first, last = svc.date_range(dataset_id)
+    start, end = _parse(start_date), _parse(end_date)
+    trigger = ctx.triggered_id
+    if trigger == "overview-preset" and preset:
+        start, end = preset_period(preset, first, last, (start, end) if start and end else None)
+    elif trigger == "dataset-id" and ctx.triggered and len(ctx.triggered) == 1:
+        start, end = default_period(first, last)
+    if not start or not end:
+        start, end = default_period(first, last)
+    keep_preset = trigger == "overview-preset" or preset is None
+    data = svc.overview(dataset_id, start, end)
     currency = settings().currency
     cards = dbc.Row(
         [
@@ -112,8 +157,30 @@ def update_overview(start_date: str | None, end_date: str | None, dataset_id: st
         className="g-3",
     )
     return (
+        first,
+        last,
+        start.isoformat(),
+        end.isoformat(),
+        no_update if keep_preset else None,
         cards,
         trend_figure(data.trend, currency),
         rfm_figure(data.rfm, currency),
         countries_figure(data.countries, currency),
     )
+
+
+# The period goes to the URL (no reload, no server round trip), so a link shows the same period.
+clientside_callback(
+    """
+    function(start, end) {
+        if (!start || !end) { return window.dash_clientside.no_update; }
+        const q = new URLSearchParams({start: start.slice(0, 10), end: end.slice(0, 10)});
+        window.history.replaceState(window.history.state, "", "?" + q.toString());
+        return window.dash_clientside.no_update;
+    }
+    """,
+    Output("overview-url", "data"),
+    Input("overview-dates", "start_date"),
+    Input("overview-dates", "end_date"),
+    prevent_initial_call=True,
+)

@@ -5,7 +5,18 @@ from __future__ import annotations
 import dash
 import dash_bootstrap_components as dbc
 import polars as pl
-from dash import Input, Output, State, callback, ctx, dash_table, dcc, html, no_update
+from dash import (
+    Input,
+    Output,
+    State,
+    callback,
+    clientside_callback,
+    ctx,
+    dash_table,
+    dcc,
+    html,
+    no_update,
+)
 from dash.dash_table.Format import Format, Group, Scheme
 from dash.exceptions import PreventUpdate
 
@@ -13,10 +24,11 @@ from analytics.features import FEATURES
 from analytics.profiles import box_stats
 from analytics.segmentation import ALGORITHMS, K_ALGORITHMS
 from dashboard.app import service, settings
+from dashboard.background import create_job_controls, job_callback
 from dashboard.components.cards import create_persona_card
-from dashboard.components.shell import create_card, create_job_status
+from dashboard.components.shell import create_card
 from dashboard.components.tables import FONT, HEADER_STYLE, fixed, money, num, percent
-from dashboard.errors import job_errors
+from dashboard.errors import create_alert, reports_to
 from dashboard.figures import (
     box_figure,
     empty_figure,
@@ -28,7 +40,13 @@ from dashboard.figures import (
 )
 from dashboard.formatting import fmt_percent
 from dashboard.jobs import run_task
-from dashboard.segment_settings import DEFAULTS, create_settings_store, params_from
+from dashboard.segment_settings import (
+    DEFAULTS,
+    FIELDS,
+    create_settings_store,
+    params_from,
+    settings_from_query,
+)
 from dashboard.service import SegmentParams
 
 dash.register_page(
@@ -60,6 +78,17 @@ CONTROLS = {
     "view": ("segments-view", "value"),
     "auto": ("segments-auto-k", "value"),
 }
+#: The controls restored from the session (the auto-k switch is not: it starts a job).
+CONTROL_ORDER = (
+    "features",
+    "scaling",
+    "algorithm",
+    "k",
+    "eps",
+    "min_samples",
+    "min_cluster_size",
+    "view",
+)
 
 
 def _label(text: str, target: str | None = None):
@@ -78,7 +107,7 @@ def _number_input(component_id: str, value: float | None) -> dcc.Input:
     )
 
 
-def _controls() -> dbc.Card:
+def _controls(values: dict) -> dbc.Card:
     return dbc.Card(
         dbc.CardBody(
             [
@@ -86,7 +115,7 @@ def _controls() -> dbc.Card:
                 dcc.Dropdown(
                     id="segments-features",
                     options=[{"label": label, "value": name} for name, label in FEATURES.items()],
-                    value=DEFAULTS["features"],
+                    value=values["features"],
                     multi=True,
                     placeholder="All available features",
                     className="mb-3",
@@ -95,7 +124,7 @@ def _controls() -> dbc.Card:
                 dcc.Dropdown(
                     id="segments-scaling",
                     options=[{"label": v, "value": k} for k, v in SCALING_LABELS.items()],
-                    value=DEFAULTS["scaling"],
+                    value=values["scaling"],
                     clearable=False,
                     className="mb-3",
                 ),
@@ -103,7 +132,7 @@ def _controls() -> dbc.Card:
                 dcc.Dropdown(
                     id="segments-algorithm",
                     options=[{"label": ALGORITHM_LABELS[a], "value": a} for a in ALGORITHMS],
-                    value=DEFAULTS["algorithm"],
+                    value=values["algorithm"],
                     clearable=False,
                     className="mb-3",
                 ),
@@ -115,7 +144,7 @@ def _controls() -> dbc.Card:
                             min=2,
                             max=12,
                             step=1,
-                            value=DEFAULTS["k"],
+                            value=values["k"],
                             marks={k: str(k) for k in range(2, 13)},
                         ),
                         dbc.Switch(
@@ -131,36 +160,20 @@ def _controls() -> dbc.Card:
                 dbc.Collapse(
                     [
                         _label("DBSCAN radius (eps, scaled units)", "segments-eps"),
-                        _number_input("segments-eps", DEFAULTS["eps"]),
+                        _number_input("segments-eps", values["eps"]),
                         _label("DBSCAN core size (min samples)", "segments-min-samples"),
-                        _number_input("segments-min-samples", DEFAULTS["min_samples"]),
+                        _number_input("segments-min-samples", values["min_samples"]),
                         _label(
                             "HDBSCAN smallest segment (blank = 1% of customers)",
                             "segments-min-cluster-size",
                         ),
-                        _number_input("segments-min-cluster-size", None),
+                        _number_input("segments-min-cluster-size", values["min_cluster_size"]),
                     ],
                     id="segments-density-params",
-                    is_open=False,
+                    is_open=values["algorithm"] in ("dbscan", "hdbscan"),
                 ),
                 html.Hr(),
-                dbc.ButtonGroup(
-                    [
-                        dbc.Button(
-                            "Find best k", id="segments-sweep-button", color="primary", n_clicks=0
-                        ),
-                        dbc.Button(
-                            "Cancel",
-                            id="segments-sweep-cancel",
-                            color="secondary",
-                            outline=True,
-                            disabled=True,
-                            n_clicks=0,
-                        ),
-                    ],
-                    className="w-100 mb-2",
-                ),
-                create_job_status("segments-sweep"),
+                create_job_controls("segments-sweep", "Find best k"),
                 html.Hr(),
                 dbc.Button(
                     "Download segments (CSV)",
@@ -176,7 +189,9 @@ def _controls() -> dbc.Card:
     )
 
 
-def layout(**_query) -> html.Div:
+def layout(**query) -> html.Div:
+    """The page; its settings come from the URL query (defaults when absent)."""
+    values, problems = settings_from_query(query)
     table_style = {
         "style_table": {"overflowX": "auto"},
         "style_cell": {
@@ -199,10 +214,18 @@ def layout(**_query) -> html.Div:
             create_settings_store(),
             dcc.Store(id="segments-current"),
             dcc.Store(id="segments-sweep-token"),
+            # the page came without settings in its URL: restore the session's last ones
+            dcc.Store(id="segments-restore", data=not query),
             html.H3("Segment explorer", className="page-title mb-3"),
+            create_alert(
+                "segments-link-alert",
+                is_open=bool(problems),
+                children=[html.Div(p) for p in problems] or None,
+            ),
+            create_alert("segments-alert"),
             dbc.Row(
                 [
-                    dbc.Col(_controls(), lg=3),
+                    dbc.Col(_controls(values), lg=3),
                     dbc.Col(
                         [
                             html.Div(id="segments-metrics", className="mb-3"),
@@ -235,7 +258,7 @@ def layout(**_query) -> html.Div:
                                             {"label": "3D", "value": "3d"},
                                             {"label": "2D (faster for large data)", "value": "2d"},
                                         ],
-                                        value=DEFAULTS["view"],
+                                        value=values["view"],
                                         inline=True,
                                         className="mb-2",
                                     ),
@@ -268,8 +291,8 @@ def layout(**_query) -> html.Div:
                             ),
                             create_card(
                                 "What defines the segments",
-                                dcc.Loading(html.Div(id="segments-surrogate"), type="dot"),
-                                subtitle="A LightGBM classifier trained to predict each customer's segment from the features",
+                                html.Div(id="segments-surrogate"),
+                                subtitle="A shallow decision tree trained to reproduce each customer's segment from the features",
                             ),
                             create_card(
                                 "Distribution by segment",
@@ -294,32 +317,6 @@ def layout(**_query) -> html.Div:
             ),
         ]
     )
-
-
-@callback(
-    [Output(*target, allow_duplicate=True) for target in CONTROLS.values()],
-    Output("segments-settings", "data"),
-    [Input(*target) for target in CONTROLS.values()],
-    State("segments-settings", "data"),
-    prevent_initial_call="initial_duplicate",
-)
-def sync_settings(*args):
-    """Restore saved settings on page load; save them on every change (survives a reload)."""
-    *values, saved = args
-    current = dict(zip(CONTROLS, values, strict=True))
-    if ctx.triggered_id is None and saved:
-        return [saved.get(name, no_update) for name in CONTROLS] + [no_update]
-    return [no_update] * len(CONTROLS) + [current]
-
-
-@callback(
-    Output("segments-density-params", "is_open"),
-    Output("segments-k-block", "style"),
-    Input("segments-algorithm", "value"),
-)
-def toggle_algorithm_params(algorithm: str):
-    density = algorithm in ("dbscan", "hdbscan")
-    return density, {"opacity": 0.4} if density else {}
 
 
 def _metrics_badges(result) -> html.Div:
@@ -401,37 +398,7 @@ def _tests_table(result) -> tuple[list[dict], list[dict]]:
     return tests.to_dicts(), columns
 
 
-@callback(
-    Output("segments-current", "data"),
-    Output("segments-metrics", "children"),
-    Output("segments-pca", "figure"),
-    Output("segments-pca-caption", "children"),
-    Output("segments-personas", "children"),
-    Output("segments-profile-table", "data"),
-    Output("segments-profile-table", "columns"),
-    Output("segments-tests-table", "data"),
-    Output("segments-tests-table", "columns"),
-    Output("segments-heatmap", "figure"),
-    Input("segments-features", "value"),
-    Input("segments-scaling", "value"),
-    Input("segments-algorithm", "value"),
-    Input("segments-k", "value"),
-    Input("segments-eps", "value"),
-    Input("segments-min-samples", "value"),
-    Input("segments-min-cluster-size", "value"),
-    Input("segments-view", "value"),
-    Input("dataset-id", "data"),
-)
-def recluster(
-    features, scaling, algorithm, k, eps, min_samples, min_cluster_size, view, dataset_id
-):
-    """Re-cluster with the chosen settings (cached per dataset and settings) and redraw."""
-    params = params_from(features, scaling, algorithm, k, eps, min_samples, min_cluster_size)
-    svc = service()
-    result = svc.segmentation(dataset_id, params)
-    currency = settings().currency
-    customer_features = svc.features(dataset_id)
-    pca, caption = pca_figure(result, customer_features, currency, dims=3 if view == "3d" else 2)
+def _personas(result, currency: str) -> dbc.Row:
     revenue = dict(
         zip(
             result.profile.table["segment"].to_list(),
@@ -439,7 +406,7 @@ def recluster(
             strict=True,
         )
     )
-    personas = dbc.Row(
+    return dbc.Row(
         [
             dbc.Col(
                 create_persona_card(p, currency, segment_color(p.segment), revenue[p.segment]),
@@ -451,14 +418,94 @@ def recluster(
         ],
         className="g-3",
     )
+
+
+def _box(result, features: pl.DataFrame, feature: str):
+    if features.get_column(feature).null_count() == features.height:
+        return empty_figure(f"{FEATURES[feature]} is not available for this dataset")
+    return box_figure(box_stats(features, result.assignments, feature), FEATURES[feature])
+
+
+def _tree_card(result) -> html.Div:
+    tree = result.tree
+    if tree is None:
+        return html.P(
+            "Only one segment (besides outliers): there is nothing to tell apart.",
+            className="small text-muted mb-0",
+        )
+    if tree.accuracy is None:
+        accuracy = "Too few customers to hold some out and measure how well it does."
+    else:
+        accuracy = (
+            f"It puts {tree.accuracy:.1%} of {tree.test_customers:,} customers it did not learn "
+            "from in the segment the clustering chose"
+        )
+        accuracy += "; the bars are each feature's share of its splits." if tree.accuracy else "."
+    return html.Div(
+        [
+            html.P(
+                f"A decision tree of depth {tree.depth} on the clustered features. {accuracy}",
+                className="small mb-1",
+                id="segments-surrogate-accuracy",
+            ),
+            dcc.Graph(
+                figure=importance_figure(tree.importance, FEATURES),
+                config={"displaylogo": False},
+            ),
+        ]
+    )
+
+
+@callback(
+    Output("segments-current", "data"),
+    Output("segments-metrics", "children"),
+    Output("segments-pca", "figure"),
+    Output("segments-pca-caption", "children"),
+    Output("segments-personas", "children"),
+    Output("segments-profile-table", "data"),
+    Output("segments-profile-table", "columns"),
+    Output("segments-tests-table", "data"),
+    Output("segments-tests-table", "columns"),
+    Output("segments-heatmap", "figure"),
+    Output("segments-box", "figure"),
+    Output("segments-surrogate", "children"),
+    Input("segments-features", "value"),
+    Input("segments-scaling", "value"),
+    Input("segments-algorithm", "value"),
+    Input("segments-k", "value"),
+    Input("segments-eps", "value"),
+    Input("segments-min-samples", "value"),
+    Input("segments-min-cluster-size", "value"),
+    Input("segments-view", "value"),
+    Input("segments-box-feature", "value"),
+    Input("dataset-id", "data"),
+)
+@reports_to("segments-alert", FIELDS)
+def recluster(
+    features, scaling, algorithm, k, eps, min_samples, min_cluster_size, view, box, dataset_id
+):
+    """Re-cluster with the chosen settings and redraw the whole page in one round trip.
+
+    The segmentation report is cached per dataset and settings; a change of the box plot's
+    feature alone redraws only the box plot.
+    """
+    params = params_from(features, scaling, algorithm, k, eps, min_samples, min_cluster_size)
+    svc = service()
+    result = svc.segmentation(dataset_id, params)
+    customer_features = svc.features(dataset_id)
+    box_figure_ = _box(result, customer_features, box)
+    if ctx.triggered_id == "segments-box-feature":
+        return (*[no_update] * 10, box_figure_, no_update)
+    currency = settings().currency
+    pca, caption = pca_figure(result, customer_features, currency, dims=3 if view == "3d" else 2)
     profile_rows, profile_columns = _profile_table(result)
     test_rows, test_columns = _tests_table(result)
     return (
-        {"dataset_id": dataset_id, "params": params.to_dict()},
+        {"dataset_id": dataset_id, "params": params.to_dict(), "view": view},
         _metrics_badges(result),
         pca,
         caption,
-        personas,
+        _personas(result, currency),
         profile_rows,
         profile_columns,
         test_rows,
@@ -467,26 +514,75 @@ def recluster(
             result.profile.table,
             [f for f in FEATURES if f"{f}_ratio" in result.profile.table.columns],
         ),
+        box_figure_,
+        _tree_card(result),
     )
 
 
-@callback(
-    Output("segments-box", "figure"),
-    Input("segments-box-feature", "value"),
+# The settings go to the URL (replaceState: no reload, no server round trip) and to the
+# session store the other pages read.
+clientside_callback(
+    """
+    function(current) {
+        if (!current) { return window.dash_clientside.no_update; }
+        const p = current.params;
+        const q = new URLSearchParams();
+        if (p.features && p.features.length) { q.set("features", p.features.join(",")); }
+        q.set("scaling", p.scaling);
+        q.set("algorithm", p.algorithm);
+        if (p.algorithm === "dbscan") {
+            q.set("eps", p.eps);
+            q.set("min_samples", p.min_samples);
+        } else if (p.algorithm === "hdbscan") {
+            if (p.min_cluster_size) { q.set("min_cluster_size", p.min_cluster_size); }
+        } else {
+            q.set("k", p.k);
+        }
+        q.set("view", current.view);
+        window.history.replaceState(window.history.state, "", "?" + q.toString());
+        return {
+            features: p.features || [], scaling: p.scaling, algorithm: p.algorithm, k: p.k,
+            eps: p.eps, min_samples: p.min_samples, min_cluster_size: p.min_cluster_size,
+            view: current.view
+        };
+    }
+    """,
+    Output("segments-settings", "data"),
     Input("segments-current", "data"),
+    prevent_initial_call=True,
 )
-def update_box(feature: str, current: dict | None):
-    if not current:
-        raise PreventUpdate
-    svc = service()
-    result = svc.segmentation(current["dataset_id"], SegmentParams.from_dict(current["params"]))
-    features = svc.features(current["dataset_id"])
-    if features.get_column(feature).null_count() == features.height:
-        return empty_figure(f"{FEATURES[feature]} is not available for this dataset")
-    return box_figure(box_stats(features, result.assignments, feature), FEATURES[feature])
+
+# Opened without settings in the URL (e.g. from the side navigation): the session's last ones.
+clientside_callback(
+    """
+    function(restore, saved) {
+        const keys = ["features", "scaling", "algorithm", "k", "eps", "min_samples",
+                      "min_cluster_size", "view"];
+        if (!restore || !saved) { return keys.map(() => window.dash_clientside.no_update); }
+        return keys.map((k) => (k in saved ? saved[k] : window.dash_clientside.no_update));
+    }
+    """,
+    [Output(*CONTROLS[name], allow_duplicate=True) for name in CONTROL_ORDER],
+    Input("segments-restore", "data"),
+    State("segments-settings", "data"),
+    prevent_initial_call="initial_duplicate",
+)
+
+clientside_callback(
+    """
+    function(algorithm) {
+        const density = algorithm === "dbscan" || algorithm === "hdbscan";
+        return [density, density ? {opacity: 0.4} : {}];
+    }
+    """,
+    Output("segments-density-params", "is_open"),
+    Output("segments-k-block", "style"),
+    Input("segments-algorithm", "value"),
+)
 
 
-@callback(
+@job_callback(
+    "segments-sweep",
     Output("segments-sweep-token", "data"),
     Input("segments-sweep-button", "n_clicks"),
     Input("segments-auto-k", "value"),
@@ -495,37 +591,17 @@ def update_box(feature: str, current: dict | None):
     State("segments-features", "value"),
     State("segments-scaling", "value"),
     State("segments-algorithm", "value"),
-    background=True,
-    progress=[
-        Output("segments-sweep-progress", "value"),
-        Output("segments-sweep-progress-text", "children"),
-    ],
-    running=[
-        (Output("segments-sweep-button", "disabled"), True, False),
-        (Output("segments-sweep-cancel", "disabled"), False, True),
-        (Output("segments-sweep-status", "style"), {"display": "block"}, {"display": "none"}),
-        (Output("segments-features", "disabled"), True, False),
-        (Output("segments-scaling", "disabled"), True, False),
-        (Output("segments-algorithm", "disabled"), True, False),
-        (Output("segments-k", "disabled"), True, False),
-    ],
-    cancel=[Input("segments-sweep-cancel", "n_clicks")],
-    prevent_initial_call=True,
+    disable=["segments-features", "segments-scaling", "segments-algorithm", "segments-k"],
+    fields=FIELDS,
 )
-@job_errors
-def find_best_k(set_progress, n_clicks, auto, session_id, dataset_id, features, scaling, algorithm):
-    """Background job: sweep k = 2..10 in a fresh process, reporting progress after each k."""
+def find_best_k(progress, n_clicks, auto, session_id, dataset_id, features, scaling, algorithm):
+    """Sweep k = 2..10 in a fresh process, reporting progress after each k."""
     if ctx.triggered_id == "segments-auto-k" and not auto:
         raise PreventUpdate
-    set_progress((0, "Starting…"))
     sweep_algorithm = algorithm if algorithm in K_ALGORITHMS else "kmeans"
     params = params_from(features, scaling, sweep_algorithm, DEFAULTS["k"], None, None, None)
     result = run_task(
-        settings(),
-        "sweep",
-        progress=lambda done, total, text: set_progress((round(100 * done / total), text)),
-        dataset_id=dataset_id,
-        params=params.to_dict(),
+        settings(), "sweep", progress=progress, dataset_id=dataset_id, params=params.to_dict()
     )
     return {"dataset_id": dataset_id, "params": params.to_dict(), "session": session_id, **result}
 
@@ -582,26 +658,3 @@ def download_segments(n_clicks: int, current: dict | None):
     )
     frame: pl.DataFrame = result.assignments
     return {"content": frame.write_csv(), "filename": "segments.csv", "type": "text/csv"}
-
-
-@callback(Output("segments-surrogate", "children"), Input("segments-current", "data"))
-def explain_segments(current: dict | None):
-    """Global importance from the segment surrogate, with its cross-validated accuracy."""
-    if not current:
-        raise PreventUpdate
-    params = SegmentParams.from_dict(current["params"])
-    surrogate = service().surrogate(current["dataset_id"], params)
-    return html.Div(
-        [
-            html.P(
-                f"The surrogate tells the segments apart with {surrogate.accuracy_:.1%} accuracy "
-                "(3-fold cross-validation); the bars are each feature's share of its gain.",
-                className="small mb-1",
-                id="segments-surrogate-accuracy",
-            ),
-            dcc.Graph(
-                figure=importance_figure(surrogate.importance(), FEATURES),
-                config={"displaylogo": False},
-            ),
-        ]
-    )

@@ -16,7 +16,9 @@ def free_port() -> int:
 def app(tmp_path):
     from dashboard.app import create_app
 
-    return create_app(Settings.from_env({"SEGMENTA_CACHE_DIR": str(tmp_path / "cache")}))
+    return create_app(
+        Settings.from_env({"SEGMENTA_CACHE_DIR": str(tmp_path / "cache"), "SEGMENTA_WARM_UP": "0"})
+    )
 
 
 @pytest.fixture

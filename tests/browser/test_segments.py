@@ -42,17 +42,74 @@ def test_seg002_k_sweep_shows_progress_and_result(dash_duo, app):
     assert dash_duo.get_logs() == []
 
 
-def test_seg003_invalid_parameter_shows_the_alert(dash_duo, app):
+def _alert_text(driver, alert_id: str) -> str:
+    """The alert's text, or "" when it is closed (dbc removes a closed alert from the page)."""
+    found = driver.find_elements(By.ID, alert_id)
+    return found[0].text if found and found[0].is_displayed() else ""
+
+
+def test_seg003_invalid_parameter_alert_names_the_field_and_clears_when_fixed(dash_duo, app):
     _open_segments(dash_duo, app)
-    choose(dash_duo.driver, "segments-algorithm", "DBSCAN (density, finds outliers)")
+    driver = dash_duo.driver
+    choose(driver, "segments-algorithm", "DBSCAN (density, finds outliers)")
     eps = wait_until(
         lambda: (
-            dash_duo.driver.find_element(By.ID, "segments-eps").is_displayed()
-            and dash_duo.driver.find_element(By.ID, "segments-eps")
+            driver.find_element(By.ID, "segments-eps").is_displayed()
+            and driver.find_element(By.ID, "segments-eps")
         )
     )
     eps.send_keys(Keys.BACKSPACE * 4, "0", Keys.TAB)
-    dash_duo.wait_for_contains_text(
-        "#app-alert", "The 'eps' parameter must be a number in (0.0, 100.0]", timeout=30
+    wait_until(lambda: "DBSCAN radius (eps)" in _alert_text(driver, "segments-alert"), timeout=30)
+    assert "must be a number in (0.0, 100.0]" in _alert_text(driver, "segments-alert")
+    assert table_rows(driver, "segments-profile-table") == 4  # the last good result stays
+    # fixing the input closes the alert
+    eps.send_keys(Keys.BACKSPACE * 4, "0.5", Keys.TAB)
+    wait_until(lambda: _alert_text(driver, "segments-alert") == "", timeout=30)
+    # a new error does not follow the user to another page
+    eps.send_keys(Keys.BACKSPACE * 4, "-3", Keys.TAB)
+    wait_until(lambda: "DBSCAN radius (eps)" in _alert_text(driver, "segments-alert"), timeout=30)
+    driver.find_element(By.ID, "nav-overview").click()
+    dash_duo.wait_for_element("#overview-kpis .kpi-card", timeout=30)
+    assert _alert_text(driver, "segments-alert") == "" and _alert_text(driver, "app-alert") == ""
+    assert dash_duo.get_logs() == []
+
+
+def test_seg004_settings_live_in_the_url(dash_duo, app):
+    _open_segments(dash_duo, app)
+    driver = dash_duo.driver
+    set_slider(driver, "segments-k", 5)
+    wait_until(lambda: table_rows(driver, "segments-profile-table") == 5)
+    wait_until(lambda: "k=5" in driver.current_url)
+    assert "algorithm=kmeans" in driver.current_url
+    # a link reproduces what its sender saw, in a fresh browser session
+    link = dash_duo.server_url + "/segments?algorithm=gmm&k=3&view=2d"
+    driver.delete_all_cookies()
+    driver.execute_script("window.sessionStorage.clear()")
+    driver.get(link)
+    wait_until(lambda: table_rows(driver, "segments-profile-table") == 3, timeout=60)
+    assert slider_value(driver, "segments-k") == 3
+    assert "Gaussian mixture" in driver.find_element(By.ID, "segments-algorithm").text
+    # a link with a value the page cannot use says so, and shows the default
+    driver.get(dash_duo.server_url + "/segments?k=abc")
+    wait_until(
+        lambda: (
+            "The link's Number of segments (k) (abc)" in _alert_text(driver, "segments-link-alert")
+        )
     )
-    assert table_rows(dash_duo.driver, "segments-profile-table") == 4  # the last good result stays
+    wait_until(lambda: table_rows(driver, "segments-profile-table") == 4, timeout=60)
+    assert dash_duo.get_logs() == []
+
+
+def test_seg005_recluster_redraws_everything_in_one_round_trip(dash_duo, app):
+    _open_segments(dash_duo, app)
+    driver = dash_duo.driver
+    driver.execute_script("window.performance.clearResourceTimings()")
+    set_slider(driver, "segments-k", 3)
+    wait_until(lambda: table_rows(driver, "segments-profile-table") == 3)
+    wait_until(lambda: len(dash_duo.find_elements("#segments-box .boxlayer .trace")) == 3)
+    requests = driver.execute_script(
+        "return performance.getEntriesByType('resource')"
+        ".filter(e => e.name.includes('_dash-update-component')).length"
+    )
+    assert requests == 1
+    assert dash_duo.get_logs() == []

@@ -21,9 +21,12 @@ def page(name: str):
     return sys.modules[module]
 
 
-def triggered(component_id: str | None, prop: str = "value"):
+def triggered(component_id: str | None, prop: str = "value") -> dict:
+    """Pretend ``component_id.prop`` triggered the next callback; returns its ``set_props`` record."""
     inputs = [{"prop_id": f"{component_id}.{prop}", "value": None}] if component_id else []
-    context_value.set(AttributeDict(triggered_inputs=inputs))
+    updated: dict = {}
+    context_value.set(AttributeDict(triggered_inputs=inputs, updated_props=updated))
+    return updated
 
 
 @pytest.fixture
@@ -37,19 +40,40 @@ def overview(app):
 
 
 def test_overview_callbacks(overview):
-    first, last, start, end = overview.init_dates(BUNDLED_ID)
-    assert (str(start), str(end)) == ("2010-12-10", "2011-12-09")
-    cards, trend, rfm, countries = overview.update_overview(str(start), str(end), BUNDLED_ID)
+    triggered("dataset-id", "data")
+    first, last, start, end, preset, cards, trend, rfm, countries = overview.update_overview(
+        BUNDLED_ID, None, None, None
+    )
+    assert (start, end) == ("2010-12-10", "2011-12-09")
     assert len(cards.children) == 8
     assert "£7.98M" in str(cards)
     assert len(trend.data) == 2 and len(trend.data[0].x) == 13
     assert len(rfm.data[0].y) == 11
     assert countries.data[0].y[-1] == "United Kingdom"
-    with pytest.raises(PreventUpdate):
-        overview.update_overview(None, None, BUNDLED_ID)
+
+
+def test_overview_preset_sets_the_dates_and_editing_clears_it(overview):
+    triggered("overview-preset")
+    out = overview.update_overview(BUNDLED_ID, "2010-12-10", "2011-12-09", "qtd")
+    assert out[2:5] == ("2011-10-01", "2011-12-09", dash.no_update)
+    triggered("overview-dates", "start_date")
+    out = overview.update_overview(BUNDLED_ID, "2011-11-01", "2011-12-09", "qtd")
+    assert out[2:5] == ("2011-11-01", "2011-12-09", None)
+
+
+def test_overview_error_opens_and_success_closes_its_alert(overview):
+    updated = triggered("overview-preset")
+    out = overview.update_overview(BUNDLED_ID, "2009-12-01", "2010-01-31", "last-year")
+    assert out is dash.no_update
+    alert = updated["overview-alert"]
+    assert alert["is_open"] and alert["children"].startswith("Check “Period”: A year before")
+    updated = triggered("overview-preset")
+    overview.update_overview(BUNDLED_ID, None, None, "ytd")
+    assert updated["overview-alert"] == {"is_open": False}
 
 
 def test_recluster_updates_everything(segments):
+    triggered("segments-k")
     out = segments.recluster(
         ["recency_days", "frequency", "monetary"],
         "log-standard",
@@ -59,10 +83,24 @@ def test_recluster_updates_everything(segments):
         10,
         None,
         "3d",
+        "monetary",
         BUNDLED_ID,
     )
-    current, metrics, pca, caption, personas, rows, columns, tests, test_columns, heatmap = out
-    assert current["params"]["k"] == 5
+    (
+        current,
+        metrics,
+        pca,
+        caption,
+        personas,
+        rows,
+        columns,
+        tests,
+        test_columns,
+        heatmap,
+        box,
+        tree,
+    ) = out
+    assert current["params"]["k"] == 5 and current["view"] == "3d"
     assert len(pca.data) == 5 and pca.data[0].type == "scatter3d"
     assert "Showing all 5,878 customers" in caption
     assert len(personas.children) == 5
@@ -74,11 +112,27 @@ def test_recluster_updates_everything(segments):
     }
     assert len(tests) == 9 and tests[0]["label"] == "Days since last purchase"
     assert len(heatmap.data[0].y) == 5
-    two_d = segments.recluster(None, "robust", "gmm", 3, 1.0, 10, None, "2d", BUNDLED_ID)[2]
+    assert len(box.data) == 5
+    assert "A decision tree of depth 4 on the clustered features" in str(tree)
+    assert len(tree.children[1].figure.data[0].y) == 3
+    triggered("segments-view")
+    two_d = segments.recluster(
+        None, "robust", "gmm", 3, 1.0, 10, None, "2d", "monetary", BUNDLED_ID
+    )[2]
     assert two_d.data[0].type == "scattergl" and len(two_d.data) == 3
 
 
+def test_box_feature_change_redraws_only_the_box(segments):
+    triggered("segments-box-feature")
+    out = segments.recluster(
+        None, "log-standard", "kmeans", 4, 1.0, 10, None, "3d", "frequency", BUNDLED_ID
+    )
+    assert all(v is dash.no_update for v in out[:10]) and out[11] is dash.no_update
+    assert len(out[10].data) == 4
+
+
 def test_recluster_dbscan_has_outliers(segments):
+    triggered("segments-algorithm")
     out = segments.recluster(
         ["recency_days", "frequency", "monetary"],
         "log-standard",
@@ -88,48 +142,74 @@ def test_recluster_dbscan_has_outliers(segments):
         10,
         None,
         "3d",
+        "monetary",
         BUNDLED_ID,
     )
     names = [trace.name for trace in out[2].data]
     assert "Outliers" in names
 
 
-def test_invalid_parameter_raises_user_error(segments):
-    with pytest.raises(ParameterError) as info:
-        segments.recluster(None, "log-standard", "dbscan", 4, 0, 10, None, "3d", BUNDLED_ID)
-    assert alert_props(info.value) == {
-        "children": "The 'eps' parameter must be a number in (0.0, 100.0]. Got 0.0 instead.",
+def test_invalid_parameter_opens_the_page_alert_naming_the_field(segments):
+    updated = triggered("segments-eps")
+    out = segments.recluster(
+        None, "log-standard", "dbscan", 4, 0, 10, None, "3d", "monetary", BUNDLED_ID
+    )
+    assert out is dash.no_update
+    assert updated["segments-alert"] == {
+        "children": "Check “DBSCAN radius (eps)”: The 'eps' parameter must be a number in "
+        "(0.0, 100.0]. Got 0.0 instead.",
         "color": "warning",
         "is_open": True,
     }
+    updated = triggered("segments-eps")
+    segments.recluster(
+        None, "log-standard", "dbscan", 4, 0.5, 10, None, "3d", "monetary", BUNDLED_ID
+    )
+    assert updated["segments-alert"] == {"is_open": False}
     assert alert_props(RuntimeError("boom"))["color"] == "danger"
 
 
-def test_settings_restore_and_save(segments):
-    saved = {
-        "features": ["monetary"],
-        "scaling": "robust",
-        "algorithm": "gmm",
-        "k": 6,
-        "eps": 1.0,
-        "min_samples": 10,
-        "min_cluster_size": None,
-        "view": "2d",
-        "auto": False,
-    }
-    values = [[], "log-standard", "kmeans", 4, 1.0, 10, None, "3d", False]
-    triggered(None)
-    restored = segments.sync_settings(*values, saved)
-    assert restored[:-1] == [saved[name] for name in segments.CONTROLS]
-    triggered("segments-k")
-    changed = segments.sync_settings(*values[:3], 7, *values[4:], saved)
-    assert changed[-1]["k"] == 7 and all(v is dash.no_update for v in changed[:-1])
+def test_unused_settings_neither_raise_nor_split_the_cache():
+    from dashboard.segment_settings import params_from
+
+    kmeans = params_from(None, "log-standard", "kmeans", 5, None, None, None)
+    assert kmeans == params_from(None, "log-standard", "kmeans", 5, 3.0, 99, 40)
+    with pytest.raises(ParameterError, match="'eps' parameter"):
+        params_from(None, "log-standard", "dbscan", 5, None, 10, None)
+    with pytest.raises(ParameterError, match="'k' parameter must be an int"):
+        params_from(None, "log-standard", "kmeans", 4.5, None, None, None)
+
+
+@pytest.mark.parametrize(
+    ("query", "expected", "problem"),
+    [
+        ({}, {"k": 4, "algorithm": "kmeans"}, None),
+        (
+            {"k": "7", "algorithm": "gmm", "view": "2d"},
+            {"k": 7, "algorithm": "gmm", "view": "2d"},
+            None,
+        ),
+        ({"features": "monetary,frequency"}, {"features": ["monetary", "frequency"]}, None),
+        ({"k": "abc"}, {"k": 4}, "The link's Number of segments (k) (abc)"),
+        ({"k": "40"}, {"k": 4}, "The page offers k from 2 to 12; got 40."),
+        ({"algorithm": "magic"}, {"algorithm": "kmeans"}, "The link's Algorithm (magic)"),
+        ({"features": "monetary,shoe_size"}, {"features": []}, "unknown feature(s) shoe_size"),
+        ({"eps": "-1", "algorithm": "dbscan"}, {"eps": 1.0, "algorithm": "dbscan"}, "'eps'"),
+    ],
+)
+def test_settings_from_the_url(query, expected, problem):
+    from dashboard.segment_settings import settings_from_query
+
+    values, problems = settings_from_query(query)
+    assert {k: values[k] for k in expected} == expected
+    if problem is None:
+        assert problems == []
+    else:
+        assert len(problems) == 1 and problem in problems[0]
 
 
 def test_box_download_and_apply(segments):
     current = {"dataset_id": BUNDLED_ID, "params": SegmentParams(k=4).to_dict()}
-    box = segments.update_box("monetary", current)
-    assert len(box.data) == 4
     download = segments.download_segments(1, current)
     lines = download["content"].splitlines()
     assert lines[0] == "customer_id,segment,segment_name" and len(lines) == 5_879
@@ -249,16 +329,6 @@ def test_segment_scope_compares_with_all_baskets(app):
     )
     summary, *_, segment_block = baskets.render(token)
     assert "Much stronger in this segment" in str(segment_block)
-
-
-def test_segment_surrogate_card(segments):
-    card = segments.explain_segments(
-        {"dataset_id": BUNDLED_ID, "params": SegmentParams(k=4).to_dict()}
-    )
-    text = str(card)
-    assert "accuracy (3-fold cross-validation)" in text
-    graph = card.children[1]
-    assert len(graph.figure.data[0].y) == 9
 
 
 def test_data_page_upload_callbacks(app):
