@@ -12,10 +12,9 @@ import polars as pl
 from analytics.datasets import Dataset, open_dataset
 from analytics.errors import ParameterError, SegmentaError
 from analytics.features import customer_features
-from analytics.profiles import profile_segments
 from analytics.rfm import rfm_table
 from analytics.schema import parse_column_mapping
-from analytics.segmentation import ALGORITHMS, K_ALGORITHMS, SCALINGS, Segmenter, sweep_k
+from analytics.segmentation import ALGORITHMS, K_ALGORITHMS, SCALINGS, sweep_k
 
 
 def _add_input(parser: argparse.ArgumentParser) -> None:
@@ -100,18 +99,23 @@ def cmd_segment(args: argparse.Namespace) -> None:
         print(sweep.table)
         print(f"Recommended k = {sweep.recommended_k}: {sweep.reason}")
         k = sweep.recommended_k
-    seg = Segmenter(
-        features=names,
-        scaling=args.scaling,
-        algorithm=args.algorithm,
-        n_clusters=k,
-        eps=args.eps,
-        min_samples=args.min_samples,
-    ).fit(features)
-    profile = profile_segments(features, seg.labels_, seg.features_)
-    m = seg.metrics_
+    from analytics.segment_report import SegmentParams, segment_report
+
+    report = segment_report(
+        features,
+        SegmentParams(
+            features=tuple(names) if names else None,
+            scaling=args.scaling,
+            algorithm=args.algorithm,
+            k=k,
+            eps=args.eps,
+            min_samples=args.min_samples,
+        ),
+    )
+    m = report.metrics
     print(
-        f"Segmented {len(seg.labels_):,} customers on {', '.join(seg.features_)} ({args.algorithm}, {args.scaling} scaling)"
+        f"Segmented {report.assignments.height:,} customers on {', '.join(report.features)} "
+        f"({args.algorithm}, {args.scaling} scaling)"
     )
     print(f"  segments: {m.n_segments}   outliers: {m.outlier_share:.1%}")
     if m.silhouette is not None:
@@ -120,11 +124,18 @@ def cmd_segment(args: argparse.Namespace) -> None:
             f"   Davies-Bouldin: {m.davies_bouldin:.3f}   Calinski-Harabasz: {m.calinski_harabasz:,.0f}"
             f"   inertia: {m.inertia:,.0f}"
         )
-    for p in profile.personas:
+    if report.tree is not None and report.tree.accuracy is not None:
+        top = sorted(report.tree.importance.items(), key=lambda t: -t[1])[:3]
+        print(
+            f"  a depth-{report.tree.depth} decision tree reproduces {report.tree.accuracy:.1%} of "
+            f"held-out customers' segments; it splits mostly on "
+            + ", ".join(f"{name} ({share:.0%})" for name, share in top)
+        )
+    for p in report.profile.personas:
         print(
             f"  [{p.segment:>2}] {p.name:<45} {p.customers:>8,} customers  {p.share:6.1%}  revenue {p.revenue_share:6.1%}  -> {p.action}"
         )
-    _write(seg.assignments(profile.names()), args.output)
+    _write(report.assignments, args.output)
 
 
 def _print_backtest(result) -> None:
@@ -361,11 +372,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Parameters whose flag is not ``--`` + the name with dashes.
+FLAG_NAMES = {"n_clusters": "--k"}
+
+
+def _flag_for(parser: argparse.ArgumentParser, argv: Sequence[str], parameter: str | None):
+    """The command-line flag that sets ``parameter`` for the command in ``argv``, if any."""
+    if not parameter:
+        return None
+    flag = FLAG_NAMES.get(parameter, "--" + parameter.replace("_", "-"))
+    subparsers = next(
+        (a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None
+    )
+    command = next((a for a in argv if a in (subparsers.choices if subparsers else {})), None)
+    if command is None:
+        return None
+    options = {o for a in subparsers.choices[command]._actions for o in a.option_strings}
+    return flag if flag in options else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     try:
         args.run(args)
     except SegmentaError as error:
-        print(f"error: {error}", file=sys.stderr)
+        flag = _flag_for(parser, argv, getattr(error, "parameter", None))
+        print(f"error: {flag + ': ' if flag else ''}{error}", file=sys.stderr)
         return 1
     return 0

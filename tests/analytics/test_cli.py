@@ -94,11 +94,11 @@ def test_segment_writes_names_and_probabilities(log_file, tmp_path, capsys):
         ),
         (
             ["segment", "--k", "1", "--output", "x.csv"],
-            "The 'n_clusters' parameter must be an int in [2, 50]. Got 1 instead.",
+            "error: --k: The 'k' parameter must be an int in [2, 50]. Got 1 instead.",
         ),
         (
             ["segment", "--features", "recency_days,loyalty", "--output", "x.csv"],
-            "Unknown feature 'loyalty'",
+            "error: --features: Unknown feature 'loyalty'",
         ),
         (
             ["features", "--as-of", "31/12/2011", "--output", "x.csv"],
