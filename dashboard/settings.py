@@ -28,6 +28,8 @@ class Settings:
     ``SEGMENTA_CURRENCY``         currency symbol for money figures (default £, the bundled data's)
     ``SEGMENTA_MEMORY_CACHE``     results each worker keeps unpickled in memory (default 64)
     ``SEGMENTA_LOCK_TIMEOUT``     seconds one computation may hold its result's lock (default 900)
+    ``SEGMENTA_REQUEST_THREADS``  BLAS/OpenMP threads for work done inside a web request
+                                  (default 1: concurrent requests share the cores)
     ``SEGMENTA_WARM_UP``          ``1`` (default): compute the default views of the default dataset
                                   when the server starts; ``0``: only when first asked
     ============================  ===============================================================
@@ -41,6 +43,7 @@ class Settings:
     currency: str = "£"
     memory_cache_items: int = 64
     lock_timeout: int = 900
+    request_threads: int = 1
     warm_up: bool = True
 
     @classmethod
@@ -61,6 +64,7 @@ class Settings:
             currency=env.get("SEGMENTA_CURRENCY") or "£",
             memory_cache_items=_int(env, "SEGMENTA_MEMORY_CACHE", 64, 0, 10_000),
             lock_timeout=_int(env, "SEGMENTA_LOCK_TIMEOUT", 900, 10, 86_400),
+            request_threads=_int(env, "SEGMENTA_REQUEST_THREADS", 1, 1, 256),
             warm_up=_flag(env, "SEGMENTA_WARM_UP", True),
         )
 
