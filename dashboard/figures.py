@@ -180,25 +180,25 @@ def pca_figure(
         drivers = ", ".join(FEATURES.get(f, f).split(" (")[0].lower() for f, _ in top)
         axis_titles.append((f"PC{i + 1} ({result.explained_variance[i]:.0%})", drivers))
     fig = go.Figure()
+    # Numbers travel as typed arrays (compact); the id as text; the segment name is the trace's.
     hover = (
-        "Customer %{customdata[0]}<br>%{customdata[1]}<br>Last purchase %{customdata[2]:.0f} days ago"
-        f"<br>%{{customdata[3]:,}} orders, {currency}%{{customdata[4]:,.0f}} net<extra></extra>"
+        "Customer %{text}<br>%{fullData.name}<br>Last purchase %{customdata[0]:.0f} days ago"
+        f"<br>%{{customdata[1]:,.0f}} orders, {currency}%{{customdata[2]:,.0f}} net<extra></extra>"
     )
+    points = coords[rows]
     for segment in sorted(set(labels.tolist())):
         mask = labels == segment
-        custom = np.column_stack(
-            [ids[mask], names[mask], key[mask, 0], key[mask, 1].astype(int), key[mask, 2]]
-        )
         trace = go.Scatter3d if dims == 3 else go.Scattergl
-        xyz = {"x": coords[rows][mask, 0], "y": coords[rows][mask, 1]}
+        xyz = {"x": points[mask, 0], "y": points[mask, 1]}
         if dims == 3:
-            xyz["z"] = coords[rows][mask, 2]
+            xyz["z"] = points[mask, 2]
         fig.add_trace(
             trace(
                 **xyz,
                 mode="markers",
                 name=str(names[mask][0]),
-                customdata=custom,
+                text=ids[mask].tolist(),
+                customdata=key[mask].astype(np.float32),
                 hovertemplate=hover,
                 marker={
                     "size": 3 if dims == 3 else 5,
