@@ -36,14 +36,14 @@ from analytics.baskets import (
 from analytics.cleaning import CleaningReport
 from analytics.customers import CustomerHistory, customer_history, search_customers
 from analytics.datasets import BUNDLED_ID, BUNDLED_NAME, fingerprint, open_dataset
-from analytics.errors import DataError
+from analytics.errors import DataError, ParameterError
 from analytics.explain import Explanation, SegmentSurrogate, explain_prediction
 from analytics.features import customer_features
 from analytics.io import CSV_SUFFIXES, EXCEL_SUFFIXES, PARQUET_SUFFIXES, read_table
 from analytics.kpis import Kpi, monthly_trend, period_kpis, rfm_period_summary, top_countries
 from analytics.predict import Predictions, predict
 from analytics.segment_report import SegmentParams, SegmentReport, segment_report
-from analytics.segmentation import KSweep, sweep_k
+from analytics.segmentation import KSweep, _check_choice, _check_float, _check_int, sweep_k
 from dashboard.settings import Settings
 
 UPLOAD_ID = re.compile(r"^u-[0-9a-f]{32}$")
@@ -89,9 +89,15 @@ class DatasetSource:
     date_format: str | None = None
 
 
+BASKET_SCOPES = ("all", "segment", "country")
+
+
 @dataclass(frozen=True)
 class BasketParams:
-    """Everything that decides a basket analysis (the cache key)."""
+    """Everything that decides a basket analysis (the cache key); validated on creation.
+
+    The mining algorithm's own name is checked by the miner (it knows its engines).
+    """
 
     min_support: float = 0.01
     min_confidence: float = 0.3
@@ -111,6 +117,48 @@ class BasketParams:
             value = getattr(self, name)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 object.__setattr__(self, name, float(value))
+        _check_float("min_support", self.min_support, 0.0, 1.0)
+        if not isinstance(self.min_confidence, float) or not 0.0 <= self.min_confidence <= 1.0:
+            raise ParameterError(
+                "The 'min_confidence' parameter must be a number in [0, 1]. "
+                f"Got {self.min_confidence!r} instead.",
+                parameter="min_confidence",
+            )
+        if not isinstance(self.min_lift, float) or not 0.0 <= self.min_lift <= 1e6:
+            raise ParameterError(
+                f"The 'min_lift' parameter must be a number >= 0. Got {self.min_lift!r} instead.",
+                parameter="min_lift",
+            )
+        _check_choice("scope", self.scope, BASKET_SCOPES)
+        if self.scope == "all" and self.scope_value is not None:
+            raise ParameterError(
+                "A scope value only goes with the 'segment' or 'country' scope.",
+                parameter="scope_value",
+            )
+        if self.scope == "segment":
+            if not (isinstance(self.scope_value, str) and self.scope_value.lstrip("-").isdigit()):
+                raise ParameterError(
+                    f"The segment must be a segment number. Got {self.scope_value!r} instead.",
+                    parameter="scope_value",
+                )
+            SegmentParams.from_dict(self.segmentation or {})
+        dates = []
+        for name in ("start", "end"):
+            value = getattr(self, name)
+            try:
+                dates.append(dt.date.fromisoformat(value) if value is not None else None)
+            except (TypeError, ValueError):
+                raise ParameterError(
+                    f"The '{name}' date must be written YYYY-MM-DD. Got {value!r} instead.",
+                    parameter=name,
+                ) from None
+        if None not in dates and dates[1] < dates[0]:
+            raise ParameterError(
+                f"The period ends ({self.end}) before it starts ({self.start}).", parameter="end"
+            )
+        _check_int("min_item_baskets", self.min_item_baskets, 1, 10_000_000)
+        if self.max_basket_size is not None:
+            _check_int("max_basket_size", self.max_basket_size, 1, 10_000_000)
 
     def key(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

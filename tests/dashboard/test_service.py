@@ -1,4 +1,5 @@
 import datetime as dt
+import json
 
 import pytest
 
@@ -20,7 +21,7 @@ def test_dataset_cleaned_once_and_results_memoised(service, monkeypatch):
     # a second service on the same cache folder (another worker) must not recompute
     other = Service(service.settings)
     monkeypatch.setattr(
-        "dashboard.service.Segmenter.fit", lambda *a, **k: pytest.fail("recomputed")
+        "analytics.segmentation.Segmenter.fit", lambda *a, **k: pytest.fail("recomputed")
     )
     monkeypatch.setattr("dashboard.service.open_dataset", lambda *a, **k: pytest.fail("re-cleaned"))
     again = other.segmentation(BUNDLED_ID, SegmentParams(k=3))
@@ -39,8 +40,33 @@ def test_segmentation_result(service):
 
 
 def test_parameter_errors_surface(service):
-    with pytest.raises(ParameterError, match="The 'n_clusters' parameter must be an int in"):
+    with pytest.raises(ParameterError, match="The 'k' parameter must be an int in"):
         service.segmentation(BUNDLED_ID, SegmentParams(k=1))
+
+
+def test_concurrent_misses_compute_once(service):
+    import threading
+    import time
+
+    calls = []
+
+    def slow():
+        calls.append(1)
+        time.sleep(0.5)
+        return len(calls)
+
+    results = []
+    threads = [
+        threading.Thread(target=lambda: results.append(service._memo("test:slow", slow)))
+        for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert calls == [1] and results == [1, 1, 1, 1]
+    # another worker (a new service on the same folder) reads it from disk
+    assert Service(service.settings)._memo("test:slow", slow) == 1 and calls == [1]
 
 
 @pytest.mark.parametrize("dataset_id", ["../../etc/passwd", "u-123", "u-" + "0" * 32, None])
@@ -118,3 +144,36 @@ def test_upload_is_stored_as_given_under_a_random_id(service):
     assert service.transactions(dataset_id)["customer_id"][0] == "00017"
     other, _ = service.save_upload(content, "orders.csv")
     assert other != dataset_id
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"min_support": 0}, "The 'min_support' parameter must be a number in (0.0, 1.0]"),
+        ({"min_support": 1.5}, "Got 1.5 instead."),
+        ({"min_confidence": -0.1}, "The 'min_confidence' parameter must be a number in [0, 1]"),
+        ({"min_lift": -1}, "The 'min_lift' parameter must be a number >= 0"),
+        ({"scope": "region"}, "The 'scope' parameter must be one of 'all', 'segment', 'country'"),
+        ({"scope": "all", "scope_value": "UK"}, "A scope value only goes with"),
+        ({"scope": "segment", "scope_value": "VIP"}, "must be a segment number. Got 'VIP'"),
+        ({"start": "01/02/2011"}, "The 'start' date must be written YYYY-MM-DD"),
+        ({"start": "2011-03-01", "end": "2011-02-01"}, "The period ends (2011-02-01) before"),
+        ({"min_item_baskets": 0}, "The 'min_item_baskets' parameter must be an int in [1,"),
+        ({"max_basket_size": 2.5}, "The 'max_basket_size' parameter must be an int"),
+    ],
+)
+def test_basket_params_validate_themselves(values, message):
+    from analytics.errors import ParameterError
+    from dashboard.service import BasketParams
+
+    with pytest.raises(ParameterError) as info:
+        BasketParams(**values)
+    assert message in str(info.value)
+
+
+def test_basket_params_survive_json():
+    from dashboard.service import BasketParams
+
+    params = BasketParams(min_support=0.02, min_confidence=1, min_lift=1, start="2011-01-01")
+    again = BasketParams(**json.loads(json.dumps(params.to_dict())))
+    assert again == params and again.key() == params.key() and again.min_confidence == 1.0
