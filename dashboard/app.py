@@ -13,6 +13,7 @@ from dash import DiskcacheManager
 
 from dashboard.components.shell import create_shell
 from dashboard.errors import ALERT_ID, handle_callback_error
+from dashboard.figures import install_template
 from dashboard.service import Service
 from dashboard.settings import Settings
 
@@ -28,6 +29,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     settings = settings or Settings.from_env()
     settings.configure_logging()
     settings.cache_dir.mkdir(parents=True, exist_ok=True)
+    install_template()
     manager = DiskcacheManager(diskcache.Cache(str(settings.cache_dir / "jobs")))
     app = dash.Dash(
         __name__,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
 import polars as pl
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
@@ -19,13 +20,66 @@ MAX_POINTS_3D = 10_000
 MAX_POINTS_2D = 50_000
 
 
+_AXIS = {
+    "gridcolor": "#EBF0F8",
+    "linecolor": "#EBF0F8",
+    "zerolinecolor": "#EBF0F8",
+    "ticks": "",
+    "automargin": True,
+    "title": {"standoff": 15},
+}
+_SCENE_AXIS = {
+    "backgroundcolor": "white",
+    "gridcolor": "#DFE8F3",
+    "linecolor": "#EBF0F8",
+    "zerolinecolor": "#EBF0F8",
+    "showbackground": True,
+    "ticks": "",
+}
+#: plotly_white's look in the few properties our figures use. The full template is 7 KB per
+#: figure on the wire and took 0.1-0.4 s per figure to copy and validate; this one is tiny.
+TEMPLATE = go.layout.Template(
+    layout={
+        "font": {"color": "#2a3f5f"},
+        "colorway": [
+            "#636efa",
+            "#EF553B",
+            "#00cc96",
+            "#ab63fa",
+            "#FFA15A",
+            "#19d3f3",
+            "#FF6692",
+            "#B6E880",
+            "#FF97FF",
+            "#FECB52",
+        ],
+        "paper_bgcolor": "white",
+        "plot_bgcolor": "white",
+        "hoverlabel": {"align": "left"},
+        "xaxis": _AXIS,
+        "yaxis": _AXIS,
+        "scene": {"xaxis": _SCENE_AXIS, "yaxis": _SCENE_AXIS, "zaxis": _SCENE_AXIS},
+        "coloraxis": {"colorbar": {"outlinewidth": 0, "ticks": ""}},
+    }
+)
+
+
+def install_template() -> None:
+    """Make :data:`TEMPLATE` plotly's default, so new figures do not copy the large built-in one.
+
+    Called once by the app factory (plotly's template registry is process-wide).
+    """
+    pio.templates["segmenta"] = TEMPLATE
+    pio.templates.default = "segmenta"
+
+
 def segment_color(segment: int) -> str:
     return OUTLIER_COLOR if segment == OUTLIER else PALETTE[segment % len(PALETTE)]
 
 
 def _layout(fig: go.Figure, height: int = 360, **kwargs) -> go.Figure:
     settings = {
-        "template": "plotly_white",
+        "template": TEMPLATE,
         "height": height,
         "margin": {"l": 10, "r": 10, "t": 30, "b": 10},
         "font": {"size": 12},
