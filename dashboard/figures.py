@@ -155,6 +155,71 @@ def _sample_rows(n: int, cap: int, seed: int = 0) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, size=cap, replace=False))
 
 
+def _hover(currency: str) -> str:
+    return (
+        "Customer %{customdata[0]}<br>%{customdata[1]}<br>Last purchase %{customdata[2]:.0f} days ago"
+        f"<br>%{{customdata[3]:,}} orders, {currency}%{{customdata[4]:,.0f}} net<extra></extra>"
+    )
+
+
+def _strip_figure(result, features: pl.DataFrame, currency: str) -> tuple[go.Figure, str]:
+    """One clustering feature: customers along its scaled value, one jittered row per segment."""
+    # one feature's only component is that feature centred, up to sign: undo the sign
+    sign = -1.0 if result.loadings["PC1"][0] < 0 else 1.0
+    coords = result.coordinates * sign
+    n = len(coords)
+    rows = _sample_rows(n, MAX_POINTS_2D)
+    assign = result.assignments
+    labels = assign.get_column("segment").to_numpy()[rows]
+    names = assign.get_column("segment_name").to_numpy()[rows]
+    ids = assign.get_column("customer_id").to_numpy()[rows]
+    key = features.select("recency_days", "frequency", "monetary").to_numpy()[rows]
+    jitter = np.random.default_rng(0).uniform(-0.3, 0.3, size=len(rows))
+    segments = sorted(set(labels.tolist()))
+    fig = go.Figure()
+    for position, segment in enumerate(segments):
+        mask = labels == segment
+        custom = np.column_stack(
+            [ids[mask], names[mask], key[mask, 0], key[mask, 1].astype(int), key[mask, 2]]
+        )
+        fig.add_trace(
+            go.Scattergl(
+                x=coords[rows][mask, 0],
+                y=position + jitter[mask],
+                mode="markers",
+                name=str(names[mask][0]),
+                customdata=custom,
+                hovertemplate=_hover(currency),
+                marker={"size": 5, "color": segment_color(int(segment)), "opacity": 0.6},
+            )
+        )
+    feature = result.features[0]
+    label = FEATURES.get(feature, feature)
+    fig.update_xaxes(title_text=f"{label} (scaled, centred)")
+    fig.update_yaxes(
+        tickvals=list(range(len(segments))),
+        ticktext=[str(names[labels == s][0]) for s in segments],
+        automargin=True,
+    )
+    shown = len(rows)
+    caption = (
+        f"Clustered on one feature ({label.lower()}), so there is nothing to project: each customer "
+        "is placed at their scaled value, one row per segment (rows spread vertically to show "
+        "density). Pick two or more features for a PCA view. "
+        + (
+            f"Showing all {n:,} customers."
+            if shown == n
+            else f"Showing a random sample of {shown:,} of {n:,} customers."
+        )
+    )
+    fig = _layout(
+        fig,
+        max(300, 120 + 60 * len(segments)),
+        legend={"orientation": "h", "yanchor": "top", "y": -0.15, "x": 0, "itemsizing": "constant"},
+    )
+    return fig, caption
+
+
 def pca_figure(
     result, features: pl.DataFrame, currency: str, dims: int = 3
 ) -> tuple[go.Figure, str]:
@@ -165,6 +230,8 @@ def pca_figure(
     coords = result.coordinates
     n = len(coords)
     dims = min(dims, coords.shape[1])
+    if dims < 2:
+        return _strip_figure(result, features, currency)
     rows = _sample_rows(n, MAX_POINTS_3D if dims == 3 else MAX_POINTS_2D)
     assign = result.assignments
     labels = assign.get_column("segment").to_numpy()[rows]
@@ -180,10 +247,7 @@ def pca_figure(
         drivers = ", ".join(FEATURES.get(f, f).split(" (")[0].lower() for f, _ in top)
         axis_titles.append((f"PC{i + 1} ({result.explained_variance[i]:.0%})", drivers))
     fig = go.Figure()
-    hover = (
-        "Customer %{customdata[0]}<br>%{customdata[1]}<br>Last purchase %{customdata[2]:.0f} days ago"
-        f"<br>%{{customdata[3]:,}} orders, {currency}%{{customdata[4]:,.0f}} net<extra></extra>"
-    )
+    hover = _hover(currency)
     for segment in sorted(set(labels.tolist())):
         mask = labels == segment
         custom = np.column_stack(

@@ -56,3 +56,13 @@ def test_seg003_invalid_parameter_shows_the_alert(dash_duo, app):
         "#app-alert", "The 'eps' parameter must be a number in (0.0, 100.0]", timeout=30
     )
     assert table_rows(dash_duo.driver, "segments-profile-table") == 4  # the last good result stays
+
+
+def test_seg004_single_feature_draws_a_strip_not_a_crash(dash_duo, app):
+    _open_segments(dash_duo, app)
+    choose(dash_duo.driver, "segments-features", "Net spend (after returns)")
+    dash_duo.wait_for_contains_text(
+        "#segments-pca-caption", "Clustered on one feature (net spend", timeout=60
+    )
+    wait_until(lambda: len(dash_duo.find_elements("#segments-pca .legendtext")) == 4)
+    assert dash_duo.get_logs() == []
