@@ -352,12 +352,18 @@ def sweep_figure(table: pl.DataFrame, recommended: int, elbow: int) -> go.Figure
     return fig
 
 
+def ratio_text(value: float) -> str:
+    """A ratio to the average as the heatmap prints it ("n/a" when there is none)."""
+    return "n/a" if not np.isfinite(value) else f"{value:.2f}×"
+
+
 def heatmap_figure(profile_table: pl.DataFrame, features: list[str]) -> go.Figure:
     """Each segment's mean of each feature relative to the average customer (ratio, log colour)."""
     table = profile_table.sort("segment")
+    # a missing ratio (the average is zero) is "n/a"; a zero ratio is a real 0.00×
     ratios = np.array(
         [
-            [table.get_column(f"{f}_ratio")[i] or np.nan for f in features]
+            [np.nan if (v := table.get_column(f"{f}_ratio")[i]) is None else v for f in features]
             for i in range(table.height)
         ],
         dtype=float,
@@ -370,7 +376,7 @@ def heatmap_figure(profile_table: pl.DataFrame, features: list[str]) -> go.Figur
             z=colour,
             x=labels,
             y=table.get_column("name").to_list(),
-            text=np.vectorize(lambda v: f"{v:.2f}×")(ratios),
+            text=[[ratio_text(v) for v in row] for row in ratios],
             texttemplate="%{text}",
             colorscale="RdBu",
             reversescale=True,

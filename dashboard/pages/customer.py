@@ -45,6 +45,9 @@ def layout(id: str | None = None, **_query) -> html.Div:  # noqa: A002 - the que
                         dcc.Dropdown(
                             id="customer-search",
                             value=id,
+                            # a Dash 4 dropdown drops a value missing from its options, which
+                            # emptied the page when a link navigated here client-side
+                            options=[id] if id else [],
                             placeholder="Type a customer id, e.g. 12347",
                             searchable=True,
                             clearable=False,

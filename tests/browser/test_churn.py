@@ -1,7 +1,7 @@
 import pytest
 
 from dashboard.settings import Settings
-from tests.browser.helpers import search_and_choose, wait_until
+from tests.browser.helpers import click, search_and_choose, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -48,4 +48,23 @@ def test_cus001_customer_lookup_shows_explanations(dash_duo, app):
     dash_duo.wait_for_contains_text("#customer-explain-segment", "surrogate confidence", timeout=30)
     bars = dash_duo.find_elements("#customer-explanations .bars path")
     assert len(bars) >= 12
+    assert dash_duo.get_logs() == []
+
+
+def test_cus002_at_risk_link_opens_that_customer(dash_duo, app):
+    """A customer link in the at-risk table navigates in-app and fills the Customer page."""
+    dash_duo.start_server(app)
+    dash_duo.wait_for_element("#overview-kpis")
+    dash_duo.driver.get(dash_duo.server_url + "/churn")
+    link = wait_until(
+        lambda: next(
+            iter(dash_duo.find_elements("#churn-at-risk-table a[href^='/customer']")), None
+        ),
+        timeout=180,
+    )
+    customer_id = link.text.strip()
+    click(dash_duo.driver, link)
+    wait_until(lambda: dash_duo.driver.current_url.endswith(f"/customer?id={customer_id}"))
+    dash_duo.wait_for_element("#customer-rfm", timeout=60)
+    assert dash_duo.find_element("#customer-search").text.strip() == customer_id
     assert dash_duo.get_logs() == []

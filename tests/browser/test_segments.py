@@ -66,3 +66,18 @@ def test_seg004_single_feature_draws_a_strip_not_a_crash(dash_duo, app):
     )
     wait_until(lambda: len(dash_duo.find_elements("#segments-pca .legendtext")) == 4)
     assert dash_duo.get_logs() == []
+
+
+def test_seg005_persona_names_and_heatmap_tell_the_truth(dash_duo, app):
+    _open_segments(dash_duo, app)
+    set_slider(dash_duo.driver, "segments-k", 2)
+    wait_until(lambda: table_rows(dash_duo.driver, "segments-profile-table") == 2)
+    names = [c.text.split("\n")[0] for c in dash_duo.find_elements(".persona-card")]
+    # at k=2 half the customers share a segment: no "VIP" label for half the base
+    assert not any("VIP" in name for name in names), names
+    assert "Versus the average customer:" in dash_duo.find_element("#segments-personas").text
+    choose(dash_duo.driver, "segments-algorithm", "DBSCAN (density, finds outliers)")
+    wait_until(lambda: "Outliers" in dash_duo.find_element("#segments-personas").text, timeout=60)
+    heatmap = wait_until(lambda: dash_duo.find_element("#segments-heatmap").text)
+    assert "nan" not in heatmap and "0.00×" in heatmap
+    assert dash_duo.get_logs() == []
