@@ -86,7 +86,7 @@ def _report_table(report) -> html.Div:
     return html.Div(
         [
             html.P(
-                f"{report.rows_in:,} rows read; {report.rows_out:,} kept; {report.customers:,} customers; "
+                f"{report.rows_in:,} rows read; {report.rows_out:,} kept; {report.customers_sentence()}; "
                 f"{report.first_date:%d %b %Y} to {report.last_date:%d %b %Y}.",
                 className="mb-2",
                 id="data-report-summary",
