@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import plotly.graph_objects as go
 import polars as pl
@@ -19,6 +21,12 @@ MAX_POINTS_3D = 10_000
 MAX_POINTS_2D = 50_000
 
 
+#: Every dcc.Graph's config: the mode bar shows on hover only, and figures keep its band free.
+GRAPH_CONFIG = {"displaylogo": False, "displayModeBar": "hover"}
+#: Height of the mode bar's band at the top of a figure, kept clear of legends and titles.
+MODEBAR_BAND = 28
+
+
 def segment_color(segment: int) -> str:
     return OUTLIER_COLOR if segment == OUTLIER else PALETTE[segment % len(PALETTE)]
 
@@ -27,7 +35,7 @@ def _layout(fig: go.Figure, height: int = 360, **kwargs) -> go.Figure:
     settings = {
         "template": "plotly_white",
         "height": height,
-        "margin": {"l": 10, "r": 10, "t": 30, "b": 10},
+        "margin": {"l": 10, "r": 10, "t": MODEBAR_BAND + 30, "b": 10},
         "font": {"size": 12},
         "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
     }
@@ -45,28 +53,55 @@ def empty_figure(message: str, height: int = 360) -> go.Figure:
 
 
 def trend_figure(trend: pl.DataFrame, currency: str) -> go.Figure:
-    """Revenue (bars) and active customers (line, right axis) per month."""
+    """Revenue (bars) and active customers (line, right axis) per month.
+
+    Months the period or the data only partly cover are hatched and labelled "n of m days", so a
+    short month does not read as a collapse.
+    """
     if trend.height == 0:
         return empty_figure("No transactions in this period")
     fig = make_subplots(specs=[[{"secondary_y": True}]])
-    months = trend.get_column("month").to_list()
-    fig.add_trace(
-        go.Bar(
-            x=months,
-            y=trend.get_column("revenue").to_list(),
-            name="Revenue",
-            marker_color=PRIMARY,
-            hovertemplate=f"%{{x|%b %Y}}<br>Revenue {currency}%{{y:,.0f}}<extra></extra>",
-        ),
-        secondary_y=False,
-    )
+    partial = trend.get_column("partial").to_list()
+    for is_partial, name in ((False, "Revenue"), (True, "Revenue, partial month")):
+        part = trend.filter(pl.col("partial") == is_partial)
+        if part.height == 0:
+            continue
+        fig.add_trace(
+            go.Bar(
+                x=part.get_column("month").to_list(),
+                y=part.get_column("revenue").to_list(),
+                name=name,
+                marker={
+                    "color": PRIMARY if not is_partial else "rgba(44,62,80,0.35)",
+                    "pattern": {"shape": "/" if is_partial else ""},
+                    "line": {"color": PRIMARY, "width": 1 if is_partial else 0},
+                },
+                text=[
+                    f"{d} of {m} days"
+                    for d, m in zip(part["days"], part["days_in_month"], strict=True)
+                ]
+                if is_partial
+                else None,
+                textposition="outside",
+                cliponaxis=False,
+                customdata=np.column_stack([part["days"], part["days_in_month"]]),
+                hovertemplate=f"%{{x|%b %Y}}<br>Revenue {currency}%{{y:,.0f}}"
+                + ("<br>partial: %{customdata[0]} of %{customdata[1]} days" if is_partial else "")
+                + "<extra></extra>",
+            ),
+            secondary_y=False,
+        )
     fig.add_trace(
         go.Scatter(
-            x=months,
+            x=trend.get_column("month").to_list(),
             y=trend.get_column("active_customers").to_list(),
             name="Active customers",
             mode="lines+markers",
             line={"color": ACCENT, "width": 3},
+            marker={
+                "symbol": ["circle-open" if p else "circle" for p in partial],
+                "size": [11 if p else 7 for p in partial],
+            },
             hovertemplate="%{x|%b %Y}<br>%{y:,} active customers<extra></extra>",
         ),
         secondary_y=True,
@@ -76,6 +111,7 @@ def trend_figure(trend: pl.DataFrame, currency: str) -> go.Figure:
         title_text="Active customers", tickformat=",.0f", secondary_y=True, showgrid=False
     )
     fig.update_xaxes(tickformat="%b\n%Y", dtick="M1")
+    fig.update_layout(barmode="overlay")
     return _layout(fig, 340)
 
 
@@ -121,14 +157,16 @@ def rfm_figure(summary: pl.DataFrame, currency: str) -> go.Figure:
     fig.update_xaxes(tickformat="~s", nticks=4, row=1, col=1)
     fig.update_xaxes(tickformat=".0%", nticks=4, row=1, col=2)
     fig = _layout(fig, 400, showlegend=False)
-    fig.update_layout(margin={"t": 40})
+    fig.update_layout(margin={"t": MODEBAR_BAND + 40})
     return fig
 
 
 def countries_figure(countries: pl.DataFrame, currency: str) -> go.Figure:
     """Top countries by revenue in the period."""
     if countries.height == 0:
-        return empty_figure("No transactions in this period")
+        return empty_figure(
+            "No country on this period's rows: map a country column on the Data page to see this chart"
+        )
     rows = countries.reverse()
     fig = go.Figure(
         go.Bar(
@@ -348,7 +386,7 @@ def sweep_figure(table: pl.DataFrame, recommended: int, elbow: int) -> go.Figure
         fig.add_vline(x=elbow, line_dash="dot", line_color="#95a5a6", row=1, col=3)
     fig.update_xaxes(dtick=1, title_text="k")
     fig = _layout(fig, 300, showlegend=False)
-    fig.update_layout(margin={"t": 40})
+    fig.update_layout(margin={"t": MODEBAR_BAND + 40})
     return fig
 
 
@@ -536,12 +574,17 @@ def importance_figure(
     return _layout(fig, 300)
 
 
+def wrap(text: str, width: int) -> str:
+    """Break a sentence into lines of at most ``width`` characters (plotly's ``<br>``)."""
+    return "<br>".join(textwrap.wrap(text, width)) or text
+
+
 def explanation_figure(explanation) -> go.Figure:
     """LIME weights as signed bars, labelled with the business sentence."""
     items = list(reversed(explanation.contributions))
     fig = go.Figure(
         go.Bar(
-            y=[c.sentence for c in items],
+            y=[wrap(c.sentence, 34) for c in items],
             x=[c.weight for c in items],
             orientation="h",
             marker_color=["#e74c3c" if c.weight > 0 else "#18bc9c" for c in items]
@@ -554,7 +597,8 @@ def explanation_figure(explanation) -> go.Figure:
     fig.add_vline(x=0, line_color="#2c3e50")
     fig.update_yaxes(automargin=True)
     fig.update_xaxes(title_text="Effect on the prediction (LIME weight)")
-    return _layout(fig, 80 + 42 * len(items), showlegend=False)
+    lines = sum(wrap(c.sentence, 34).count("<br>") + 1 for c in items)
+    return _layout(fig, 100 + 18 * lines + 14 * len(items), showlegend=False)
 
 
 def history_figure(monthly: pl.DataFrame, currency: str) -> go.Figure:
@@ -627,12 +671,21 @@ def rules_scatter(rules: pl.DataFrame, cap: int = 5_000) -> go.Figure:
     return _layout(fig, 380)
 
 
-def _short(label: str, width: int = 28) -> str:
-    return label if len(label) <= width else label[: width - 1] + "…"
+def short_label(label: str, width: int = 28) -> str:
+    """Shorten a product label at a word boundary, never cutting its trailing "(id)"."""
+    if len(label) <= width:
+        return label
+    head, tail = label, ""
+    if label.endswith(")") and " (" in label:
+        head, tail = label[: label.rindex(" (")], label[label.rindex(" (") :]
+    room = max(width - len(tail) - 1, 8)
+    cut = head[:room].rsplit(" ", 1)[0] if " " in head[:room] else head[:room]
+    return cut.rstrip(" ,.-") + "…" + tail
 
 
 def rules_network(rules: pl.DataFrame, top: int = 25) -> go.Figure:
-    """The ``top`` rules by lift as a graph: items on a circle, arrows from antecedent to consequent items."""
+    """The ``top`` rules by lift as a two-column graph: what was bought (left) to what comes with
+    it (right). Names are axis labels, one row each, so they never overlap or leave the figure."""
     if rules.height == 0:
         return empty_figure("No rules to draw")
     strongest = rules.head(top)
@@ -647,18 +700,25 @@ def rules_network(rules: pl.DataFrame, top: int = 25) -> go.Figure:
         for a in ants
         for c in cons
     ]
-    nodes = sorted({n for a, c, _ in edges for n in (a, c)})
-    angle = np.linspace(0, 2 * np.pi, len(nodes), endpoint=False)
-    position = {n: (np.cos(t), np.sin(t)) for n, t in zip(nodes, angle, strict=True)}
-    fig = go.Figure()
+    left = sorted({a for a, _, _ in edges})
+    right = sorted({c for _, c, _ in edges})
+    rows = max(len(left), len(right))
+
+    def place(names: list[str]) -> dict[str, float]:
+        # spread each column over the same height, top to bottom
+        step = (rows - 1) / max(len(names) - 1, 1)
+        offset = 0 if len(names) > 1 else (rows - 1) / 2
+        return {n: rows - 1 - (offset + i * step) for i, n in enumerate(names)}
+
+    y_left, y_right = place(left), place(right)
     max_lift = max(lift for *_, lift in edges)
+    fig = go.Figure()
     for a, c, lift in edges:
-        (x0, y0), (x1, y1) = position[a], position[c]
         fig.add_annotation(
-            x=x1,
-            y=y1,
-            ax=x0,
-            ay=y0,
+            x=1,
+            y=y_right[c],
+            ax=0,
+            ay=y_left[a],
             xref="x",
             yref="y",
             axref="x",
@@ -669,28 +729,57 @@ def rules_network(rules: pl.DataFrame, top: int = 25) -> go.Figure:
             arrowwidth=1 + 3 * lift / max_lift,
             arrowcolor="rgba(44,62,80,0.35)",
             standoff=6,
+            startstandoff=6,
+            hovertext=f"{a} → {c}: lift {lift:.1f}",
         )
-    degree = {n: sum(n in (a, c) for a, c, _ in edges) for n in nodes}
-    fig.add_trace(
-        go.Scatter(
-            x=[position[n][0] for n in nodes],
-            y=[position[n][1] for n in nodes],
-            mode="markers+text",
-            marker={
-                "size": [8 + 3 * degree[n] for n in nodes],
-                "color": ACCENT,
-                "line": {"color": PRIMARY, "width": 1},
-            },
-            text=[_short(n) for n in nodes],
-            textposition=["middle right" if position[n][0] >= 0 else "middle left" for n in nodes],
-            textfont={"size": 10},
-            hovertext=nodes,
-            hoverinfo="text",
+    degree = {n: sum(n in (a, c) for a, c, _ in edges) for n in {*left, *right}}
+    for x, names, where in ((0, left, y_left), (1, right, y_right)):
+        fig.add_trace(
+            go.Scatter(
+                x=[x] * len(names),
+                y=[where[n] for n in names],
+                mode="markers",
+                marker={
+                    "size": [8 + 2 * degree[n] for n in names],
+                    "color": ACCENT if x == 0 else PRIMARY,
+                    "line": {"color": PRIMARY, "width": 1},
+                },
+                hovertext=names,
+                hoverinfo="text",
+                yaxis="y" if x == 0 else "y2",
+            )
         )
+    span = [-0.6, rows - 0.4]
+    fig.update_xaxes(visible=False, range=[-0.05, 1.05])
+    fig.update_layout(
+        yaxis={
+            "range": span,
+            "tickvals": [y_left[n] for n in left],
+            "ticktext": [short_label(n, 34) for n in left],
+            "showgrid": False,
+            "zeroline": False,
+            "automargin": True,
+            "tickfont": {"size": 11},
+        },
+        yaxis2={
+            "range": span,
+            "overlaying": "y",
+            "side": "right",
+            "tickvals": [y_right[n] for n in right],
+            "ticktext": [short_label(n, 34) for n in right],
+            "showgrid": False,
+            "zeroline": False,
+            "automargin": True,
+            "tickfont": {"size": 11},
+        },
     )
-    fig.update_xaxes(visible=False, range=[-2.2, 2.2])
-    fig.update_yaxes(visible=False, range=[-1.25, 1.25], scaleanchor="x")
-    return _layout(fig, 520, showlegend=False)
+    fig.add_annotation(
+        x=0, y=1, xref="x", yref="paper", yanchor="bottom", text="<b>If bought</b>", showarrow=False
+    )
+    fig.add_annotation(
+        x=1, y=1, xref="x", yref="paper", yanchor="bottom", text="<b>Then also</b>", showarrow=False
+    )
+    return _layout(fig, max(360, 90 + 20 * rows), showlegend=False)
 
 
 def pairs_figure(pairs: pl.DataFrame) -> go.Figure:
@@ -699,7 +788,7 @@ def pairs_figure(pairs: pl.DataFrame) -> go.Figure:
         return empty_figure("No frequent pairs at this support")
     rows = pairs.reverse()
     labels = [
-        f"{_short(a, 30)} + {_short(b, 30)}"
+        f"{short_label(a, 34)} + {short_label(b, 34)}"
         for a, b in zip(rows["item_a"], rows["item_b"], strict=True)
     ]
     fig = go.Figure(

@@ -5,16 +5,22 @@ from __future__ import annotations
 import dash
 import dash_bootstrap_components as dbc
 import polars as pl
-from dash import Input, Output, State, callback, dash_table, dcc, html
+from dash import Input, Output, State, callback, dash_table, dcc, html, set_props
 from dash.exceptions import PreventUpdate
 
 from analytics.baskets import rules_csv_frame, segment_rules, top_pairs
-from analytics.errors import ParameterError
+from analytics.errors import ParameterError, SegmentaError
 from dashboard.app import service, settings
 from dashboard.components.shell import create_card, create_job_status
 from dashboard.components.tables import FONT, HEADER_STYLE, fixed, num, percent
 from dashboard.errors import job_errors
-from dashboard.figures import empty_figure, pairs_figure, rules_network, rules_scatter
+from dashboard.figures import (
+    GRAPH_CONFIG,
+    empty_figure,
+    pairs_figure,
+    rules_network,
+    rules_scatter,
+)
 from dashboard.jobs import run_task
 from dashboard.segment_settings import create_settings_store, params_from_saved
 from dashboard.service import BasketParams
@@ -22,6 +28,22 @@ from dashboard.service import BasketParams
 dash.register_page(__name__, path="/baskets", name="Baskets", title="Baskets · Segmenta", order=4)
 
 TABLE_ROWS = 2_000
+WAITING = "Rules appear here once mined (progress on the left)"
+FIGURES = ("baskets-scatter", "baskets-network", "baskets-pairs")
+
+
+def _show_no_rules(error: Exception) -> None:
+    """A failed or invalid run leaves no rules on screen that were not mined for these settings."""
+    for figure_id in FIGURES:
+        set_props(figure_id, {"figure": empty_figure(f"No rules: {_first_sentence(error)}")})
+    set_props("baskets-summary", {"children": None})
+
+
+def _first_sentence(error: Exception) -> str:
+    text = str(error) if isinstance(error, SegmentaError) else "mining failed"
+    return text.split(". ")[0].rstrip(".")[:90]
+
+
 CELL = {
     "fontFamily": FONT,
     "fontSize": 12,
@@ -220,8 +242,8 @@ def layout(**_query) -> html.Div:
                                             "Support vs confidence",
                                             dcc.Graph(
                                                 id="baskets-scatter",
-                                                figure=empty_figure("Mining the rules…"),
-                                                config={"displaylogo": False},
+                                                figure=empty_figure(WAITING),
+                                                config=GRAPH_CONFIG,
                                             ),
                                         ),
                                         xl=5,
@@ -231,8 +253,8 @@ def layout(**_query) -> html.Div:
                                             "Strongest rules as a network",
                                             dcc.Graph(
                                                 id="baskets-network",
-                                                figure=empty_figure("Mining the rules…"),
-                                                config={"displaylogo": False},
+                                                figure=empty_figure(WAITING),
+                                                config=GRAPH_CONFIG,
                                             ),
                                             subtitle="The 25 rules with the highest lift; arrows run from what was bought to what comes with it",
                                         ),
@@ -244,8 +266,8 @@ def layout(**_query) -> html.Div:
                                 "Top product pairs",
                                 dcc.Graph(
                                     id="baskets-pairs",
-                                    figure=empty_figure("Mining the rules…"),
-                                    config={"displaylogo": False},
+                                    figure=empty_figure(WAITING),
+                                    config=GRAPH_CONFIG,
                                 ),
                                 subtitle="Share of baskets containing both",
                             ),
@@ -326,7 +348,35 @@ def check_cache(
     """Cached rules show at once; otherwise the background job mines them."""
     if scope != "all" and scope_value is None:
         raise PreventUpdate
-    params = BasketParams(
+    try:
+        params = _params(
+            support,
+            confidence,
+            lift,
+            algorithm,
+            scope,
+            scope_value,
+            start,
+            end,
+            min_item,
+            max_size,
+            saved,
+        )
+    except SegmentaError as error:
+        _show_no_rules(error)
+        raise
+    request = {"dataset_id": dataset_id, "params": params.to_dict()}
+    svc = service()
+    done = svc.cached_rules(dataset_id, params) is not None and (
+        scope != "segment" or svc.cached_rules(dataset_id, params.overall()) is not None
+    )
+    return request, (request if done else dash.no_update), (dash.no_update if done else request)
+
+
+def _params(
+    support, confidence, lift, algorithm, scope, scope_value, start, end, min_item, max_size, saved
+):
+    return BasketParams(
         float(support),
         float(confidence),
         float(lift),
@@ -339,12 +389,6 @@ def check_cache(
         min_item_baskets=_whole(min_item, "minimum baskets per item", 1),
         max_basket_size=_whole(max_size, "maximum items per basket", None),
     )
-    request = {"dataset_id": dataset_id, "params": params.to_dict()}
-    svc = service()
-    done = svc.cached_rules(dataset_id, params) is not None and (
-        scope != "segment" or svc.cached_rules(dataset_id, params.overall()) is not None
-    )
-    return request, (request if done else dash.no_update), (dash.no_update if done else request)
 
 
 @callback(
@@ -367,13 +411,17 @@ def check_cache(
 def mine(set_progress, need: dict, session_id: str):
     """Background job: build baskets and mine rules in a fresh process (cached per thresholds)."""
     set_progress((0, "Starting…"))
-    run_task(
-        settings(),
-        "rules",
-        progress=lambda d, t, text: set_progress((round(100 * d / t), text)),
-        dataset_id=need["dataset_id"],
-        params=need["params"],
-    )
+    try:
+        run_task(
+            settings(),
+            "rules",
+            progress=lambda d, t, text: set_progress((round(100 * d / t), text)),
+            dataset_id=need["dataset_id"],
+            params=need["params"],
+        )
+    except SegmentaError as error:
+        _show_no_rules(error)
+        raise
     return {**need, "session": session_id}
 
 

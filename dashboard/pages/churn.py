@@ -14,6 +14,7 @@ from dashboard.components.shell import create_card, create_job_status
 from dashboard.components.tables import FONT, HEADER_STYLE, fixed, money, num, percent
 from dashboard.errors import job_errors
 from dashboard.figures import (
+    GRAPH_CONFIG,
     QUADRANT_COLORS,
     calibration_figure,
     importance_figure,
@@ -413,7 +414,7 @@ def render(token: dict | None, threshold: float | None):
                 dcc.Graph(
                     id="churn-scatter",
                     figure=value_risk_figure(table, result.threshold, currency),
-                    config={"displaylogo": False},
+                    config=GRAPH_CONFIG,
                 ),
                 subtitle=f"Dashed lines: churn threshold {result.threshold:.0%} and median predicted CLV. Revenue at risk = churn probability × spend at the customer's historical rate over the horizon.",
             ),
@@ -429,7 +430,7 @@ def render(token: dict | None, threshold: float | None):
                             "Calibration",
                             dcc.Graph(
                                 figure=calibration_figure(bt.calibration),
-                                config={"displaylogo": False},
+                                config=GRAPH_CONFIG,
                             )
                             if bt
                             else html.P("No backtest."),
@@ -439,7 +440,7 @@ def render(token: dict | None, threshold: float | None):
                     dbc.Col(
                         create_card(
                             "Lift by decile",
-                            dcc.Graph(figure=lift_figure(bt.lift), config={"displaylogo": False})
+                            dcc.Graph(figure=lift_figure(bt.lift), config=GRAPH_CONFIG)
                             if bt
                             else html.P("No backtest."),
                         ),
@@ -456,7 +457,7 @@ def render(token: dict | None, threshold: float | None):
                                 figure=importance_figure(
                                     result.importance.get("churn", {}), MODEL_LABELS
                                 ),
-                                config={"displaylogo": False},
+                                config=GRAPH_CONFIG,
                             ),
                         ),
                         lg=6,
@@ -468,7 +469,7 @@ def render(token: dict | None, threshold: float | None):
                                 figure=importance_figure(
                                     result.importance.get("clv", {}), MODEL_LABELS, "#18bc9c"
                                 ),
-                                config={"displaylogo": False},
+                                config=GRAPH_CONFIG,
                             ),
                         ),
                         lg=6,

@@ -16,7 +16,7 @@ from dashboard.app import service, settings
 from dashboard.components.shell import create_card, create_job_status
 from dashboard.components.tables import FONT, HEADER_STYLE, num
 from dashboard.errors import job_errors
-from dashboard.figures import empty_figure, explanation_figure, history_figure
+from dashboard.figures import GRAPH_CONFIG, empty_figure, explanation_figure, history_figure
 from dashboard.formatting import fmt_money, fmt_percent
 from dashboard.jobs import run_task
 from dashboard.segment_settings import create_settings_store, params_from_saved
@@ -205,7 +205,7 @@ def show_customer(customer_id: str | None, dataset_id: str, saved: dict | None):
                             "Orders over time",
                             dcc.Graph(
                                 figure=history_figure(history.monthly, currency),
-                                config={"displaylogo": False},
+                                config=GRAPH_CONFIG,
                             ),
                         ),
                         lg=7,
@@ -352,7 +352,7 @@ def show_explanations(token: dict | None):
                             className="fw-semibold mb-1",
                             id=f"customer-explain-{target}",
                         ),
-                        dcc.Graph(figure=figure, config={"displaylogo": False}),
+                        dcc.Graph(figure=figure, config=GRAPH_CONFIG),
                         html.Small(f"Local fit R² {explanation.score:.2f}", className="text-muted"),
                     ],
                 ),

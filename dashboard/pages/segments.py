@@ -18,6 +18,7 @@ from dashboard.components.shell import create_card, create_job_status
 from dashboard.components.tables import FONT, HEADER_STYLE, fixed, money, num, percent
 from dashboard.errors import job_errors
 from dashboard.figures import (
+    GRAPH_CONFIG,
     box_figure,
     empty_figure,
     heatmap_figure,
@@ -210,9 +211,7 @@ def layout(**_query) -> html.Div:
                                 create_card(
                                     "Best number of segments",
                                     [
-                                        dcc.Graph(
-                                            id="segments-sweep-graph", config={"displaylogo": False}
-                                        ),
+                                        dcc.Graph(id="segments-sweep-graph", config=GRAPH_CONFIG),
                                         html.P(id="segments-sweep-reason", className="small mb-2"),
                                         dbc.Button(
                                             id="segments-sweep-apply",
@@ -240,7 +239,7 @@ def layout(**_query) -> html.Div:
                                         className="mb-2",
                                     ),
                                     dcc.Loading(
-                                        dcc.Graph(id="segments-pca", config={"displaylogo": False}),
+                                        dcc.Graph(id="segments-pca", config=GRAPH_CONFIG),
                                         type="dot",
                                     ),
                                     html.Small(id="segments-pca-caption", className="text-muted"),
@@ -263,7 +262,7 @@ def layout(**_query) -> html.Div:
                             ),
                             create_card(
                                 "Feature by segment",
-                                dcc.Graph(id="segments-heatmap", config={"displaylogo": False}),
+                                dcc.Graph(id="segments-heatmap", config=GRAPH_CONFIG),
                                 subtitle="Segment mean ÷ average customer",
                             ),
                             create_card(
@@ -284,7 +283,7 @@ def layout(**_query) -> html.Div:
                                             for name, label in FEATURES.items()
                                         ],
                                     ),
-                                    dcc.Graph(id="segments-box", config={"displaylogo": False}),
+                                    dcc.Graph(id="segments-box", config=GRAPH_CONFIG),
                                 ],
                             ),
                         ],
@@ -601,7 +600,7 @@ def explain_segments(current: dict | None):
             ),
             dcc.Graph(
                 figure=importance_figure(surrogate.importance(), FEATURES),
-                config={"displaylogo": False},
+                config=GRAPH_CONFIG,
             ),
         ]
     )

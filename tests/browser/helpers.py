@@ -102,3 +102,29 @@ def search_and_choose(driver, dropdown_id: str, text: str) -> None:
         timeout=15,
     )
     click(driver, option)
+
+
+_MODEBAR_OVERLAPS = """
+const hits = [];
+const boxes = (root, sel) => [...root.querySelectorAll(sel)]
+  .map(e => [sel, e.getBoundingClientRect()]).filter(([, r]) => r.width > 0 && r.height > 0);
+for (const plot of document.querySelectorAll('.js-plotly-plot')) {
+  const bar = plot.querySelector('.modebar');
+  if (!bar) continue;
+  const m = bar.getBoundingClientRect();
+  if (!m.width) continue;
+  const id = (plot.closest('[id]') || {}).id;
+  for (const [sel, r] of [...boxes(plot, '.legend'), ...boxes(plot, '.g-gtitle text'),
+                          ...boxes(plot, '.infolayer .annotation-text'), ...boxes(plot, '.colorbar')]) {
+    if (r.left < m.right && m.left < r.right && r.top < m.bottom && m.top < r.bottom) {
+      hits.push(id + ' ' + sel);
+    }
+  }
+}
+return hits;
+"""
+
+
+def modebar_overlaps(driver) -> list[str]:
+    """Charts on the page whose mode bar (shown on hover) would cover a legend, title or colorbar."""
+    return driver.execute_script(_MODEBAR_OVERLAPS)

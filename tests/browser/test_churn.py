@@ -1,7 +1,7 @@
 import pytest
 
 from dashboard.settings import Settings
-from tests.browser.helpers import click, search_and_choose, wait_until
+from tests.browser.helpers import click, modebar_overlaps, search_and_choose, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +32,7 @@ def test_chu001_training_shows_metrics_against_baselines(dash_duo, app):
     assert "Churn model beats recency" in dash_duo.find_element("#churn-content").text
     assert dash_duo.find_element("#churn-quadrant-loyal").text.endswith("customers")
     wait_until(lambda: len(dash_duo.find_elements("#churn-at-risk-table tbody tr")) > 10)
+    assert modebar_overlaps(dash_duo.driver) == []
     assert dash_duo.get_logs() == []
 
 
@@ -48,6 +49,7 @@ def test_cus001_customer_lookup_shows_explanations(dash_duo, app):
     dash_duo.wait_for_contains_text("#customer-explain-segment", "surrogate confidence", timeout=30)
     bars = dash_duo.find_elements("#customer-explanations .bars path")
     assert len(bars) >= 12
+    assert modebar_overlaps(dash_duo.driver) == []
     assert dash_duo.get_logs() == []
 
 

@@ -1,5 +1,7 @@
 from selenium.webdriver.common.by import By
 
+from tests.browser.helpers import modebar_overlaps
+
 
 def test_ovw001_overview_renders_kpis_from_bundled_data(dash_duo, app):
     dash_duo.start_server(app)
@@ -9,6 +11,7 @@ def test_ovw001_overview_renders_kpis_from_bundled_data(dash_duo, app):
     dash_duo.wait_for_text_to_equal("#topbar-dataset", "UCI Online Retail 2009-2011 (bundled)")
     dash_duo.wait_for_element("#overview-trend .main-svg")
     assert len(dash_duo.driver.find_elements(By.CSS_SELECTOR, "#overview-rfm .bars path")) >= 11
+    assert modebar_overlaps(dash_duo.driver) == []
     assert dash_duo.get_logs() == []
 
 

@@ -1,7 +1,14 @@
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from tests.browser.helpers import choose, set_slider, slider_value, table_rows, wait_until
+from tests.browser.helpers import (
+    choose,
+    modebar_overlaps,
+    set_slider,
+    slider_value,
+    table_rows,
+    wait_until,
+)
 
 
 def _open_segments(dash_duo, app):
@@ -18,6 +25,7 @@ def test_seg001_changing_k_reclusters_plot_and_table(dash_duo, app):
     wait_until(lambda: table_rows(dash_duo.driver, "segments-profile-table") == 6)
     wait_until(lambda: len(dash_duo.find_elements("#segments-pca .legendtext")) == 6)
     assert len(dash_duo.find_elements(".persona-card")) == 6
+    assert modebar_overlaps(dash_duo.driver) == []
     # the choice survives a reload (session storage)
     dash_duo.driver.refresh()
     wait_until(lambda: table_rows(dash_duo.driver, "segments-profile-table") == 6, timeout=60)

@@ -42,7 +42,10 @@ def test_overview_callbacks(overview):
     cards, trend, rfm, countries = overview.update_overview(str(start), str(end), BUNDLED_ID)
     assert len(cards.children) == 8
     assert "£7.98M" in str(cards)
-    assert len(trend.data) == 2 and len(trend.data[0].x) == 13
+    full, partial, line = trend.data
+    assert (len(full.x), len(partial.x), len(line.x)) == (11, 2, 13)
+    assert list(partial.text) == ["22 of 31 days", "9 of 31 days"]  # Dec 2010 and Dec 2011
+    assert partial.marker.pattern.shape == "/"
     assert len(rfm.data[0].y) == 11
     assert countries.data[0].y[-1] == "United Kingdom"
     with pytest.raises(PreventUpdate):
