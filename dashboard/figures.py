@@ -18,6 +18,7 @@ OUTLIER_COLOR = "#9e9e9e"
 PRIMARY = "#2c3e50"
 ACCENT = "#18bc9c"
 MAX_POINTS_3D = 10_000
+MONTH_BAR_MS = 24 * 86_400_000
 MAX_POINTS_2D = 50_000
 
 
@@ -84,6 +85,9 @@ def trend_figure(trend: pl.DataFrame, currency: str) -> go.Figure:
                 else None,
                 textposition="outside",
                 cliponaxis=False,
+                # a month wide (bars on a date axis are sized in ms): a trace of two far-apart
+                # partial months would otherwise be drawn a year wide
+                width=MONTH_BAR_MS,
                 customdata=np.column_stack([part["days"], part["days_in_month"]]),
                 hovertemplate=f"%{{x|%b %Y}}<br>Revenue {currency}%{{y:,.0f}}"
                 + ("<br>partial: %{customdata[0]} of %{customdata[1]} days" if is_partial else "")

@@ -5,15 +5,16 @@ from __future__ import annotations
 import dash
 import dash_bootstrap_components as dbc
 import polars as pl
-from dash import Input, Output, State, callback, dash_table, dcc, html, set_props
+from dash import Input, Output, State, callback, dcc, html, set_props
 from dash.exceptions import PreventUpdate
 
 from analytics.baskets import rules_csv_frame, segment_rules, top_pairs
 from analytics.errors import ParameterError, SegmentaError
 from dashboard.app import service, settings
+from dashboard.components.grid import create_grid
 from dashboard.components.shell import create_card, create_job_status
-from dashboard.components.tables import FONT, HEADER_STYLE, fixed, num, percent
-from dashboard.errors import job_errors
+from dashboard.components.tables import fixed, num, percent, text
+from dashboard.errors import ALERT_ID, alert_props, job_errors
 from dashboard.figures import (
     GRAPH_CONFIG,
     empty_figure,
@@ -37,24 +38,12 @@ def _show_no_rules(error: Exception) -> None:
     for figure_id in FIGURES:
         set_props(figure_id, {"figure": empty_figure(f"No rules: {_first_sentence(error)}")})
     set_props("baskets-summary", {"children": None})
+    set_props("baskets-rules-table", {"rowData": []})
 
 
 def _first_sentence(error: Exception) -> str:
     text = str(error) if isinstance(error, SegmentaError) else "mining failed"
     return text.split(". ")[0].rstrip(".")[:90]
-
-
-CELL = {
-    "fontFamily": FONT,
-    "fontSize": 12,
-    "padding": "5px",
-    "whiteSpace": "normal",
-    "height": "auto",
-}
-TEXT_LEFT = [
-    {"if": {"column_id": c}, "textAlign": "left", "minWidth": "180px"}
-    for c in ("antecedents", "consequents", "item", "because")
-]
 
 
 def _slider(
@@ -222,17 +211,14 @@ def layout(**_query) -> html.Div:
                             html.Div(id="baskets-summary", className="mb-3"),
                             create_card(
                                 "Association rules",
-                                dash_table.DataTable(
-                                    id="baskets-rules-table",
-                                    sort_action="native",
-                                    filter_action="native",
+                                create_grid(
+                                    "baskets-rules-table",
                                     page_size=12,
-                                    style_cell=CELL,
-                                    style_header=HEADER_STYLE,
-                                    style_cell_conditional=TEXT_LEFT,
-                                    style_table={"overflowX": "auto"},
+                                    filters=True,
+                                    export_name="rules.csv",
+                                    compact=True,
                                 ),
-                                subtitle="Sortable; type in the header row to filter (e.g. JUMBO or >5)",
+                                subtitle="Click a header to sort; type in the box under it to filter (e.g. JUMBO)",
                             ),
                             html.Div(id="baskets-segment-block"),
                             dbc.Row(
@@ -420,8 +406,8 @@ def mine(set_progress, need: dict, session_id: str):
             params=need["params"],
         )
     except SegmentaError as error:
-        _show_no_rules(error)
-        raise
+        # rendered by ``render`` (a background job's set_props keeps only its last call)
+        return {**need, "session": session_id, "error": str(error)}
     return {**need, "session": session_id}
 
 
@@ -449,8 +435,8 @@ def _rules_table(rules: pl.DataFrame) -> tuple[list[dict], list[dict]]:
         .otherwise(pl.col("conviction")),
     )
     columns = [
-        {"name": "If bought", "id": "antecedents"},
-        {"name": "Then also", "id": "consequents"},
+        text("If bought", "antecedents", min_width=180, flex=2),
+        text("Then also", "consequents", min_width=180, flex=2),
         num("Support", "support", percent(2)),
         num("Confidence", "confidence", percent(0)),
         num("Lift", "lift", fixed(2)),
@@ -462,8 +448,8 @@ def _rules_table(rules: pl.DataFrame) -> tuple[list[dict], list[dict]]:
 
 @callback(
     Output("baskets-summary", "children"),
-    Output("baskets-rules-table", "data"),
-    Output("baskets-rules-table", "columns"),
+    Output("baskets-rules-table", "rowData"),
+    Output("baskets-rules-table", "columnDefs"),
     Output("baskets-scatter", "figure"),
     Output("baskets-pairs", "figure"),
     Output("baskets-network", "figure"),
@@ -473,6 +459,11 @@ def _rules_table(rules: pl.DataFrame) -> tuple[list[dict], list[dict]]:
 def render(token: dict | None):
     if not token:
         raise PreventUpdate
+    if token.get("error"):
+        error = SegmentaError(token["error"])
+        set_props(ALERT_ID, alert_props(error))
+        failed = empty_figure(f"No rules: {_first_sentence(error)}")
+        return None, [], dash.no_update, failed, failed, failed, None
     svc = service()
     params = BasketParams(**token["params"])
     rules = svc.cached_rules(token["dataset_id"], params)
@@ -510,16 +501,7 @@ def render(token: dict | None):
         cols.append(num("Lift vs all baskets (blank = segment only)", "lift_ratio", fixed(1)))
         segment_block = create_card(
             "Much stronger in this segment",
-            dash_table.DataTable(
-                data=rows,
-                columns=cols,
-                sort_action="native",
-                page_size=10,
-                style_cell=CELL,
-                style_header=HEADER_STYLE,
-                style_cell_conditional=TEXT_LEFT,
-                id="baskets-segment-table",
-            ),
+            create_grid("baskets-segment-table", rows, cols, page_size=10, compact=True),
             subtitle="Rules whose lift in the segment is at least 1.5× their lift over all baskets",
         )
     return (
@@ -558,21 +540,17 @@ def show_cross_sell(customer_id: str | None, token: dict | None):
             color="light",
             className="border",
         )
-    return dash_table.DataTable(
-        id="baskets-cross-sell-table",
-        data=offers.with_columns(
-            because=pl.col("because").str.replace_all(r"\|", " + ")
-        ).to_dicts(),
-        columns=[
-            {"name": "Offer", "id": "item"},
-            {"name": "Because they bought", "id": "because"},
+    return create_grid(
+        "baskets-cross-sell-table",
+        offers.with_columns(because=pl.col("because").str.replace_all(r"\|", " + ")).to_dicts(),
+        [
+            text("Offer", "item", min_width=180, flex=2),
+            text("Because they bought", "because", min_width=180, flex=2),
             num("Confidence", "confidence", percent(0)),
             num("Lift", "lift", fixed(1)),
             num("Score (lift × confidence)", "score", fixed(2)),
         ],
-        style_cell=CELL,
-        style_header=HEADER_STYLE,
-        style_cell_conditional=TEXT_LEFT,
+        compact=True,
     )
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import dash
 import dash_bootstrap_components as dbc
 import polars as pl
-from dash import Input, Output, State, callback, ctx, dash_table, dcc, html, no_update
-from dash.dash_table.Format import Format, Group, Scheme
+from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from analytics.features import FEATURES
@@ -14,8 +13,9 @@ from analytics.profiles import box_stats
 from analytics.segmentation import ALGORITHMS, K_ALGORITHMS
 from dashboard.app import service, settings
 from dashboard.components.cards import create_persona_card
+from dashboard.components.grid import create_grid
 from dashboard.components.shell import create_card, create_job_status
-from dashboard.components.tables import FONT, HEADER_STYLE, fixed, money, num, percent
+from dashboard.components.tables import count, fixed, money, num, p_value, percent, text
 from dashboard.errors import job_errors
 from dashboard.figures import (
     GRAPH_CONFIG,
@@ -178,23 +178,6 @@ def _controls() -> dbc.Card:
 
 
 def layout(**_query) -> html.Div:
-    table_style = {
-        "style_table": {"overflowX": "auto"},
-        "style_cell": {
-            "fontFamily": FONT,
-            "fontSize": 13,
-            "padding": "6px",
-            "whiteSpace": "normal",
-            "height": "auto",
-            "minWidth": "80px",
-        },
-        "style_cell_conditional": [
-            {"if": {"column_id": c}, "textAlign": "left", "minWidth": "150px"}
-            for c in ("name", "label", "effect")
-        ],
-        "style_header": HEADER_STYLE,
-        "sort_action": "native",
-    }
     return html.Div(
         [
             create_settings_store(),
@@ -249,14 +232,14 @@ def layout(**_query) -> html.Div:
                             create_card(
                                 "Segment profiles",
                                 [
-                                    dash_table.DataTable(
-                                        id="segments-profile-table", **table_style
+                                    create_grid(
+                                        "segments-profile-table", export_name="segments.csv"
                                     ),
                                     html.H6(
                                         "Do the segments differ? (Kruskal-Wallis per feature)",
                                         className="mt-3",
                                     ),
-                                    dash_table.DataTable(id="segments-tests-table", **table_style),
+                                    create_grid("segments-tests-table"),
                                 ],
                                 subtitle="Means per segment; ratios to the average customer are in the heatmap",
                             ),
@@ -366,23 +349,16 @@ def _metrics_badges(result) -> html.Div:
 def _profile_table(result) -> tuple[list[dict], list[dict]]:
     table = result.profile.table.sort("segment")
     columns = [
-        {"name": "Segment", "id": "name"},
-        num("Customers", "customers", Format(group=Group.yes)),
+        text("Segment", "name", min_width=170, pinned="left"),
+        num("Customers", "customers", count()),
         num("Share", "share", percent(1)),
         num("Revenue", "revenue", money(settings().currency)),
         num("Revenue share", "revenue_share", percent(1)),
     ]
     feature_names = [f for f in FEATURES if f"{f}_mean" in table.columns]
     for f in feature_names:
-        columns.append(
-            {
-                "name": f"{FEATURES[f]} (mean)",
-                "id": f"{f}_mean",
-                "type": "numeric",
-                "format": Format(precision=2, scheme=Scheme.fixed, group=Group.yes),
-            }
-        )
-    keep = [c["id"] for c in columns]
+        columns.append(num(f"{FEATURES[f]} (mean)", f"{f}_mean", fixed(2, grouped=True)))
+    keep = [c["field"] for c in columns]
     return table.select(keep).to_dicts(), columns
 
 
@@ -391,11 +367,11 @@ def _tests_table(result) -> tuple[list[dict], list[dict]]:
         "label", "h_statistic", "p_value", "epsilon_squared", "effect"
     )
     columns = [
-        {"name": "Feature", "id": "label"},
+        text("Feature", "label", min_width=170),
         num("H", "h_statistic", fixed(1, grouped=True)),
-        num("p-value", "p_value", Format(precision=2, scheme=Scheme.exponent)),
+        num("p-value", "p_value", p_value()),
         num("Effect size (ε²)", "epsilon_squared", fixed(3)),
-        {"name": "Effect", "id": "effect"},
+        text("Effect", "effect", min_width=100),
     ]
     return tests.to_dicts(), columns
 
@@ -406,10 +382,10 @@ def _tests_table(result) -> tuple[list[dict], list[dict]]:
     Output("segments-pca", "figure"),
     Output("segments-pca-caption", "children"),
     Output("segments-personas", "children"),
-    Output("segments-profile-table", "data"),
-    Output("segments-profile-table", "columns"),
-    Output("segments-tests-table", "data"),
-    Output("segments-tests-table", "columns"),
+    Output("segments-profile-table", "rowData"),
+    Output("segments-profile-table", "columnDefs"),
+    Output("segments-tests-table", "rowData"),
+    Output("segments-tests-table", "columnDefs"),
     Output("segments-heatmap", "figure"),
     Input("segments-features", "value"),
     Input("segments-scaling", "value"),

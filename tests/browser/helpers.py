@@ -70,8 +70,26 @@ def choose(driver, dropdown_id: str, label: str) -> None:
     click(driver, option)
 
 
-def table_rows(driver, table_id: str) -> int:
-    return len(driver.find_elements(By.CSS_SELECTOR, f"#{table_id} tr")) - 1
+def table_rows(driver, grid_id: str) -> int:
+    """Rows an AG Grid shows (on its current page)."""
+    return len(
+        driver.find_elements(By.CSS_SELECTOR, f"#{grid_id} .ag-center-cols-container .ag-row")
+    )
+
+
+def column_values(driver, grid_id: str, field: str) -> list[str]:
+    """The displayed text of one AG Grid column, top row first (pinned columns included)."""
+    return driver.execute_script(
+        """
+        const cells = [...document.querySelectorAll(`#${arguments[0]} .ag-row [col-id="${arguments[1]}"]`)];
+        return cells
+          .map(c => [Number(c.closest('.ag-row').getAttribute('row-index')), c.innerText.trim()])
+          .sort((a, b) => a[0] - b[0])
+          .map(pair => pair[1]);
+        """,
+        grid_id,
+        field,
+    )
 
 
 def search_and_choose(driver, dropdown_id: str, text: str) -> None:

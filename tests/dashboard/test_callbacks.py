@@ -69,13 +69,15 @@ def test_recluster_updates_everything(segments):
     assert len(pca.data) == 5 and pca.data[0].type == "scatter3d"
     assert "Showing all 5,878 customers" in caption
     assert len(personas.children) == 5
-    assert len(rows) == 5 and {c["id"] for c in columns} >= {
+    assert len(rows) == 5 and {c["field"] for c in columns} >= {
         "name",
         "customers",
         "revenue_share",
         "monetary_mean",
     }
     assert len(tests) == 9 and tests[0]["label"] == "Days since last purchase"
+    p_column = next(c for c in test_columns if c["field"] == "p_value")
+    assert "< 1e-300" in p_column["valueFormatter"]["function"]
     assert len(heatmap.data[0].y) == 5
     two_d = segments.recluster(None, "robust", "gmm", 3, 1.0, 10, None, "2d", BUNDLED_ID)[2]
     assert two_d.data[0].type == "scattergl" and len(two_d.data) == 3
@@ -304,6 +306,7 @@ def test_basket_filters_are_applied_and_reported(app):
         "baskets over 50 items left out" in summary
         and "items in fewer than 20 baskets left out" in summary
     )
+    context_value.set(AttributeDict(updated_props={}, triggered_inputs=[]))
     with pytest.raises(
         ParameterError,
         match="The maximum items per basket must be a whole number of at least 1. Got 0 instead.",
@@ -311,3 +314,24 @@ def test_basket_filters_are_applied_and_reported(app):
         baskets.check_cache(
             0.02, 0.3, 1.0, "apriori", "all", None, None, None, 1, 0, BUNDLED_ID, None
         )
+    # the charts no longer show rules mined for other settings
+    shown = context_value.get().updated_props
+    assert shown["baskets-network"]["figure"].layout.annotations[0].text == (
+        "No rules: The maximum items per basket must be a whole number of at least 1"
+    )
+    assert shown["baskets-rules-table"] == {"rowData": []}
+
+
+def test_failed_mining_replaces_the_waiting_charts(app):
+    baskets = page("baskets")
+    token = {
+        "dataset_id": BUNDLED_ID,
+        "params": {},
+        "error": "This log has no product column. Map one.",
+    }
+    context_value.set(AttributeDict(updated_props={}, triggered_inputs=[]))
+    summary, rows, _, scatter, pairs, network, block = baskets.render(token)
+    assert summary is None and rows == [] and block is None
+    assert context_value.get().updated_props["app-alert"]["children"] == token["error"]
+    for figure in (scatter, pairs, network):
+        assert figure.layout.annotations[0].text == "No rules: This log has no product column"
