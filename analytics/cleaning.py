@@ -41,11 +41,27 @@ class CleaningReport:
     rows_out: int
     steps: list[CleaningStep] = field(default_factory=list)
     customers: int = 0
+    #: customers with at least one purchase: the ones customer analytics describes
+    buyers: int = 0
     first_date: object = None
     last_date: object = None
 
     def step(self, name: str) -> CleaningStep:
         return next(s for s in self.steps if s.name == name)
+
+    def customers_sentence(self) -> str:
+        """How many customers there are, and why the analysed count can be smaller.
+
+        Customer analytics describes customers with at least one purchase; a customer whose
+        only rows are returns is in the log but not in any segment, score or chart.
+        """
+        only_returned = self.customers - self.buyers
+        if not only_returned:
+            return f"{self.customers:,} customers, all with at least one purchase"
+        return (
+            f"{self.customers:,} customers in the cleaned log; {self.buyers:,} with at least "
+            f"one purchase (analysed on every page), {only_returned:,} only returned goods"
+        )
 
     def to_rows(self) -> list[dict]:
         return [
@@ -59,7 +75,7 @@ class CleaningReport:
         for s in self.steps:
             lines.append(f"  {s.name:<{width}}  {s.rows:>10,}  {s.action:<7}  {s.detail}")
         lines.append(
-            f"Rows kept: {self.rows_out:,} ({self.customers:,} customers, "
+            f"Rows kept: {self.rows_out:,} ({self.customers_sentence()}; "
             f"{self.first_date} to {self.last_date})"
         )
         return "\n".join(lines)
@@ -173,6 +189,7 @@ def clean_transactions(
         rows_out=frame.height,
         steps=steps,
         customers=customers.n_unique(),
+        buyers=frame.filter(~pl.col("is_return")).get_column("customer_id").drop_nulls().n_unique(),
         first_date=dates.min(),
         last_date=dates.max(),
     )

@@ -24,7 +24,13 @@ NUM_SAMPLES = 5000
 
 
 def _money(currency: str) -> Callable[[float], str]:
-    return lambda v: f"{'-' if v < 0 else ''}{currency}{abs(v):,.0f}"
+    # no "-£0" for a value that rounds to zero
+    return lambda v: f"{'-' if round(v) < 0 else ''}{currency}{abs(v):,.0f}"
+
+
+def _percent(v: float) -> str:
+    """``12%``; a value that rounds to zero is ``0%``, never ``-0%``."""
+    return f"{round(v * 100)}%"
 
 
 def describe_value(feature: str, value: float, currency: str = "£") -> str:
@@ -38,13 +44,13 @@ def describe_value(feature: str, value: float, currency: str = "£") -> str:
         "tenure_days": lambda v: f"First purchase {v:.0f} days ago",
         "days_between_purchases": lambda v: f"An order every {v:.0f} days on average",
         "distinct_products": lambda v: f"{v:.0f} different products bought",
-        "return_rate": lambda v: f"{v:.0%} of spend returned",
-        "recent_spend_share": lambda v: f"{v:.0%} of spend in the last 90 days",
+        "return_rate": lambda v: f"{_percent(v)} of spend returned",
+        "recent_spend_share": lambda v: f"{_percent(v)} of spend in the last 90 days",
         "spend_last_90_days": lambda v: f"{money(v)} spent in the last 90 days",
         "orders_per_month": lambda v: f"{v:.1f} orders per month",
         "spend_per_month": lambda v: f"{money(v)} spent per month",
         "bg_expected_purchases": lambda v: f"{v:.1f} purchases expected by the BG/NBD model",
-        "bg_p_alive": lambda v: f"{v:.0%} chance of still being active (BG/NBD)",
+        "bg_p_alive": lambda v: f"{_percent(v)} chance of still being active (BG/NBD)",
         "bg_clv": lambda v: f"{money(v)} expected spend by BG/NBD",
     }
     return phrases.get(feature, lambda v: f"{MODEL_LABELS.get(feature, feature)} = {v:,.2f}")(value)

@@ -1,4 +1,5 @@
-"""Executive KPIs for a period, compared with the period of equal length just before it."""
+"""Executive KPIs for a period, compared with the period of equal length just before it
+(or, when the data start later, with the longest equal earlier window they cover)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,18 @@ from analytics.errors import ParameterError
 from analytics.features import customer_features
 from analytics.rfm import SEGMENT_ORDER, rfm_table
 
+#: The shortest pair of windows worth comparing when history is too short for a full period.
+MIN_COMPARE_DAYS = 7
+
 
 @dataclass(frozen=True)
 class Kpi:
-    """One headline number with its value in the previous period."""
+    """One headline number with its value in the previous period.
+
+    When the data do not reach back a full period before ``start``, the change compares the
+    period's last ``window_days`` days (``window_value``) with the ``window_days`` days before
+    them (``previous``): two equal windows that the data cover.
+    """
 
     key: str
     label: str
@@ -22,13 +31,21 @@ class Kpi:
     previous: float | None
     kind: str  # "count", "currency" or "percent"
     higher_is_better: bool = True
+    definition: str = ""
+    window_days: int | None = None
+    window_value: float | None = None
+
+    @property
+    def compared(self) -> float:
+        """The value the change is measured on (the whole period, or its last window)."""
+        return self.value if self.window_days is None else self.window_value
 
     @property
     def change(self) -> float | None:
         """Relative change against the previous period (None when there is nothing to compare)."""
         if self.previous is None or self.previous == 0:
             return None
-        return (self.value - self.previous) / abs(self.previous)
+        return (self.compared - self.previous) / abs(self.previous)
 
 
 def period_bounds(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime, dt.datetime]:
@@ -76,10 +93,10 @@ def _period_numbers(tx: pl.DataFrame, begin: dt.datetime, stop: dt.datetime) -> 
 KPI_DEFINITIONS = (
     (
         "customers",
-        "Customers",
+        "Customers to date",
         "count",
         True,
-        "customers with a purchase up to the end of the period",
+        "all customers with a purchase up to the end of the period (a running total)",
     ),
     ("active_customers", "Active customers", "count", True, "customers who bought in the period"),
     ("revenue", "Revenue", "currency", True, "net of returns and cancellations"),
@@ -110,22 +127,55 @@ def period_kpis(tx: pl.DataFrame, start: dt.date, end: dt.date) -> list[Kpi]:
     Returns
     -------
     list of Kpi
-        In the order of :data:`KPI_DEFINITIONS`. ``previous`` is None when the data do not
-        reach back to the start of the previous period.
+        In the order of :data:`KPI_DEFINITIONS`. When the data do not reach back to the start
+        of the previous period, the change compares the period's last ``window_days`` days with
+        the ``window_days`` before them (the longest equal windows the data cover, at least
+        :data:`MIN_COMPARE_DAYS`); with less history ``previous`` is None.
     """
     previous_start, begin, stop = period_bounds(start, end)
     now = _period_numbers(tx, begin, stop)
-    covered = tx.get_column("invoice_date").min().date() <= previous_start.date()
-    before = _period_numbers(tx, previous_start, begin) if covered else None
+    first_day = dt.datetime.combine(tx.get_column("invoice_date").min().date(), dt.time())
+    window_days, recent = None, None
+    if first_day <= previous_start:
+        before = _period_numbers(tx, previous_start, begin)
+    else:
+        days = min((stop - begin).days, (stop - first_day).days // 2)
+        if days >= MIN_COMPARE_DAYS:
+            window_days = days
+            middle = stop - dt.timedelta(days=days)
+            recent = _period_numbers(tx, middle, stop)
+            before = _period_numbers(tx, middle - dt.timedelta(days=days), middle)
+        else:
+            before = None
     return [
-        Kpi(key, label, now[key], before[key] if before else None, kind, higher)
-        for key, label, kind, higher, _ in KPI_DEFINITIONS
+        Kpi(
+            key,
+            label,
+            now[key],
+            before[key] if before else None,
+            kind,
+            higher,
+            definition,
+            window_days,
+            recent[key] if recent else None,
+        )
+        for key, label, kind, higher, definition in KPI_DEFINITIONS
     ]
 
 
 def monthly_trend(tx: pl.DataFrame, start: dt.date, end: dt.date) -> pl.DataFrame:
-    """``month, revenue, active_customers, orders`` per calendar month of the period."""
+    """``month, revenue, active_customers, orders, days, days_in_month, partial`` per month.
+
+    ``days`` counts the days of the month that both the period and the data cover (the data run
+    from their first to their last transaction day); a month with fewer days than
+    ``days_in_month`` is ``partial``, so a short month is not read as a collapse.
+    """
     _, begin, stop = period_bounds(start, end)
+    dates = tx.get_column("invoice_date")
+    covered_from = max(begin.date(), dates.min().date())
+    covered_to = min(stop.date(), dates.max().date() + dt.timedelta(days=1))  # exclusive
+    month_end = pl.col("month").dt.offset_by("1mo").dt.date()
+    month_start = pl.col("month").dt.date()
     return (
         tx.filter(
             pl.col("customer_id").is_not_null()
@@ -138,6 +188,14 @@ def monthly_trend(tx: pl.DataFrame, start: dt.date, end: dt.date) -> pl.DataFram
             active_customers=pl.col("customer_id").filter(~pl.col("is_return")).n_unique(),
             orders=pl.col("invoice_id").filter(~pl.col("is_return")).n_unique(),
         )
+        .with_columns(
+            days=(
+                pl.min_horizontal(month_end, pl.lit(covered_to))
+                - pl.max_horizontal(month_start, pl.lit(covered_from))
+            ).dt.total_days(),
+            days_in_month=(month_end - month_start).dt.total_days(),
+        )
+        .with_columns(partial=pl.col("days") < pl.col("days_in_month"))
         .sort("month")
     )
 
@@ -149,6 +207,8 @@ def top_countries(tx: pl.DataFrame, start: dt.date, end: dt.date, n: int = 10) -
         pl.col("customer_id").is_not_null()
         & pl.col("invoice_date").is_between(begin, stop, closed="left")
     )
+    # rows without a country (or a log without a country column) are not a country
+    period = period.filter(pl.col("country").is_not_null())
     total = period.get_column("amount").sum()
     return (
         period.group_by("country")

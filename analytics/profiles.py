@@ -2,8 +2,9 @@
 
 A profile says how big each segment is, what it is worth and how it differs from the average
 customer; a Kruskal-Wallis test per feature says whether the segments really differ on it
-(epsilon-squared effect size). Personas are named from where a segment's medians fall in the
-distribution of all customers, so names follow the data, not the label number.
+(epsilon-squared effect size). Personas are named from the same numbers the user sees: each
+segment's mean divided by the average customer's (the heatmap's ratios). Every name is a set of
+claims on those ratios (``RULES``), so names follow the data, not the label number.
 """
 
 from __future__ import annotations
@@ -145,81 +146,171 @@ def profile_segments(
     return SegmentProfile(table=table, tests=difference_tests(frame, names), personas=personas)
 
 
-def _percentile(values: np.ndarray, x: float) -> float:
-    """Share of customers with a value below ``x`` (ties count half)."""
-    return float(((values < x).sum() + 0.5 * (values == x).sum()) / len(values))
+#: A segment is "high" on a feature when its mean is at least this many times the average
+#: customer's, and "low" when at most its inverse: the ratios the heatmap shows.
+HIGH = 1.5
+LOW = 1 / HIGH
+#: "VIP" names an elite: no more than this share of the customers.
+VIP_MAX_SHARE = 0.25
+#: A return share this many times the average adds "(frequent returners)".
+RETURNER_RATIO = 2.0
 
 
-# Each rule: (name, description, action, test on percentile positions p[feature]).
-_RULES = (
-    (
+@dataclass(frozen=True)
+class Claim:
+    """What a persona name asserts about one feature's ratio to the average customer."""
+
+    feature: str
+    op: str  # ">=" or "<="
+    bound: float
+
+    def holds(self, ratios: dict[str, float]) -> bool:
+        value = ratios.get(self.feature)
+        if value is None or not np.isfinite(value):
+            return False
+        return value >= self.bound if self.op == ">=" else value <= self.bound
+
+
+@dataclass(frozen=True)
+class PersonaRule:
+    """A persona: its name, what the name claims, and the largest share of customers it may hold."""
+
+    name: str
+    description: str
+    action: str
+    claims: tuple[Claim, ...]
+    max_share: float = 1.0
+
+    def fits(self, ratios: dict[str, float], share: float) -> bool:
+        return share <= self.max_share and all(c.holds(ratios) for c in self.claims)
+
+
+def _high(feature: str) -> Claim:
+    return Claim(feature, ">=", HIGH)
+
+
+def _low(feature: str) -> Claim:
+    return Claim(feature, "<=", LOW)
+
+
+#: Tried in order; the first rule whose claims all hold names the segment.
+RULES = (
+    PersonaRule(
+        "Heavy returners",
+        "Return much of what they buy, so their net spend is low.",
+        "Review their returns before any offer; fix product or sizing issues they point to.",
+        (Claim("return_rate", ">=", 3.0), _low("monetary")),
+    ),
+    PersonaRule(
         "VIP champions",
         "Recent, frequent and high-spending: the best customers.",
         "Reward them: VIP perks, early access, referral asks; never discount-blast them.",
-        lambda p: p["monetary"] >= 0.7 and p["recency_days"] <= 0.4 and p["frequency"] >= 0.6,
+        (_high("monetary"), _high("frequency"), _low("recency_days")),
+        max_share=VIP_MAX_SHARE,
     ),
-    (
+    PersonaRule(
         "At-risk big spenders",
         "Spent a lot in the past but have not bought for a long time.",
         "Win-back offer with personal outreach before they are lost.",
-        lambda p: p["monetary"] >= 0.6 and p["recency_days"] >= 0.6,
+        (_high("monetary"), _high("recency_days")),
     ),
-    (
+    PersonaRule(
         "Loyal regulars",
         "Buy often and recently, with solid spend.",
         "Cross-sell and upsell; invite to the loyalty programme.",
-        lambda p: p["frequency"] >= 0.6 and p["recency_days"] <= 0.5,
+        (_high("frequency"), _low("recency_days"), Claim("monetary", ">=", 1.0)),
     ),
-    (
+    PersonaRule(
         "New customers",
         "First purchases were recent; few orders so far.",
         "Onboarding series and a second-purchase incentive.",
-        lambda p: p.get("tenure_days", p["recency_days"]) <= 0.35 and p["recency_days"] <= 0.4,
+        (Claim("tenure_days", "<=", 0.5), _low("recency_days"), _low("frequency")),
     ),
-    (
-        "Lapsed low spenders",
-        "Few, small orders, long ago.",
-        "One low-cost reactivation offer, then suppress from paid campaigns.",
-        lambda p: p["recency_days"] >= 0.6 and p["monetary"] <= 0.5,
-    ),
-    (
+    PersonaRule(
         "Big-ticket occasional buyers",
         "Large orders, but rarely.",
         "Time reminders to their buying cycle; bundle offers on big orders.",
-        lambda p: p.get("avg_order_value", 0.5) >= 0.7 and p["frequency"] <= 0.5,
+        (_high("avg_order_value"), _low("frequency")),
     ),
-    (
+    PersonaRule(
+        "Lapsed low spenders",
+        "Few, small orders, long ago.",
+        "One low-cost reactivation offer, then suppress from paid campaigns.",
+        (
+            _high("recency_days"),
+            _low("monetary"),
+            _low("frequency"),
+            Claim("avg_order_value", "<=", 1.0),
+        ),
+    ),
+    PersonaRule(
         "Recent low spenders",
         "Bought recently but little.",
         "Nurture with best-sellers and a free-shipping threshold to grow the basket.",
-        lambda p: p["recency_days"] <= 0.4 and p["monetary"] <= 0.4,
+        (_low("recency_days"), _low("monetary")),
     ),
-    (
+    PersonaRule(
         "Cooling customers",
-        "Used to buy regularly; activity is slowing down.",
+        "Bought before, but longer ago than most; activity is slowing down.",
         "Re-engage with reminders and offers based on past purchases.",
-        lambda p: p["recency_days"] >= 0.5,
+        (Claim("recency_days", ">=", 1.2),),
+    ),
+    PersonaRule(
+        "Average customers",
+        "Close to the average customer on recency, frequency and spend.",
+        "Test offers on them; recommend related products to lift frequency.",
+        tuple(
+            Claim(f, op, bound)
+            for f in ("recency_days", "frequency", "monetary")
+            for op, bound in ((">=", LOW), ("<=", HIGH))
+        ),
     ),
 )
-_FALLBACK = (
-    "Average customers",
-    "Close to the average customer on recency, frequency and spend.",
-    "Test offers on them; recommend related products to lift frequency.",
+MIXED = PersonaRule(
+    "Mixed profile",
+    "No single profile fits: see how they differ from the average below.",
+    "Look at the heatmap before targeting them; consider another k or other features.",
+    (),
 )
+RETURNERS = Claim("return_rate", ">=", RETURNER_RATIO)
+
+
+def segment_ratios(frame: pl.DataFrame) -> dict[int, dict[str, float]]:
+    """Each segment's mean of each complete feature divided by the average customer's mean.
+
+    Features whose average is zero (or missing) have no ratio. ``frame`` holds the features and
+    a ``segment`` column.
+    """
+    features = [f for f in FEATURES if f in frame.columns and frame.get_column(f).null_count() == 0]
+    overall = frame.select([pl.col(f).mean() for f in features]).row(0, named=True)
+    means = frame.group_by("segment").agg([pl.col(f).mean() for f in features])
+    return {
+        row["segment"]: {f: row[f] / overall[f] for f in features if overall[f]}
+        for row in means.iter_rows(named=True)
+    }
+
+
+def _evidence(ratios: dict[str, float], rule: PersonaRule) -> str:
+    """The numbers behind the name, e.g. "Net spend 3.9×, orders 3.2× the average customer"."""
+    shown = [c.feature for c in rule.claims]
+    shown = (
+        list(dict.fromkeys(shown))
+        or sorted(ratios, key=lambda f: -abs(np.log(max(ratios[f], 1e-3))))[:3]
+    )
+    parts = [f"{FEATURES[f].lower()} {ratios[f]:.2f}×" for f in shown if f in ratios]
+    return ("Versus the average customer: " + ", ".join(parts) + ".") if parts else ""
 
 
 def name_personas(frame: pl.DataFrame, table: pl.DataFrame) -> list[Persona]:
-    """Name each segment from where its medians fall among all customers.
+    """Name each segment from its mean-to-average ratios (the numbers the heatmap shows).
 
-    The first matching rule names a segment (see ``_RULES``); a high return rate adds
-    "(frequent returners)". Two segments with the same name are told apart by value
-    ("higher-value" / "lower-value"). Outliers (-1) are "Outliers".
+    The first rule in ``RULES`` whose claims all hold names a segment ("VIP" also needs the
+    segment to be at most ``VIP_MAX_SHARE`` of customers); none fitting gives "Mixed profile".
+    A return share at least ``RETURNER_RATIO`` times the average adds "(frequent returners)".
+    Same-named segments are told apart by the feature on which their ratios differ most.
+    Outliers (-1) are "Outliers". Each description ends with the ratios behind the name.
     """
-    columns = {
-        f: frame.get_column(f).to_numpy()
-        for f in FEATURES
-        if f in frame.columns and frame.get_column(f).null_count() == 0
-    }
+    ratios = segment_ratios(frame)
     raw: list[tuple[int, str, str, str]] = []
     for row in table.iter_rows(named=True):
         segment = row["segment"]
@@ -233,23 +324,20 @@ def name_personas(frame: pl.DataFrame, table: pl.DataFrame) -> list[Persona]:
                 )
             )
             continue
-        members = frame.filter(pl.col("segment") == segment)
-        p = {
-            f: _percentile(values, float(members.get_column(f).median()))
-            for f, values in columns.items()
-        }
-        name, description, action = next(
-            ((n, d, a) for n, d, a, test in _RULES if test(p)), _FALLBACK
-        )
-        if p.get("return_rate", 0.0) >= 0.85:
+        r = ratios[segment]
+        rule = next((rule for rule in RULES if rule.fits(r, row["share"])), MIXED)
+        name, action = rule.name, rule.action
+        description = f"{rule.description} {_evidence(r, rule)}".strip()
+        if rule.name != "Heavy returners" and RETURNERS.holds(r):
             name += " (frequent returners)"
             action += " Review their returns before sending offers."
+            description += f" Returned share of spend {r['return_rate']:.2f}× the average."
         raw.append((segment, name, description, action))
     personas = []
     for segment, name, description, action in raw:
-        twins = [r for r in raw if r[1] == name]
+        twins = [r[0] for r in raw if r[1] == name]
         if len(twins) > 1:
-            name = f"{name} ({_qualifier(segment, [r[0] for r in twins], frame, columns)})"
+            name = f"{name} ({_qualifier(segment, twins, ratios)})"
         row = table.filter(pl.col("segment") == segment).row(0, named=True)
         personas.append(
             Persona(
@@ -265,20 +353,17 @@ def name_personas(frame: pl.DataFrame, table: pl.DataFrame) -> list[Persona]:
     return personas
 
 
-def _qualifier(segment: int, twins: list[int], frame: pl.DataFrame, columns: dict) -> str:
-    """Tell same-named segments apart by the feature on which their medians differ most."""
-    spread = {}
-    for f, values in columns.items():
-        medians = [
-            _percentile(values, float(frame.filter(pl.col("segment") == s).get_column(f).median()))
-            for s in twins
-        ]
-        spread[f] = (max(medians) - min(medians), medians)
-    feature = max(spread, key=lambda f: spread[f][0])
-    medians = spread[feature][1]
-    rank = sorted(range(len(twins)), key=lambda i: (medians[i], twins[i])).index(
-        twins.index(segment)
-    )
+def _qualifier(segment: int, twins: list[int], ratios: dict[int, dict[str, float]]) -> str:
+    """Tell same-named segments apart by the feature on which their ratios differ most."""
+    features = set.intersection(*(set(ratios[s]) for s in twins)) if OUTLIER not in twins else set()
+    if not features:
+        return f"segment {segment}"
+    spread = {
+        f: max(ratios[s][f] for s in twins) - min(ratios[s][f] for s in twins)
+        for f in sorted(features)
+    }
+    feature = max(spread, key=spread.get)
+    rank = sorted(twins, key=lambda s: (ratios[s][feature], s)).index(segment)
     label = FEATURES[feature].lower()
     if len(twins) == 2:
         return f"{'lower' if rank == 0 else 'higher'} {label}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
@@ -17,6 +19,7 @@ OUTLIER_COLOR = "#9e9e9e"
 PRIMARY = "#2c3e50"
 ACCENT = "#18bc9c"
 MAX_POINTS_3D = 10_000
+MONTH_BAR_MS = 24 * 86_400_000
 MAX_POINTS_2D = 50_000
 
 
@@ -73,6 +76,12 @@ def install_template() -> None:
     pio.templates.default = "segmenta"
 
 
+#: Every dcc.Graph's config: the mode bar shows on hover only, and figures keep its band free.
+GRAPH_CONFIG = {"displaylogo": False, "displayModeBar": "hover"}
+#: Height of the mode bar's band at the top of a figure, kept clear of legends and titles.
+MODEBAR_BAND = 28
+
+
 def segment_color(segment: int) -> str:
     return OUTLIER_COLOR if segment == OUTLIER else PALETTE[segment % len(PALETTE)]
 
@@ -81,7 +90,7 @@ def _layout(fig: go.Figure, height: int = 360, **kwargs) -> go.Figure:
     settings = {
         "template": TEMPLATE,
         "height": height,
-        "margin": {"l": 10, "r": 10, "t": 30, "b": 10},
+        "margin": {"l": 10, "r": 10, "t": MODEBAR_BAND + 30, "b": 10},
         "font": {"size": 12},
         "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
     }
@@ -99,28 +108,58 @@ def empty_figure(message: str, height: int = 360) -> go.Figure:
 
 
 def trend_figure(trend: pl.DataFrame, currency: str) -> go.Figure:
-    """Revenue (bars) and active customers (line, right axis) per month."""
+    """Revenue (bars) and active customers (line, right axis) per month.
+
+    Months the period or the data only partly cover are hatched and labelled "n of m days", so a
+    short month does not read as a collapse.
+    """
     if trend.height == 0:
         return empty_figure("No transactions in this period")
     fig = make_subplots(specs=[[{"secondary_y": True}]])
-    months = trend.get_column("month").to_list()
-    fig.add_trace(
-        go.Bar(
-            x=months,
-            y=trend.get_column("revenue").to_list(),
-            name="Revenue",
-            marker_color=PRIMARY,
-            hovertemplate=f"%{{x|%b %Y}}<br>Revenue {currency}%{{y:,.0f}}<extra></extra>",
-        ),
-        secondary_y=False,
-    )
+    partial = trend.get_column("partial").to_list()
+    for is_partial, name in ((False, "Revenue"), (True, "Revenue, partial month")):
+        part = trend.filter(pl.col("partial") == is_partial)
+        if part.height == 0:
+            continue
+        fig.add_trace(
+            go.Bar(
+                x=part.get_column("month").to_list(),
+                y=part.get_column("revenue").to_list(),
+                name=name,
+                marker={
+                    "color": PRIMARY if not is_partial else "rgba(44,62,80,0.35)",
+                    "pattern": {"shape": "/" if is_partial else ""},
+                    "line": {"color": PRIMARY, "width": 1 if is_partial else 0},
+                },
+                text=[
+                    f"{d} of {m} days"
+                    for d, m in zip(part["days"], part["days_in_month"], strict=True)
+                ]
+                if is_partial
+                else None,
+                textposition="outside",
+                cliponaxis=False,
+                # a month wide (bars on a date axis are sized in ms): a trace of two far-apart
+                # partial months would otherwise be drawn a year wide
+                width=MONTH_BAR_MS,
+                customdata=np.column_stack([part["days"], part["days_in_month"]]),
+                hovertemplate=f"%{{x|%b %Y}}<br>Revenue {currency}%{{y:,.0f}}"
+                + ("<br>partial: %{customdata[0]} of %{customdata[1]} days" if is_partial else "")
+                + "<extra></extra>",
+            ),
+            secondary_y=False,
+        )
     fig.add_trace(
         go.Scatter(
-            x=months,
+            x=trend.get_column("month").to_list(),
             y=trend.get_column("active_customers").to_list(),
             name="Active customers",
             mode="lines+markers",
             line={"color": ACCENT, "width": 3},
+            marker={
+                "symbol": ["circle-open" if p else "circle" for p in partial],
+                "size": [11 if p else 7 for p in partial],
+            },
             hovertemplate="%{x|%b %Y}<br>%{y:,} active customers<extra></extra>",
         ),
         secondary_y=True,
@@ -130,6 +169,7 @@ def trend_figure(trend: pl.DataFrame, currency: str) -> go.Figure:
         title_text="Active customers", tickformat=",.0f", secondary_y=True, showgrid=False
     )
     fig.update_xaxes(tickformat="%b\n%Y", dtick="M1")
+    fig.update_layout(barmode="overlay")
     return _layout(fig, 340)
 
 
@@ -175,14 +215,16 @@ def rfm_figure(summary: pl.DataFrame, currency: str) -> go.Figure:
     fig.update_xaxes(tickformat="~s", nticks=4, row=1, col=1)
     fig.update_xaxes(tickformat=".0%", nticks=4, row=1, col=2)
     fig = _layout(fig, 400, showlegend=False)
-    fig.update_layout(margin={"t": 40})
+    fig.update_layout(margin={"t": MODEBAR_BAND + 40})
     return fig
 
 
 def countries_figure(countries: pl.DataFrame, currency: str) -> go.Figure:
     """Top countries by revenue in the period."""
     if countries.height == 0:
-        return empty_figure("No transactions in this period")
+        return empty_figure(
+            "No country on this period's rows: map a country column on the Data page to see this chart"
+        )
     rows = countries.reverse()
     fig = go.Figure(
         go.Bar(
@@ -209,6 +251,70 @@ def _sample_rows(n: int, cap: int, seed: int = 0) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, size=cap, replace=False))
 
 
+def _hover(currency: str) -> str:
+    """Hover of a customer point: id as ``text``, recency/orders/spend as numeric ``customdata``."""
+    return (
+        "Customer %{text}<br>%{fullData.name}<br>Last purchase %{customdata[0]:.0f} days ago"
+        f"<br>%{{customdata[1]:,.0f}} orders, {currency}%{{customdata[2]:,.0f}} net<extra></extra>"
+    )
+
+
+def _strip_figure(result, features: pl.DataFrame, currency: str) -> tuple[go.Figure, str]:
+    """One clustering feature: customers along its scaled value, one jittered row per segment."""
+    # one feature's only component is that feature centred, up to sign: undo the sign
+    sign = -1.0 if result.loadings["PC1"][0] < 0 else 1.0
+    coords = result.coordinates * sign
+    n = len(coords)
+    rows = _sample_rows(n, MAX_POINTS_2D)
+    assign = result.assignments
+    labels = assign.get_column("segment").to_numpy()[rows]
+    names = assign.get_column("segment_name").to_numpy()[rows]
+    ids = assign.get_column("customer_id").to_numpy()[rows]
+    key = features.select("recency_days", "frequency", "monetary").to_numpy()[rows]
+    jitter = np.random.default_rng(0).uniform(-0.3, 0.3, size=len(rows))
+    segments = sorted(set(labels.tolist()))
+    fig = go.Figure()
+    for position, segment in enumerate(segments):
+        mask = labels == segment
+        fig.add_trace(
+            go.Scattergl(
+                x=coords[rows][mask, 0],
+                y=position + jitter[mask],
+                mode="markers",
+                name=str(names[mask][0]),
+                text=ids[mask].tolist(),
+                customdata=key[mask].astype(np.float32),
+                hovertemplate=_hover(currency),
+                marker={"size": 5, "color": segment_color(int(segment)), "opacity": 0.6},
+            )
+        )
+    feature = result.features[0]
+    label = FEATURES.get(feature, feature)
+    fig.update_xaxes(title_text=f"{label} (scaled, centred)")
+    fig.update_yaxes(
+        tickvals=list(range(len(segments))),
+        ticktext=[str(names[labels == s][0]) for s in segments],
+        automargin=True,
+    )
+    shown = len(rows)
+    caption = (
+        f"Clustered on one feature ({label.lower()}), so there is nothing to project: each customer "
+        "is placed at their scaled value, one row per segment (rows spread vertically to show "
+        "density). Pick two or more features for a PCA view. "
+        + (
+            f"Showing all {n:,} customers."
+            if shown == n
+            else f"Showing a random sample of {shown:,} of {n:,} customers."
+        )
+    )
+    fig = _layout(
+        fig,
+        max(300, 120 + 60 * len(segments)),
+        legend={"orientation": "h", "yanchor": "top", "y": -0.15, "x": 0, "itemsizing": "constant"},
+    )
+    return fig, caption
+
+
 def pca_figure(
     result, features: pl.DataFrame, currency: str, dims: int = 3
 ) -> tuple[go.Figure, str]:
@@ -219,6 +325,8 @@ def pca_figure(
     coords = result.coordinates
     n = len(coords)
     dims = min(dims, coords.shape[1])
+    if dims < 2:
+        return _strip_figure(result, features, currency)
     rows = _sample_rows(n, MAX_POINTS_3D if dims == 3 else MAX_POINTS_2D)
     assign = result.assignments
     labels = assign.get_column("segment").to_numpy()[rows]
@@ -235,10 +343,7 @@ def pca_figure(
         axis_titles.append((f"PC{i + 1} ({result.explained_variance[i]:.0%})", drivers))
     fig = go.Figure()
     # Numbers travel as typed arrays (compact); the id as text; the segment name is the trace's.
-    hover = (
-        "Customer %{text}<br>%{fullData.name}<br>Last purchase %{customdata[0]:.0f} days ago"
-        f"<br>%{{customdata[1]:,.0f}} orders, {currency}%{{customdata[2]:,.0f}} net<extra></extra>"
-    )
+    hover = _hover(currency)
     points = coords[rows]
     for segment in sorted(set(labels.tolist())):
         mask = labels == segment
@@ -338,16 +443,22 @@ def sweep_figure(table: pl.DataFrame, recommended: int, elbow: int) -> go.Figure
         fig.add_vline(x=elbow, line_dash="dot", line_color="#95a5a6", row=1, col=3)
     fig.update_xaxes(dtick=1, title_text="k")
     fig = _layout(fig, 300, showlegend=False)
-    fig.update_layout(margin={"t": 40})
+    fig.update_layout(margin={"t": MODEBAR_BAND + 40})
     return fig
+
+
+def ratio_text(value: float) -> str:
+    """A ratio to the average as the heatmap prints it ("n/a" when there is none)."""
+    return "n/a" if not np.isfinite(value) else f"{value:.2f}×"
 
 
 def heatmap_figure(profile_table: pl.DataFrame, features: list[str]) -> go.Figure:
     """Each segment's mean of each feature relative to the average customer (ratio, log colour)."""
     table = profile_table.sort("segment")
+    # a missing ratio (the average is zero) is "n/a"; a zero ratio is a real 0.00×
     ratios = np.array(
         [
-            [table.get_column(f"{f}_ratio")[i] or np.nan for f in features]
+            [np.nan if (v := table.get_column(f"{f}_ratio")[i]) is None else v for f in features]
             for i in range(table.height)
         ],
         dtype=float,
@@ -360,7 +471,7 @@ def heatmap_figure(profile_table: pl.DataFrame, features: list[str]) -> go.Figur
             z=colour,
             x=labels,
             y=table.get_column("name").to_list(),
-            text=np.vectorize(lambda v: f"{v:.2f}×")(ratios),
+            text=[[ratio_text(v) for v in row] for row in ratios],
             texttemplate="%{text}",
             colorscale="RdBu",
             reversescale=True,
@@ -520,12 +631,17 @@ def importance_figure(
     return _layout(fig, 300)
 
 
+def wrap(text: str, width: int) -> str:
+    """Break a sentence into lines of at most ``width`` characters (plotly's ``<br>``)."""
+    return "<br>".join(textwrap.wrap(text, width)) or text
+
+
 def explanation_figure(explanation) -> go.Figure:
     """LIME weights as signed bars, labelled with the business sentence."""
     items = list(reversed(explanation.contributions))
     fig = go.Figure(
         go.Bar(
-            y=[c.sentence for c in items],
+            y=[wrap(c.sentence, 34) for c in items],
             x=[c.weight for c in items],
             orientation="h",
             marker_color=["#e74c3c" if c.weight > 0 else "#18bc9c" for c in items]
@@ -538,7 +654,8 @@ def explanation_figure(explanation) -> go.Figure:
     fig.add_vline(x=0, line_color="#2c3e50")
     fig.update_yaxes(automargin=True)
     fig.update_xaxes(title_text="Effect on the prediction (LIME weight)")
-    return _layout(fig, 80 + 42 * len(items), showlegend=False)
+    lines = sum(wrap(c.sentence, 34).count("<br>") + 1 for c in items)
+    return _layout(fig, 100 + 18 * lines + 14 * len(items), showlegend=False)
 
 
 def history_figure(monthly: pl.DataFrame, currency: str) -> go.Figure:
@@ -611,12 +728,21 @@ def rules_scatter(rules: pl.DataFrame, cap: int = 5_000) -> go.Figure:
     return _layout(fig, 380)
 
 
-def _short(label: str, width: int = 28) -> str:
-    return label if len(label) <= width else label[: width - 1] + "…"
+def short_label(label: str, width: int = 28) -> str:
+    """Shorten a product label at a word boundary, never cutting its trailing "(id)"."""
+    if len(label) <= width:
+        return label
+    head, tail = label, ""
+    if label.endswith(")") and " (" in label:
+        head, tail = label[: label.rindex(" (")], label[label.rindex(" (") :]
+    room = max(width - len(tail) - 1, 8)
+    cut = head[:room].rsplit(" ", 1)[0] if " " in head[:room] else head[:room]
+    return cut.rstrip(" ,.-") + "…" + tail
 
 
 def rules_network(rules: pl.DataFrame, top: int = 25) -> go.Figure:
-    """The ``top`` rules by lift as a graph: items on a circle, arrows from antecedent to consequent items."""
+    """The ``top`` rules by lift as a two-column graph: what was bought (left) to what comes with
+    it (right). Names are axis labels, one row each, so they never overlap or leave the figure."""
     if rules.height == 0:
         return empty_figure("No rules to draw")
     strongest = rules.head(top)
@@ -631,18 +757,25 @@ def rules_network(rules: pl.DataFrame, top: int = 25) -> go.Figure:
         for a in ants
         for c in cons
     ]
-    nodes = sorted({n for a, c, _ in edges for n in (a, c)})
-    angle = np.linspace(0, 2 * np.pi, len(nodes), endpoint=False)
-    position = {n: (np.cos(t), np.sin(t)) for n, t in zip(nodes, angle, strict=True)}
-    fig = go.Figure()
+    left = sorted({a for a, _, _ in edges})
+    right = sorted({c for _, c, _ in edges})
+    rows = max(len(left), len(right))
+
+    def place(names: list[str]) -> dict[str, float]:
+        # spread each column over the same height, top to bottom
+        step = (rows - 1) / max(len(names) - 1, 1)
+        offset = 0 if len(names) > 1 else (rows - 1) / 2
+        return {n: rows - 1 - (offset + i * step) for i, n in enumerate(names)}
+
+    y_left, y_right = place(left), place(right)
     max_lift = max(lift for *_, lift in edges)
+    fig = go.Figure()
     for a, c, lift in edges:
-        (x0, y0), (x1, y1) = position[a], position[c]
         fig.add_annotation(
-            x=x1,
-            y=y1,
-            ax=x0,
-            ay=y0,
+            x=1,
+            y=y_right[c],
+            ax=0,
+            ay=y_left[a],
             xref="x",
             yref="y",
             axref="x",
@@ -653,28 +786,57 @@ def rules_network(rules: pl.DataFrame, top: int = 25) -> go.Figure:
             arrowwidth=1 + 3 * lift / max_lift,
             arrowcolor="rgba(44,62,80,0.35)",
             standoff=6,
+            startstandoff=6,
+            hovertext=f"{a} → {c}: lift {lift:.1f}",
         )
-    degree = {n: sum(n in (a, c) for a, c, _ in edges) for n in nodes}
-    fig.add_trace(
-        go.Scatter(
-            x=[position[n][0] for n in nodes],
-            y=[position[n][1] for n in nodes],
-            mode="markers+text",
-            marker={
-                "size": [8 + 3 * degree[n] for n in nodes],
-                "color": ACCENT,
-                "line": {"color": PRIMARY, "width": 1},
-            },
-            text=[_short(n) for n in nodes],
-            textposition=["middle right" if position[n][0] >= 0 else "middle left" for n in nodes],
-            textfont={"size": 10},
-            hovertext=nodes,
-            hoverinfo="text",
+    degree = {n: sum(n in (a, c) for a, c, _ in edges) for n in {*left, *right}}
+    for x, names, where in ((0, left, y_left), (1, right, y_right)):
+        fig.add_trace(
+            go.Scatter(
+                x=[x] * len(names),
+                y=[where[n] for n in names],
+                mode="markers",
+                marker={
+                    "size": [8 + 2 * degree[n] for n in names],
+                    "color": ACCENT if x == 0 else PRIMARY,
+                    "line": {"color": PRIMARY, "width": 1},
+                },
+                hovertext=names,
+                hoverinfo="text",
+                yaxis="y" if x == 0 else "y2",
+            )
         )
+    span = [-0.6, rows - 0.4]
+    fig.update_xaxes(visible=False, range=[-0.05, 1.05])
+    fig.update_layout(
+        yaxis={
+            "range": span,
+            "tickvals": [y_left[n] for n in left],
+            "ticktext": [short_label(n, 34) for n in left],
+            "showgrid": False,
+            "zeroline": False,
+            "automargin": True,
+            "tickfont": {"size": 11},
+        },
+        yaxis2={
+            "range": span,
+            "overlaying": "y",
+            "side": "right",
+            "tickvals": [y_right[n] for n in right],
+            "ticktext": [short_label(n, 34) for n in right],
+            "showgrid": False,
+            "zeroline": False,
+            "automargin": True,
+            "tickfont": {"size": 11},
+        },
     )
-    fig.update_xaxes(visible=False, range=[-2.2, 2.2])
-    fig.update_yaxes(visible=False, range=[-1.25, 1.25], scaleanchor="x")
-    return _layout(fig, 520, showlegend=False)
+    fig.add_annotation(
+        x=0, y=1, xref="x", yref="paper", yanchor="bottom", text="<b>If bought</b>", showarrow=False
+    )
+    fig.add_annotation(
+        x=1, y=1, xref="x", yref="paper", yanchor="bottom", text="<b>Then also</b>", showarrow=False
+    )
+    return _layout(fig, max(360, 90 + 20 * rows), showlegend=False)
 
 
 def pairs_figure(pairs: pl.DataFrame) -> go.Figure:
@@ -683,7 +845,7 @@ def pairs_figure(pairs: pl.DataFrame) -> go.Figure:
         return empty_figure("No frequent pairs at this support")
     rows = pairs.reverse()
     labels = [
-        f"{_short(a, 30)} + {_short(b, 30)}"
+        f"{short_label(a, 34)} + {short_label(b, 34)}"
         for a, b in zip(rows["item_a"], rows["item_b"], strict=True)
     ]
     fig = go.Figure(

@@ -13,8 +13,9 @@ def fmt_money(value: float | None, currency: str = "£", *, compact: bool = True
     """``£1,234`` (``£1.23M`` / ``£12.3k`` when compact and large)."""
     if value is None or math.isnan(value):
         return "–"
-    sign = "-" if value < 0 else ""
     size = abs(value)
+    shown = round(size, 2 if size < 100 else 0)
+    sign = "-" if value < 0 and shown else ""
     if compact and size >= 1_000_000:
         return f"{sign}{currency}{size / 1_000_000:,.2f}M"
     if compact and size >= 100_000:
@@ -25,7 +26,10 @@ def fmt_money(value: float | None, currency: str = "£", *, compact: bool = True
 
 
 def fmt_percent(value: float | None, digits: int = 1) -> str:
-    return "–" if value is None or math.isnan(value) else f"{value * 100:.{digits}f}%"
+    """``12.3%``; a value that rounds to zero prints ``0.0%``, never ``-0.0%``."""
+    if value is None or math.isnan(value):
+        return "–"
+    return f"{round(value * 100, digits) + 0.0:.{digits}f}%"
 
 
 def fmt_value(value: float | None, kind: str, currency: str = "£") -> str:
@@ -37,9 +41,28 @@ def fmt_value(value: float | None, kind: str, currency: str = "£") -> str:
     return fmt_count(value)
 
 
-def fmt_change(change: float | None) -> str:
-    """``▲ 12.3%`` / ``▼ 4.0%`` / ``no earlier period``."""
+def fmt_change(change: float | None, window_days: int | None = None) -> str:
+    """``▲ 12.3% vs previous period`` / ``▼ 4.0% …`` / ``■ 0.0% …`` / ``no earlier period``.
+
+    With ``window_days`` the change is between two shorter equal windows, and says so.
+    """
     if change is None:
         return "no earlier period to compare"
-    arrow = "▲" if change > 0 else "▼" if change < 0 else "■"
-    return f"{arrow} {abs(change) * 100:.1f}% vs previous period"
+    shown = round(abs(change) * 100, 1)
+    arrow = "■" if shown == 0 else "▲" if change > 0 else "▼"
+    against = (
+        "vs previous period"
+        if window_days is None
+        else f"in the last {window_days:,} days vs the {window_days:,} before "
+        "(too little history for a full previous period)"
+    )
+    return f"{arrow} {shown:.1f}% {against}"
+
+
+def fmt_p_value(p: float | None) -> str:
+    """``3.2e-12``, ``0.041``; a p-value below the smallest float prints ``< 1e-300``."""
+    if p is None or math.isnan(p):
+        return "–"
+    if p < 1e-300:
+        return "< 1e-300"
+    return f"{p:.2g}" if p >= 1e-3 else f"{p:.1e}"

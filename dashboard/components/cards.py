@@ -26,12 +26,22 @@ def create_kpi_card(kpi: Kpi, currency: str) -> dbc.Card:
                     className="kpi-value fs-3 fw-bold",
                     id=f"overview-kpi-{kpi.key}",
                 ),
-                html.Div(fmt_change(change), className=f"small {tone}"),
                 html.Div(
-                    f"previous: {fmt_value(kpi.previous, kpi.kind, currency)}",
+                    fmt_change(change, kpi.window_days),
+                    className=f"small {tone}",
+                    id=f"overview-kpi-{kpi.key}-change",
+                ),
+                html.Div(
+                    f"previous: {fmt_value(kpi.previous, kpi.kind, currency)}"
+                    if kpi.window_days is None
+                    else f"last {kpi.window_days:,} days: {fmt_value(kpi.compared, kpi.kind, currency)}; "
+                    f"the {kpi.window_days:,} before: {fmt_value(kpi.previous, kpi.kind, currency)}",
                     className="small text-muted",
                 )
                 if kpi.previous is not None
+                else None,
+                html.Div(kpi.definition, className="small text-muted fst-italic")
+                if kpi.definition
                 else None,
             ]
         ),

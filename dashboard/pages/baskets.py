@@ -5,16 +5,23 @@ from __future__ import annotations
 import dash
 import dash_bootstrap_components as dbc
 import polars as pl
-from dash import Input, Output, State, callback, dash_table, dcc, html
+from dash import Input, Output, State, callback, dcc, html, set_props
 from dash.exceptions import PreventUpdate
 
 from analytics.baskets import rules_csv_frame, segment_rules, top_pairs
-from analytics.errors import ParameterError
+from analytics.errors import ParameterError, SegmentaError
 from dashboard.app import service, settings
+from dashboard.components.grid import create_grid
 from dashboard.components.shell import create_card, create_job_status
-from dashboard.components.tables import FONT, HEADER_STYLE, fixed, num, percent
-from dashboard.errors import job_errors
-from dashboard.figures import empty_figure, pairs_figure, rules_network, rules_scatter
+from dashboard.components.tables import fixed, num, percent, text
+from dashboard.errors import ALERT_ID, alert_props, job_errors
+from dashboard.figures import (
+    GRAPH_CONFIG,
+    empty_figure,
+    pairs_figure,
+    rules_network,
+    rules_scatter,
+)
 from dashboard.jobs import run_task
 from dashboard.segment_settings import create_settings_store, params_from_saved
 from dashboard.service import BasketParams
@@ -22,17 +29,21 @@ from dashboard.service import BasketParams
 dash.register_page(__name__, path="/baskets", name="Baskets", title="Baskets · Segmenta", order=4)
 
 TABLE_ROWS = 2_000
-CELL = {
-    "fontFamily": FONT,
-    "fontSize": 12,
-    "padding": "5px",
-    "whiteSpace": "normal",
-    "height": "auto",
-}
-TEXT_LEFT = [
-    {"if": {"column_id": c}, "textAlign": "left", "minWidth": "180px"}
-    for c in ("antecedents", "consequents", "item", "because")
-]
+WAITING = "Rules appear here once mined (progress on the left)"
+FIGURES = ("baskets-scatter", "baskets-network", "baskets-pairs")
+
+
+def _show_no_rules(error: Exception) -> None:
+    """A failed or invalid run leaves no rules on screen that were not mined for these settings."""
+    for figure_id in FIGURES:
+        set_props(figure_id, {"figure": empty_figure(f"No rules: {_first_sentence(error)}")})
+    set_props("baskets-summary", {"children": None})
+    set_props("baskets-rules-table", {"rowData": []})
+
+
+def _first_sentence(error: Exception) -> str:
+    text = str(error) if isinstance(error, SegmentaError) else "mining failed"
+    return text.split(". ")[0].rstrip(".")[:90]
 
 
 def _slider(
@@ -200,17 +211,14 @@ def layout(**_query) -> html.Div:
                             html.Div(id="baskets-summary", className="mb-3"),
                             create_card(
                                 "Association rules",
-                                dash_table.DataTable(
-                                    id="baskets-rules-table",
-                                    sort_action="native",
-                                    filter_action="native",
+                                create_grid(
+                                    "baskets-rules-table",
                                     page_size=12,
-                                    style_cell=CELL,
-                                    style_header=HEADER_STYLE,
-                                    style_cell_conditional=TEXT_LEFT,
-                                    style_table={"overflowX": "auto"},
+                                    filters=True,
+                                    export_name="rules.csv",
+                                    compact=True,
                                 ),
-                                subtitle="Sortable; type in the header row to filter (e.g. JUMBO or >5)",
+                                subtitle="Click a header to sort; type in the box under it to filter (e.g. JUMBO)",
                             ),
                             html.Div(id="baskets-segment-block"),
                             dbc.Row(
@@ -220,8 +228,8 @@ def layout(**_query) -> html.Div:
                                             "Support vs confidence",
                                             dcc.Graph(
                                                 id="baskets-scatter",
-                                                figure=empty_figure("Mining the rules…"),
-                                                config={"displaylogo": False},
+                                                figure=empty_figure(WAITING),
+                                                config=GRAPH_CONFIG,
                                             ),
                                         ),
                                         xl=5,
@@ -231,8 +239,8 @@ def layout(**_query) -> html.Div:
                                             "Strongest rules as a network",
                                             dcc.Graph(
                                                 id="baskets-network",
-                                                figure=empty_figure("Mining the rules…"),
-                                                config={"displaylogo": False},
+                                                figure=empty_figure(WAITING),
+                                                config=GRAPH_CONFIG,
                                             ),
                                             subtitle="The 25 rules with the highest lift; arrows run from what was bought to what comes with it",
                                         ),
@@ -244,8 +252,8 @@ def layout(**_query) -> html.Div:
                                 "Top product pairs",
                                 dcc.Graph(
                                     id="baskets-pairs",
-                                    figure=empty_figure("Mining the rules…"),
-                                    config={"displaylogo": False},
+                                    figure=empty_figure(WAITING),
+                                    config=GRAPH_CONFIG,
                                 ),
                                 subtitle="Share of baskets containing both",
                             ),
@@ -326,7 +334,35 @@ def check_cache(
     """Cached rules show at once; otherwise the background job mines them."""
     if scope != "all" and scope_value is None:
         raise PreventUpdate
-    params = BasketParams(
+    try:
+        params = _params(
+            support,
+            confidence,
+            lift,
+            algorithm,
+            scope,
+            scope_value,
+            start,
+            end,
+            min_item,
+            max_size,
+            saved,
+        )
+    except SegmentaError as error:
+        _show_no_rules(error)
+        raise
+    request = {"dataset_id": dataset_id, "params": params.to_dict()}
+    svc = service()
+    done = svc.cached_rules(dataset_id, params) is not None and (
+        scope != "segment" or svc.cached_rules(dataset_id, params.overall()) is not None
+    )
+    return request, (request if done else dash.no_update), (dash.no_update if done else request)
+
+
+def _params(
+    support, confidence, lift, algorithm, scope, scope_value, start, end, min_item, max_size, saved
+):
+    return BasketParams(
         float(support),
         float(confidence),
         float(lift),
@@ -339,12 +375,6 @@ def check_cache(
         min_item_baskets=_whole(min_item, "minimum baskets per item", 1),
         max_basket_size=_whole(max_size, "maximum items per basket", None),
     )
-    request = {"dataset_id": dataset_id, "params": params.to_dict()}
-    svc = service()
-    done = svc.cached_rules(dataset_id, params) is not None and (
-        scope != "segment" or svc.cached_rules(dataset_id, params.overall()) is not None
-    )
-    return request, (request if done else dash.no_update), (dash.no_update if done else request)
 
 
 @callback(
@@ -367,13 +397,17 @@ def check_cache(
 def mine(set_progress, need: dict, session_id: str):
     """Background job: build baskets and mine rules in a fresh process (cached per thresholds)."""
     set_progress((0, "Starting…"))
-    run_task(
-        settings(),
-        "rules",
-        progress=lambda d, t, text: set_progress((round(100 * d / t), text)),
-        dataset_id=need["dataset_id"],
-        params=need["params"],
-    )
+    try:
+        run_task(
+            settings(),
+            "rules",
+            progress=lambda d, t, text: set_progress((round(100 * d / t), text)),
+            dataset_id=need["dataset_id"],
+            params=need["params"],
+        )
+    except SegmentaError as error:
+        # rendered by ``render`` (a background job's set_props keeps only its last call)
+        return {**need, "session": session_id, "error": str(error)}
     return {**need, "session": session_id}
 
 
@@ -401,8 +435,8 @@ def _rules_table(rules: pl.DataFrame) -> tuple[list[dict], list[dict]]:
         .otherwise(pl.col("conviction")),
     )
     columns = [
-        {"name": "If bought", "id": "antecedents"},
-        {"name": "Then also", "id": "consequents"},
+        text("If bought", "antecedents", min_width=180, flex=2),
+        text("Then also", "consequents", min_width=180, flex=2),
         num("Support", "support", percent(2)),
         num("Confidence", "confidence", percent(0)),
         num("Lift", "lift", fixed(2)),
@@ -414,8 +448,8 @@ def _rules_table(rules: pl.DataFrame) -> tuple[list[dict], list[dict]]:
 
 @callback(
     Output("baskets-summary", "children"),
-    Output("baskets-rules-table", "data"),
-    Output("baskets-rules-table", "columns"),
+    Output("baskets-rules-table", "rowData"),
+    Output("baskets-rules-table", "columnDefs"),
     Output("baskets-scatter", "figure"),
     Output("baskets-pairs", "figure"),
     Output("baskets-network", "figure"),
@@ -425,6 +459,11 @@ def _rules_table(rules: pl.DataFrame) -> tuple[list[dict], list[dict]]:
 def render(token: dict | None):
     if not token:
         raise PreventUpdate
+    if token.get("error"):
+        error = SegmentaError(token["error"])
+        set_props(ALERT_ID, alert_props(error))
+        failed = empty_figure(f"No rules: {_first_sentence(error)}")
+        return None, [], dash.no_update, failed, failed, failed, None
     svc = service()
     params = BasketParams(**token["params"])
     rules = svc.cached_rules(token["dataset_id"], params)
@@ -462,16 +501,7 @@ def render(token: dict | None):
         cols.append(num("Lift vs all baskets (blank = segment only)", "lift_ratio", fixed(1)))
         segment_block = create_card(
             "Much stronger in this segment",
-            dash_table.DataTable(
-                data=rows,
-                columns=cols,
-                sort_action="native",
-                page_size=10,
-                style_cell=CELL,
-                style_header=HEADER_STYLE,
-                style_cell_conditional=TEXT_LEFT,
-                id="baskets-segment-table",
-            ),
+            create_grid("baskets-segment-table", rows, cols, page_size=10, compact=True),
             subtitle="Rules whose lift in the segment is at least 1.5× their lift over all baskets",
         )
     return (
@@ -510,21 +540,17 @@ def show_cross_sell(customer_id: str | None, token: dict | None):
             color="light",
             className="border",
         )
-    return dash_table.DataTable(
-        id="baskets-cross-sell-table",
-        data=offers.with_columns(
-            because=pl.col("because").str.replace_all(r"\|", " + ")
-        ).to_dicts(),
-        columns=[
-            {"name": "Offer", "id": "item"},
-            {"name": "Because they bought", "id": "because"},
+    return create_grid(
+        "baskets-cross-sell-table",
+        offers.with_columns(because=pl.col("because").str.replace_all(r"\|", " + ")).to_dicts(),
+        [
+            text("Offer", "item", min_width=180, flex=2),
+            text("Because they bought", "because", min_width=180, flex=2),
             num("Confidence", "confidence", percent(0)),
             num("Lift", "lift", fixed(1)),
             num("Score (lift × confidence)", "score", fixed(2)),
         ],
-        style_cell=CELL,
-        style_header=HEADER_STYLE,
-        style_cell_conditional=TEXT_LEFT,
+        compact=True,
     )
 
 

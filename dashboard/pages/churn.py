@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-import polars as pl
-from dash import Input, Output, State, callback, ctx, dash_table, dcc, html
+from dash import Input, Output, State, callback, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
 from analytics.predict import MODEL_LABELS, QUADRANTS, quadrant_summary, with_threshold
 from dashboard.app import service, settings
+from dashboard.components.grid import LINK_RENDERER, create_grid
 from dashboard.components.shell import create_card, create_job_status
-from dashboard.components.tables import FONT, HEADER_STYLE, fixed, money, num, percent
+from dashboard.components.tables import fixed, money, num, percent, text
 from dashboard.errors import job_errors
 from dashboard.figures import (
+    GRAPH_CONFIG,
     QUADRANT_COLORS,
     calibration_figure,
     importance_figure,
@@ -169,15 +170,6 @@ def _metrics_table(result) -> html.Div:
     ]
     clv_rows = [{"model": name, **m} for name, m in bt.clv.items()]
     currency = settings().currency
-    style = {
-        "style_cell": {
-            "fontFamily": FONT,
-            "fontSize": 13,
-            "padding": "6px",
-        },
-        "style_header": HEADER_STYLE,
-        "style_data_conditional": [{"if": {"row_index": 0}, "fontWeight": "600"}],
-    }
     wins = bt.beats_baselines()
     verdict = [
         dbc.Badge(
@@ -207,10 +199,10 @@ def _metrics_table(result) -> html.Div:
                 className="small",
             ),
             html.Div(verdict, className="mb-2"),
-            dash_table.DataTable(
-                id="churn-metrics-table",
-                data=churn_rows,
-                columns=[{"name": "Churn", "id": "model"}]
+            create_grid(
+                "churn-metrics-table",
+                churn_rows,
+                [text("Churn", "model", min_width=180)]
                 + [
                     num(n, k, fixed(3))
                     for k, n in (
@@ -221,21 +213,19 @@ def _metrics_table(result) -> html.Div:
                         ("recall", "Recall"),
                     )
                 ],
-                **style,
             ),
             html.Div(className="mb-3"),
-            dash_table.DataTable(
-                id="churn-clv-table",
-                data=clv_rows,
-                columns=[
-                    {"name": "CLV", "id": "model"},
+            create_grid(
+                "churn-clv-table",
+                clv_rows,
+                [
+                    text("CLV", "model", min_width=180),
                     num("MAE", "mae", money(currency)),
                     num("RMSE", "rmse", money(currency)),
                     num("Spearman", "spearman", fixed(3)),
                     num("Top 10% capture", "top10_capture", percent(1)),
                     num("Top 20% capture", "top20_capture", percent(1)),
                 ],
-                **style,
             ),
         ]
     )
@@ -292,34 +282,29 @@ def _quadrant_cards(result, currency: str) -> dbc.Row:
     return dbc.Row(cards, className="g-3")
 
 
-def _at_risk_table(result, currency: str) -> dash_table.DataTable:
-    top = (
-        result.table.sort("value_at_risk", descending=True)
-        .head(AT_RISK_ROWS)
-        .with_columns(customer=pl.format("[{}](/customer?id={})", "customer_id", "customer_id"))
-    )
-    return dash_table.DataTable(
-        id="churn-at-risk-table",
-        data=top.select(
-            "customer", "churn_probability", "predicted_clv", "value_at_risk", "quadrant"
+def _at_risk_table(result, currency: str):
+    top = result.table.sort("value_at_risk", descending=True).head(AT_RISK_ROWS)
+    return create_grid(
+        "churn-at-risk-table",
+        top.select(
+            "customer_id", "churn_probability", "predicted_clv", "value_at_risk", "quadrant"
         ).to_dicts(),
-        columns=[
-            {"name": "Customer", "id": "customer", "presentation": "markdown"},
+        [
+            text(
+                "Customer",
+                "customer_id",
+                min_width=110,
+                cellRenderer=LINK_RENDERER,
+                cellRendererParams={"href": "/customer?id={value}"},
+            ),
             num("Churn probability", "churn_probability", percent(0)),
             num(f"Predicted CLV ({result.horizon_days} d)", "predicted_clv", money(currency)),
             num("Revenue at risk", "value_at_risk", money(currency)),
-            {"name": "Quadrant", "id": "quadrant"},
+            text("Quadrant", "quadrant"),
         ],
-        sort_action="native",
-        filter_action="native",
         page_size=15,
-        style_cell={
-            "fontFamily": FONT,
-            "fontSize": 13,
-            "padding": "6px",
-        },
-        style_header=HEADER_STYLE,
-        markdown_options={"link_target": "_self"},
+        filters=True,
+        export_name="customers-at-risk.csv",
     )
 
 
@@ -413,7 +398,7 @@ def render(token: dict | None, threshold: float | None):
                 dcc.Graph(
                     id="churn-scatter",
                     figure=value_risk_figure(table, result.threshold, currency),
-                    config={"displaylogo": False},
+                    config=GRAPH_CONFIG,
                 ),
                 subtitle=f"Dashed lines: churn threshold {result.threshold:.0%} and median predicted CLV. Revenue at risk = churn probability × spend at the customer's historical rate over the horizon.",
             ),
@@ -429,7 +414,7 @@ def render(token: dict | None, threshold: float | None):
                             "Calibration",
                             dcc.Graph(
                                 figure=calibration_figure(bt.calibration),
-                                config={"displaylogo": False},
+                                config=GRAPH_CONFIG,
                             )
                             if bt
                             else html.P("No backtest."),
@@ -439,7 +424,7 @@ def render(token: dict | None, threshold: float | None):
                     dbc.Col(
                         create_card(
                             "Lift by decile",
-                            dcc.Graph(figure=lift_figure(bt.lift), config={"displaylogo": False})
+                            dcc.Graph(figure=lift_figure(bt.lift), config=GRAPH_CONFIG)
                             if bt
                             else html.P("No backtest."),
                         ),
@@ -456,7 +441,7 @@ def render(token: dict | None, threshold: float | None):
                                 figure=importance_figure(
                                     result.importance.get("churn", {}), MODEL_LABELS
                                 ),
-                                config={"displaylogo": False},
+                                config=GRAPH_CONFIG,
                             ),
                         ),
                         lg=6,
@@ -468,7 +453,7 @@ def render(token: dict | None, threshold: float | None):
                                 figure=importance_figure(
                                     result.importance.get("clv", {}), MODEL_LABELS, "#18bc9c"
                                 ),
-                                config={"displaylogo": False},
+                                config=GRAPH_CONFIG,
                             ),
                         ),
                         lg=6,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dash
 import dash_bootstrap_components as dbc
 import polars as pl
-from dash import Input, Output, State, callback, dash_table, dcc, html
+from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
 from analytics.errors import SegmentaError
@@ -13,10 +13,11 @@ from analytics.explain import describe_value
 from analytics.features import FEATURES
 from analytics.rfm import RFM_SEGMENTS, rfm_table
 from dashboard.app import service, settings
+from dashboard.components.grid import create_grid
 from dashboard.components.shell import create_card, create_job_status
-from dashboard.components.tables import FONT, HEADER_STYLE, num
+from dashboard.components.tables import count, fixed, num, text
 from dashboard.errors import job_errors
-from dashboard.figures import empty_figure, explanation_figure, history_figure
+from dashboard.figures import GRAPH_CONFIG, empty_figure, explanation_figure, history_figure
 from dashboard.formatting import fmt_money, fmt_percent
 from dashboard.jobs import run_task
 from dashboard.segment_settings import create_settings_store, params_from_saved
@@ -45,6 +46,9 @@ def layout(id: str | None = None, **_query) -> html.Div:  # noqa: A002 - the que
                         dcc.Dropdown(
                             id="customer-search",
                             value=id,
+                            # a Dash 4 dropdown drops a value missing from its options, which
+                            # emptied the page when a link navigated here client-side
+                            options=[id] if id else [],
                             placeholder="Type a customer id, e.g. 12347",
                             searchable=True,
                             clearable=False,
@@ -202,7 +206,7 @@ def show_customer(customer_id: str | None, dataset_id: str, saved: dict | None):
                             "Orders over time",
                             dcc.Graph(
                                 figure=history_figure(history.monthly, currency),
-                                config={"displaylogo": False},
+                                config=GRAPH_CONFIG,
                             ),
                         ),
                         lg=7,
@@ -210,31 +214,16 @@ def show_customer(customer_id: str | None, dataset_id: str, saved: dict | None):
                     dbc.Col(
                         create_card(
                             "Top products",
-                            dash_table.DataTable(
-                                data=products,
-                                columns=[
-                                    {"name": "Product", "id": "product"},
-                                    {"name": "Units", "id": "quantity", "type": "numeric"},
-                                    num(
-                                        f"Spend ({currency})",
-                                        "spend",
-                                        dash_table.Format.Format(
-                                            precision=0,
-                                            scheme=dash_table.Format.Scheme.fixed,
-                                            group=dash_table.Format.Group.yes,
-                                        ),
-                                    ),
+                            create_grid(
+                                "customer-products-table",
+                                products,
+                                [
+                                    text("Product", "product", min_width=180, flex=3),
+                                    num("Units", "quantity", count()),
+                                    num(f"Spend ({currency})", "spend", fixed(0, grouped=True)),
                                 ],
-                                style_cell={
-                                    "fontFamily": FONT,
-                                    "fontSize": 12,
-                                    "padding": "4px",
-                                    "textAlign": "left",
-                                    "whiteSpace": "normal",
-                                    "height": "auto",
-                                },
-                                style_header=HEADER_STYLE,
                                 page_size=10,
+                                compact=True,
                             ),
                         ),
                         lg=5,
@@ -243,19 +232,10 @@ def show_customer(customer_id: str | None, dataset_id: str, saved: dict | None):
             ),
             create_card(
                 "Features",
-                dash_table.DataTable(
-                    data=feature_rows,
-                    columns=[
-                        {"name": "Feature", "id": "feature"},
-                        {"name": "This customer", "id": "value"},
-                    ],
-                    style_cell={
-                        "fontFamily": FONT,
-                        "fontSize": 13,
-                        "padding": "4px",
-                        "textAlign": "left",
-                    },
-                    style_header=HEADER_STYLE,
+                create_grid(
+                    "customer-features-table",
+                    feature_rows,
+                    [text("Feature", "feature"), text("This customer", "value")],
                 ),
             ),
         ]
@@ -319,7 +299,7 @@ def show_explanations(token: dict | None):
                         title,
                         dbc.Alert(token["outcome"].get(target, "Not available."), color="light"),
                     ),
-                    lg=4,
+                    xl=4,
                 )
             )
             continue
@@ -349,7 +329,7 @@ def show_explanations(token: dict | None):
                             className="fw-semibold mb-1",
                             id=f"customer-explain-{target}",
                         ),
-                        dcc.Graph(figure=figure, config={"displaylogo": False}),
+                        dcc.Graph(figure=figure, config=GRAPH_CONFIG),
                         html.Small(f"Local fit R² {explanation.score:.2f}", className="text-muted"),
                     ],
                 ),

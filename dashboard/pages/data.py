@@ -6,15 +6,16 @@ import base64
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import ALL, Input, Output, State, callback, ctx, dash_table, dcc, html
+from dash import ALL, Input, Output, State, callback, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
 from analytics.datasets import BUNDLED_ID
 from analytics.errors import DataError
 from analytics.schema import CANONICAL, suggest_columns
 from dashboard.app import service, settings
+from dashboard.components.grid import create_grid
 from dashboard.components.shell import create_card, create_job_status
-from dashboard.components.tables import FONT, HEADER_STYLE
+from dashboard.components.tables import count, num, text
 from dashboard.errors import job_errors
 from dashboard.jobs import run_task
 
@@ -31,12 +32,6 @@ LABELS = {
     "product_id": "Product id",
     "description": "Product description",
     "country": "Country",
-}
-CELL = {
-    "fontFamily": FONT,
-    "fontSize": 13,
-    "padding": "5px",
-    "textAlign": "left",
 }
 
 
@@ -80,28 +75,26 @@ def layout(**_query) -> html.Div:
 
 def _report_table(report) -> html.Div:
     rows = [
-        {"step": s.name, "rows": f"{s.rows:,}", "action": s.action, "detail": s.detail}
+        {"step": s.name, "rows": s.rows, "action": s.action, "detail": s.detail}
         for s in report.steps
     ]
     return html.Div(
         [
             html.P(
-                f"{report.rows_in:,} rows read; {report.rows_out:,} kept; {report.customers:,} customers; "
+                f"{report.rows_in:,} rows read; {report.rows_out:,} kept; {report.customers_sentence()}; "
                 f"{report.first_date:%d %b %Y} to {report.last_date:%d %b %Y}.",
                 className="mb-2",
                 id="data-report-summary",
             ),
-            dash_table.DataTable(
-                id="data-report",
-                data=rows,
-                columns=[
-                    {"name": "Cleaning step", "id": "step"},
-                    {"name": "Rows", "id": "rows"},
-                    {"name": "Action", "id": "action"},
-                    {"name": "Why", "id": "detail"},
+            create_grid(
+                "data-report",
+                rows,
+                [
+                    text("Cleaning step", "step", min_width=180),
+                    num("Rows", "rows", count(), maxWidth=120),
+                    text("Action", "action", min_width=100, maxWidth=120),
+                    text("Why", "detail", min_width=260, flex=3),
                 ],
-                style_cell=CELL,
-                style_header=HEADER_STYLE,
             ),
         ]
     )

@@ -13,7 +13,7 @@ from dashboard.app import service, settings
 from dashboard.components.cards import create_kpi_card
 from dashboard.components.shell import create_card
 from dashboard.errors import create_alert, reports_to
-from dashboard.figures import countries_figure, rfm_figure, trend_figure
+from dashboard.figures import GRAPH_CONFIG, countries_figure, rfm_figure, trend_figure
 
 dash.register_page(__name__, path="/", name="Overview", title="Overview · Segmenta", order=0)
 
@@ -83,7 +83,7 @@ def layout(**query) -> html.Div:
             dcc.Loading(html.Div(id="overview-kpis", className="mb-3"), type="dot"),
             create_card(
                 "Revenue and active customers by month",
-                dcc.Graph(id="overview-trend", config={"displaylogo": False}),
+                dcc.Graph(id="overview-trend", config=GRAPH_CONFIG),
                 subtitle="Revenue is net of returns; active = bought in the month",
             ),
             dbc.Row(
@@ -91,7 +91,7 @@ def layout(**query) -> html.Div:
                     dbc.Col(
                         create_card(
                             "RFM segments",
-                            dcc.Graph(id="overview-rfm", config={"displaylogo": False}),
+                            dcc.Graph(id="overview-rfm", config=GRAPH_CONFIG),
                             subtitle="Scored as of the end of the period; revenue earned in the period",
                         ),
                         lg=7,
@@ -99,7 +99,7 @@ def layout(**query) -> html.Div:
                     dbc.Col(
                         create_card(
                             "Top countries",
-                            dcc.Graph(id="overview-countries", config={"displaylogo": False}),
+                            dcc.Graph(id="overview-countries", config=GRAPH_CONFIG),
                             subtitle="By revenue in the period",
                         ),
                         lg=5,

@@ -12,12 +12,10 @@ from dash import (
     callback,
     clientside_callback,
     ctx,
-    dash_table,
     dcc,
     html,
     no_update,
 )
-from dash.dash_table.Format import Format, Group, Scheme
 from dash.exceptions import PreventUpdate
 
 from analytics.features import FEATURES
@@ -26,10 +24,12 @@ from analytics.segmentation import ALGORITHMS, K_ALGORITHMS
 from dashboard.app import service, settings
 from dashboard.background import create_job_controls, job_callback
 from dashboard.components.cards import create_persona_card
+from dashboard.components.grid import create_grid
 from dashboard.components.shell import create_card
-from dashboard.components.tables import FONT, HEADER_STYLE, fixed, money, num, percent
+from dashboard.components.tables import count, fixed, money, num, p_value, percent, text
 from dashboard.errors import create_alert, reports_to
 from dashboard.figures import (
+    GRAPH_CONFIG,
     box_figure,
     empty_figure,
     heatmap_figure,
@@ -192,23 +192,6 @@ def _controls(values: dict) -> dbc.Card:
 def layout(**query) -> html.Div:
     """The page; its settings come from the URL query (defaults when absent)."""
     values, problems = settings_from_query(query)
-    table_style = {
-        "style_table": {"overflowX": "auto"},
-        "style_cell": {
-            "fontFamily": FONT,
-            "fontSize": 13,
-            "padding": "6px",
-            "whiteSpace": "normal",
-            "height": "auto",
-            "minWidth": "80px",
-        },
-        "style_cell_conditional": [
-            {"if": {"column_id": c}, "textAlign": "left", "minWidth": "150px"}
-            for c in ("name", "label", "effect")
-        ],
-        "style_header": HEADER_STYLE,
-        "sort_action": "native",
-    }
     return html.Div(
         [
             create_settings_store(),
@@ -233,9 +216,7 @@ def layout(**query) -> html.Div:
                                 create_card(
                                     "Best number of segments",
                                     [
-                                        dcc.Graph(
-                                            id="segments-sweep-graph", config={"displaylogo": False}
-                                        ),
+                                        dcc.Graph(id="segments-sweep-graph", config=GRAPH_CONFIG),
                                         html.P(id="segments-sweep-reason", className="small mb-2"),
                                         dbc.Button(
                                             id="segments-sweep-apply",
@@ -263,7 +244,7 @@ def layout(**query) -> html.Div:
                                         className="mb-2",
                                     ),
                                     dcc.Loading(
-                                        dcc.Graph(id="segments-pca", config={"displaylogo": False}),
+                                        dcc.Graph(id="segments-pca", config=GRAPH_CONFIG),
                                         type="dot",
                                     ),
                                     html.Small(id="segments-pca-caption", className="text-muted"),
@@ -273,20 +254,20 @@ def layout(**query) -> html.Div:
                             create_card(
                                 "Segment profiles",
                                 [
-                                    dash_table.DataTable(
-                                        id="segments-profile-table", **table_style
+                                    create_grid(
+                                        "segments-profile-table", export_name="segments.csv"
                                     ),
                                     html.H6(
                                         "Do the segments differ? (Kruskal-Wallis per feature)",
                                         className="mt-3",
                                     ),
-                                    dash_table.DataTable(id="segments-tests-table", **table_style),
+                                    create_grid("segments-tests-table"),
                                 ],
                                 subtitle="Means per segment; ratios to the average customer are in the heatmap",
                             ),
                             create_card(
                                 "Feature by segment",
-                                dcc.Graph(id="segments-heatmap", config={"displaylogo": False}),
+                                dcc.Graph(id="segments-heatmap", config=GRAPH_CONFIG),
                                 subtitle="Segment mean ÷ average customer",
                             ),
                             create_card(
@@ -307,7 +288,7 @@ def layout(**query) -> html.Div:
                                             for name, label in FEATURES.items()
                                         ],
                                     ),
-                                    dcc.Graph(id="segments-box", config={"displaylogo": False}),
+                                    dcc.Graph(id="segments-box", config=GRAPH_CONFIG),
                                 ],
                             ),
                         ],
@@ -364,23 +345,16 @@ def _metrics_badges(result) -> html.Div:
 def _profile_table(result) -> tuple[list[dict], list[dict]]:
     table = result.profile.table.sort("segment")
     columns = [
-        {"name": "Segment", "id": "name"},
-        num("Customers", "customers", Format(group=Group.yes)),
+        text("Segment", "name", min_width=170, pinned="left"),
+        num("Customers", "customers", count()),
         num("Share", "share", percent(1)),
         num("Revenue", "revenue", money(settings().currency)),
         num("Revenue share", "revenue_share", percent(1)),
     ]
     feature_names = [f for f in FEATURES if f"{f}_mean" in table.columns]
     for f in feature_names:
-        columns.append(
-            {
-                "name": f"{FEATURES[f]} (mean)",
-                "id": f"{f}_mean",
-                "type": "numeric",
-                "format": Format(precision=2, scheme=Scheme.fixed, group=Group.yes),
-            }
-        )
-    keep = [c["id"] for c in columns]
+        columns.append(num(f"{FEATURES[f]} (mean)", f"{f}_mean", fixed(2, grouped=True)))
+    keep = [c["field"] for c in columns]
     return table.select(keep).to_dicts(), columns
 
 
@@ -389,11 +363,11 @@ def _tests_table(result) -> tuple[list[dict], list[dict]]:
         "label", "h_statistic", "p_value", "epsilon_squared", "effect"
     )
     columns = [
-        {"name": "Feature", "id": "label"},
+        text("Feature", "label", min_width=170),
         num("H", "h_statistic", fixed(1, grouped=True)),
-        num("p-value", "p_value", Format(precision=2, scheme=Scheme.exponent)),
+        num("p-value", "p_value", p_value()),
         num("Effect size (ε²)", "epsilon_squared", fixed(3)),
-        {"name": "Effect", "id": "effect"},
+        text("Effect", "effect", min_width=100),
     ]
     return tests.to_dicts(), columns
 
@@ -450,7 +424,7 @@ def _tree_card(result) -> html.Div:
             ),
             dcc.Graph(
                 figure=importance_figure(tree.importance, FEATURES),
-                config={"displaylogo": False},
+                config=GRAPH_CONFIG,
             ),
         ]
     )
@@ -462,10 +436,10 @@ def _tree_card(result) -> html.Div:
     Output("segments-pca", "figure"),
     Output("segments-pca-caption", "children"),
     Output("segments-personas", "children"),
-    Output("segments-profile-table", "data"),
-    Output("segments-profile-table", "columns"),
-    Output("segments-tests-table", "data"),
-    Output("segments-tests-table", "columns"),
+    Output("segments-profile-table", "rowData"),
+    Output("segments-profile-table", "columnDefs"),
+    Output("segments-tests-table", "rowData"),
+    Output("segments-tests-table", "columnDefs"),
     Output("segments-heatmap", "figure"),
     Output("segments-box", "figure"),
     Output("segments-surrogate", "children"),

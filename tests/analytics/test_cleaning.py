@@ -5,6 +5,7 @@ import pytest
 
 from analytics.cleaning import clean_transactions
 from analytics.errors import DataError
+from analytics.features import customer_features
 from analytics.io import to_canonical
 
 
@@ -47,6 +48,11 @@ def test_each_rule_counts_its_rows():
     assert cleaned["invoice_id"].to_list() == ["1", "C2", "3", "6", "8"]
     assert cleaned["is_return"].to_list() == [False, True, True, False, False]
     assert report.customers == 3
+    assert report.buyers == 2  # B's only kept row is a return
+    assert report.customers_sentence() == (
+        "3 customers in the cleaned log; 2 with at least one purchase (analysed on every page), "
+        "1 only returned goods"
+    )
     assert "Rows read: 9" in str(report)
 
 
@@ -93,3 +99,11 @@ def test_bundled_report_counts(bundled):
     assert report.step("no customer id").rows == 229_202
     assert report.rows_out == 1_027_016
     assert report.customers == 5_939
+    # every other page analyses customers with a purchase: 5,878 (features, segments, churn)
+    assert report.buyers == 5_878 == customer_features(bundled.transactions).height
+
+
+def test_customer_counts_agree_when_everyone_bought():
+    _, report = clean_transactions(raw([r for r in ROWS if r[0] != "B"]))
+    assert (report.customers, report.buyers) == (2, 2)
+    assert report.customers_sentence() == "2 customers, all with at least one purchase"

@@ -28,6 +28,9 @@ def tx():
         ("return_rate", 0.125, "12% of spend returned"),
         ("bg_p_alive", 0.8, "80% chance of still being active (BG/NBD)"),
         ("unknown", 2.5, "unknown = 2.50"),
+        ("return_rate", -1e-9, "0% of spend returned"),  # never "-0%"
+        ("monetary", -0.3, "Net spend of £0"),
+        ("monetary", -12.6, "Net spend of -£13"),
     ],
 )
 def test_business_words(feature, value, text):

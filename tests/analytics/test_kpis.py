@@ -1,5 +1,6 @@
 import datetime as dt
 
+import polars as pl
 import pytest
 
 from analytics.errors import ParameterError
@@ -42,9 +43,47 @@ def test_period_kpis_by_hand():
     assert kpis["returns_rate"].higher_is_better is False
 
 
-def test_no_previous_period_when_data_start_later():
-    kpis = period_kpis(toy_log(ROWS), dt.date(2011, 1, 2), dt.date(2011, 1, 20))
-    assert all(k.previous is None and k.change is None for k in kpis)
+def test_no_previous_period_without_history():
+    # 12 days of data: two equal windows would be shorter than MIN_COMPARE_DAYS
+    kpis = period_kpis(toy_log(ROWS), dt.date(2011, 1, 1), dt.date(2011, 1, 12))
+    assert all(k.previous is None and k.change is None and k.window_days is None for k in kpis)
+
+
+def test_short_history_compares_equal_windows_it_covers():
+    """Data from 1 Jan; period 2-20 Jan: no full previous period, so the last 10 days
+    (11-20 Jan) are compared with the 10 days before (1-10 Jan), and the KPI says so."""
+    kpis = {k.key: k for k in period_kpis(toy_log(ROWS), dt.date(2011, 1, 2), dt.date(2011, 1, 20))}
+    revenue = kpis["revenue"]
+    assert revenue.window_days == 10
+    assert revenue.value == pytest.approx(310)  # the whole period (2-20 Jan, with B on 5 Jan)
+    assert revenue.window_value == pytest.approx(260)  # 11-20 Jan
+    assert revenue.previous == pytest.approx(150)  # 1-10 Jan
+    assert revenue.change == pytest.approx(260 / 150 - 1)
+    assert kpis["active_customers"].window_value == 2
+    assert kpis["customers"].label == "Customers to date"
+
+
+def test_partial_months_are_flagged():
+    tx = toy_log(ROWS)
+    trend = monthly_trend(tx, dt.date(2011, 1, 1), dt.date(2011, 1, 31))
+    # the data run 1-18 Jan: January is covered for 18 of its 31 days
+    assert trend.select("days", "days_in_month", "partial").row(0) == (18, 31, True)
+    trend = monthly_trend(tx, dt.date(2011, 1, 5), dt.date(2011, 1, 16))
+    assert trend.select("days", "partial").row(0) == (12, True)
+
+
+def test_bundled_last_month_is_partial(bundled):
+    trend = monthly_trend(bundled.transactions, dt.date(2010, 12, 10), dt.date(2011, 12, 9))
+    december = trend.filter(pl.col("month") == dt.datetime(2011, 12, 1)).row(0, named=True)
+    assert (december["days"], december["days_in_month"], december["partial"]) == (9, 31, True)
+    assert trend.filter(pl.col("partial")).height == 2  # Dec 2010 from the 10th, Dec 2011
+    november = trend.filter(pl.col("month") == dt.datetime(2011, 11, 1))
+    assert november["partial"][0] is False
+
+
+def test_no_country_is_no_country():
+    tx = toy_log(ROWS).with_columns(country=pl.lit(None, dtype=pl.String))
+    assert top_countries(tx, dt.date(2011, 1, 11), dt.date(2011, 1, 20)).height == 0
 
 
 def test_period_bounds_and_error():

@@ -70,8 +70,26 @@ def choose(driver, dropdown_id: str, label: str) -> None:
     click(driver, option)
 
 
-def table_rows(driver, table_id: str) -> int:
-    return len(driver.find_elements(By.CSS_SELECTOR, f"#{table_id} tr")) - 1
+def table_rows(driver, grid_id: str) -> int:
+    """Rows an AG Grid shows (on its current page)."""
+    return len(
+        driver.find_elements(By.CSS_SELECTOR, f"#{grid_id} .ag-center-cols-container .ag-row")
+    )
+
+
+def column_values(driver, grid_id: str, field: str) -> list[str]:
+    """The displayed text of one AG Grid column, top row first (pinned columns included)."""
+    return driver.execute_script(
+        """
+        const cells = [...document.querySelectorAll(`#${arguments[0]} .ag-row [col-id="${arguments[1]}"]`)];
+        return cells
+          .map(c => [Number(c.closest('.ag-row').getAttribute('row-index')), c.innerText.trim()])
+          .sort((a, b) => a[0] - b[0])
+          .map(pair => pair[1]);
+        """,
+        grid_id,
+        field,
+    )
 
 
 def search_and_choose(driver, dropdown_id: str, text: str) -> None:
@@ -102,3 +120,29 @@ def search_and_choose(driver, dropdown_id: str, text: str) -> None:
         timeout=15,
     )
     click(driver, option)
+
+
+_MODEBAR_OVERLAPS = """
+const hits = [];
+const boxes = (root, sel) => [...root.querySelectorAll(sel)]
+  .map(e => [sel, e.getBoundingClientRect()]).filter(([, r]) => r.width > 0 && r.height > 0);
+for (const plot of document.querySelectorAll('.js-plotly-plot')) {
+  const bar = plot.querySelector('.modebar');
+  if (!bar) continue;
+  const m = bar.getBoundingClientRect();
+  if (!m.width) continue;
+  const id = (plot.closest('[id]') || {}).id;
+  for (const [sel, r] of [...boxes(plot, '.legend'), ...boxes(plot, '.g-gtitle text'),
+                          ...boxes(plot, '.infolayer .annotation-text'), ...boxes(plot, '.colorbar')]) {
+    if (r.left < m.right && m.left < r.right && r.top < m.bottom && m.top < r.bottom) {
+      hits.push(id + ' ' + sel);
+    }
+  }
+}
+return hits;
+"""
+
+
+def modebar_overlaps(driver) -> list[str]:
+    """Charts on the page whose mode bar (shown on hover) would cover a legend, title or colorbar."""
+    return driver.execute_script(_MODEBAR_OVERLAPS)

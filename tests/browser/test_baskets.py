@@ -1,4 +1,12 @@
-from tests.browser.helpers import search_and_choose, set_slider, table_rows, wait_until
+from tests.browser.helpers import (
+    click,
+    modebar_overlaps,
+    search_and_choose,
+    set_slider,
+    table_rows,
+    wait_until,
+)
+from tests.browser.test_data import _write_log
 
 
 def test_bsk001_mine_rules_then_cross_sell(dash_duo, app):
@@ -9,6 +17,7 @@ def test_bsk001_mine_rules_then_cross_sell(dash_duo, app):
     assert "39,516 baskets" in dash_duo.find_element("#baskets-summary-badges").text
     assert table_rows(dash_duo.driver, "baskets-rules-table") >= 12
     wait_until(lambda: len(dash_duo.find_elements("#baskets-network .scatterlayer .point")) > 5)
+    assert modebar_overlaps(dash_duo.driver) == []
     search_and_choose(dash_duo.driver, "baskets-customer", "12347")
     wait_until(lambda: table_rows(dash_duo.driver, "baskets-cross-sell-table") >= 1, timeout=30)
     # a stricter lift threshold mines again in the background and leaves fewer rules
@@ -19,3 +28,22 @@ def test_bsk001_mine_rules_then_cross_sell(dash_duo, app):
         timeout=120,
     )
     assert dash_duo.get_logs() == []
+
+
+def test_bsk002_a_failed_mining_run_says_so(dash_duo, app, tmp_path):
+    """A log without products cannot be mined: the charts say why instead of "Mining…" forever."""
+    path = _write_log(tmp_path / "no_products.csv")
+    dash_duo.start_server(app)
+    dash_duo.wait_for_element("#overview-kpis")
+    dash_duo.driver.get(dash_duo.server_url + "/data")
+    dash_duo.wait_for_contains_text("#data-current-label", "bundled", timeout=60)
+    dash_duo.find_element("#data-upload input[type=file]").send_keys(str(path))
+    dash_duo.wait_for_contains_text("#data-upload-summary", "3 columns found", timeout=30)
+    click(dash_duo.driver, dash_duo.find_element("#data-load-button"))
+    dash_duo.wait_for_text_to_equal("#topbar-dataset", "no_products.csv", timeout=90)
+    dash_duo.driver.get(dash_duo.server_url + "/baskets")
+    dash_duo.wait_for_element("#app-alert", timeout=60)
+    wait_until(lambda: "No rules:" in dash_duo.find_element("#baskets-network").text, timeout=90)
+    for figure_id in ("baskets-scatter", "baskets-pairs"):
+        assert "No rules:" in dash_duo.find_element(f"#{figure_id}").text
+    assert "Mining" not in dash_duo.find_element("#baskets-pairs").text

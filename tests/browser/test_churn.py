@@ -1,7 +1,14 @@
 import pytest
 
 from dashboard.settings import Settings
-from tests.browser.helpers import search_and_choose, wait_until
+from tests.browser.helpers import (
+    click,
+    column_values,
+    modebar_overlaps,
+    search_and_choose,
+    table_rows,
+    wait_until,
+)
 
 
 @pytest.fixture(scope="module")
@@ -23,15 +30,15 @@ def test_chu001_training_shows_metrics_against_baselines(dash_duo, app):
     dash_duo.driver.get(dash_duo.server_url + "/churn")
     dash_duo.wait_for_element("#churn-metrics-table", timeout=180)
     assert "LightGBM (calibrated)" in dash_duo.find_element("#churn-method").text
-    rows = dash_duo.find_elements("#churn-metrics-table tr")
+    models = column_values(dash_duo.driver, "churn-metrics-table", "model")
     assert [
-        r.text.startswith(name)
-        for r, name in zip(rows[1:], ("LightGBM", "Recency baseline"), strict=True)
+        m.startswith(name) for m, name in zip(models, ("LightGBM", "Recency baseline"), strict=True)
     ] == [True, True]
-    assert len(dash_duo.find_elements("#churn-clv-table tr")) == 4
+    assert table_rows(dash_duo.driver, "churn-clv-table") == 3
     assert "Churn model beats recency" in dash_duo.find_element("#churn-content").text
     assert dash_duo.find_element("#churn-quadrant-loyal").text.endswith("customers")
-    wait_until(lambda: len(dash_duo.find_elements("#churn-at-risk-table tbody tr")) > 10)
+    wait_until(lambda: table_rows(dash_duo.driver, "churn-at-risk-table") > 10)
+    assert modebar_overlaps(dash_duo.driver) == []
     assert dash_duo.get_logs() == []
 
 
@@ -48,4 +55,24 @@ def test_cus001_customer_lookup_shows_explanations(dash_duo, app):
     dash_duo.wait_for_contains_text("#customer-explain-segment", "surrogate confidence", timeout=30)
     bars = dash_duo.find_elements("#customer-explanations .bars path")
     assert len(bars) >= 12
+    assert modebar_overlaps(dash_duo.driver) == []
+    assert dash_duo.get_logs() == []
+
+
+def test_cus002_at_risk_link_opens_that_customer(dash_duo, app):
+    """A customer link in the at-risk table navigates in-app and fills the Customer page."""
+    dash_duo.start_server(app)
+    dash_duo.wait_for_element("#overview-kpis")
+    dash_duo.driver.get(dash_duo.server_url + "/churn")
+    link = wait_until(
+        lambda: next(
+            iter(dash_duo.find_elements("#churn-at-risk-table a[href^='/customer']")), None
+        ),
+        timeout=180,
+    )
+    customer_id = link.text.strip()
+    click(dash_duo.driver, link)
+    wait_until(lambda: dash_duo.driver.current_url.endswith(f"/customer?id={customer_id}"))
+    dash_duo.wait_for_element("#customer-rfm", timeout=60)
+    assert dash_duo.find_element("#customer-search").text.strip() == customer_id
     assert dash_duo.get_logs() == []

@@ -51,3 +51,19 @@ def test_dat002_ambiguous_dates_get_a_clear_message(dash_duo, app, tmp_path):
         "#app-alert", "can be read day-first or month-first", timeout=90
     )
     assert dash_duo.find_element("#topbar-dataset").text.endswith("(bundled)")
+
+
+def test_dat003_customer_count_matches_other_pages_or_says_why(dash_duo, app):
+    dash_duo.start_server(app)
+    dash_duo.wait_for_element("#overview-kpis")
+    dash_duo.driver.get(dash_duo.server_url + "/data")
+    dash_duo.wait_for_contains_text(
+        "#data-report-summary",
+        "5,939 customers in the cleaned log; 5,878 with at least one purchase "
+        "(analysed on every page), 61 only returned goods",
+        timeout=60,
+    )
+    # the Segments page counts the same 5,878 customers
+    dash_duo.driver.get(dash_duo.server_url + "/segments")
+    dash_duo.wait_for_contains_text("#segments-metrics", "5,878", timeout=60)
+    assert dash_duo.get_logs() == []

@@ -1,5 +1,8 @@
 from selenium.webdriver.common.by import By
 
+from tests.browser.helpers import click, modebar_overlaps, wait_until
+from tests.browser.test_data import _write_log
+
 
 def test_ovw001_overview_renders_kpis_from_bundled_data(dash_duo, app):
     dash_duo.start_server(app)
@@ -9,6 +12,7 @@ def test_ovw001_overview_renders_kpis_from_bundled_data(dash_duo, app):
     dash_duo.wait_for_text_to_equal("#topbar-dataset", "UCI Online Retail 2009-2011 (bundled)")
     dash_duo.wait_for_element("#overview-trend .main-svg")
     assert len(dash_duo.driver.find_elements(By.CSS_SELECTOR, "#overview-rfm .bars path")) >= 11
+    assert modebar_overlaps(dash_duo.driver) == []
     assert dash_duo.get_logs() == []
 
 
@@ -17,3 +21,35 @@ def test_ovw002_unknown_page_shows_404(dash_duo, app):
     dash_duo.wait_for_element("#overview-kpis")
     dash_duo.driver.get(dash_duo.server_url + "/no-such-page")
     dash_duo.wait_for_text_to_equal("h3", "Page not found")
+
+
+def test_ovw003_running_total_and_partial_month_are_labelled(dash_duo, app):
+    dash_duo.start_server(app)
+    dash_duo.wait_for_text_to_equal("#overview-kpi-revenue", "£7.98M", timeout=60)
+    kpis = dash_duo.find_element("#overview-kpis").text
+    assert "CUSTOMERS TO DATE" in kpis.upper() and "(a running total)" in kpis
+    # 9 Dec 2011 is the last day of data: December is drawn as a partial month, not a collapse
+    dash_duo.wait_for_contains_text("#overview-trend", "9 of 31 days")
+    assert "Revenue, partial month" in dash_duo.find_element("#overview-trend").text
+    assert "-0.0%" not in kpis
+    assert dash_duo.get_logs() == []
+
+
+def test_ovw004_upload_with_short_history_and_no_country(dash_duo, app, tmp_path):
+    """The synthetic log starts 2 Jan 2022: a year before the default period is one day short."""
+    path = _write_log(tmp_path / "shop.csv")
+    dash_duo.start_server(app)
+    dash_duo.wait_for_element("#overview-kpis")
+    dash_duo.driver.get(dash_duo.server_url + "/data")
+    dash_duo.wait_for_contains_text("#data-current-label", "bundled", timeout=60)
+    dash_duo.find_element("#data-upload input[type=file]").send_keys(str(path))
+    dash_duo.wait_for_contains_text("#data-upload-summary", "3 columns found", timeout=30)
+    click(dash_duo.driver, dash_duo.find_element("#data-load-button"))
+    dash_duo.wait_for_text_to_equal("#topbar-dataset", "shop.csv", timeout=90)
+    dash_duo.driver.get(dash_duo.server_url + "/")
+    dash_duo.wait_for_text_to_equal("#topbar-dataset", "shop.csv", timeout=30)
+    change = dash_duo.wait_for_element("#overview-kpi-revenue-change", timeout=60)
+    wait_until(lambda: "in the last 364 days vs the 364 before" in change.text)
+    assert "no earlier period" not in dash_duo.find_element("#overview-kpis").text
+    assert "No country on this period's rows" in dash_duo.find_element("#overview-countries").text
+    assert dash_duo.get_logs() == []

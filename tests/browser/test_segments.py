@@ -1,7 +1,14 @@
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from tests.browser.helpers import choose, set_slider, slider_value, table_rows, wait_until
+from tests.browser.helpers import (
+    choose,
+    modebar_overlaps,
+    set_slider,
+    slider_value,
+    table_rows,
+    wait_until,
+)
 
 
 def _open_segments(dash_duo, app):
@@ -18,6 +25,7 @@ def test_seg001_changing_k_reclusters_plot_and_table(dash_duo, app):
     wait_until(lambda: table_rows(dash_duo.driver, "segments-profile-table") == 6)
     wait_until(lambda: len(dash_duo.find_elements("#segments-pca .legendtext")) == 6)
     assert len(dash_duo.find_elements(".persona-card")) == 6
+    assert modebar_overlaps(dash_duo.driver) == []
     # the choice survives a reload (session storage)
     dash_duo.driver.refresh()
     wait_until(lambda: table_rows(dash_duo.driver, "segments-profile-table") == 6, timeout=60)
@@ -112,4 +120,29 @@ def test_seg005_recluster_redraws_everything_in_one_round_trip(dash_duo, app):
         ".filter(e => e.name.includes('_dash-update-component')).length"
     )
     assert requests == 1
+    assert dash_duo.get_logs() == []
+
+
+def test_seg006_single_feature_draws_a_strip_not_a_crash(dash_duo, app):
+    _open_segments(dash_duo, app)
+    choose(dash_duo.driver, "segments-features", "Net spend (after returns)")
+    dash_duo.wait_for_contains_text(
+        "#segments-pca-caption", "Clustered on one feature (net spend", timeout=60
+    )
+    wait_until(lambda: len(dash_duo.find_elements("#segments-pca .legendtext")) == 4)
+    assert dash_duo.get_logs() == []
+
+
+def test_seg007_persona_names_and_heatmap_tell_the_truth(dash_duo, app):
+    _open_segments(dash_duo, app)
+    set_slider(dash_duo.driver, "segments-k", 2)
+    wait_until(lambda: table_rows(dash_duo.driver, "segments-profile-table") == 2)
+    names = [c.text.split("\n")[0] for c in dash_duo.find_elements(".persona-card")]
+    # at k=2 half the customers share a segment: no "VIP" label for half the base
+    assert not any("VIP" in name for name in names), names
+    assert "Versus the average customer:" in dash_duo.find_element("#segments-personas").text
+    choose(dash_duo.driver, "segments-algorithm", "DBSCAN (density, finds outliers)")
+    wait_until(lambda: "Outliers" in dash_duo.find_element("#segments-personas").text, timeout=60)
+    heatmap = wait_until(lambda: dash_duo.find_element("#segments-heatmap").text)
+    assert "nan" not in heatmap and "0.00×" in heatmap
     assert dash_duo.get_logs() == []

@@ -47,7 +47,10 @@ def test_overview_callbacks(overview):
     assert (start, end) == ("2010-12-10", "2011-12-09")
     assert len(cards.children) == 8
     assert "£7.98M" in str(cards)
-    assert len(trend.data) == 2 and len(trend.data[0].x) == 13
+    full, partial, line = trend.data
+    assert (len(full.x), len(partial.x), len(line.x)) == (11, 2, 13)
+    assert list(partial.text) == ["22 of 31 days", "9 of 31 days"]  # Dec 2010 and Dec 2011
+    assert partial.marker.pattern.shape == "/"
     assert len(rfm.data[0].y) == 11
     assert countries.data[0].y[-1] == "United Kingdom"
 
@@ -104,13 +107,15 @@ def test_recluster_updates_everything(segments):
     assert len(pca.data) == 5 and pca.data[0].type == "scatter3d"
     assert "Showing all 5,878 customers" in caption
     assert len(personas.children) == 5
-    assert len(rows) == 5 and {c["id"] for c in columns} >= {
+    assert len(rows) == 5 and {c["field"] for c in columns} >= {
         "name",
         "customers",
         "revenue_share",
         "monetary_mean",
     }
     assert len(tests) == 9 and tests[0]["label"] == "Days since last purchase"
+    p_column = next(c for c in test_columns if c["field"] == "p_value")
+    assert "< 1e-300" in p_column["valueFormatter"]["function"]
     assert len(heatmap.data[0].y) == 5
     assert len(box.data) == 5
     assert "A decision tree of depth 4 on the clustered features" in str(tree)
@@ -371,6 +376,7 @@ def test_basket_filters_are_applied_and_reported(app):
         "baskets over 50 items left out" in summary
         and "items in fewer than 20 baskets left out" in summary
     )
+    context_value.set(AttributeDict(updated_props={}, triggered_inputs=[]))
     with pytest.raises(
         ParameterError,
         match="The maximum items per basket must be a whole number of at least 1. Got 0 instead.",
@@ -378,3 +384,24 @@ def test_basket_filters_are_applied_and_reported(app):
         baskets.check_cache(
             0.02, 0.3, 1.0, "apriori", "all", None, None, None, 1, 0, BUNDLED_ID, None
         )
+    # the charts no longer show rules mined for other settings
+    shown = context_value.get().updated_props
+    assert shown["baskets-network"]["figure"].layout.annotations[0].text == (
+        "No rules: The maximum items per basket must be a whole number of at least 1"
+    )
+    assert shown["baskets-rules-table"] == {"rowData": []}
+
+
+def test_failed_mining_replaces_the_waiting_charts(app):
+    baskets = page("baskets")
+    token = {
+        "dataset_id": BUNDLED_ID,
+        "params": {},
+        "error": "This log has no product column. Map one.",
+    }
+    context_value.set(AttributeDict(updated_props={}, triggered_inputs=[]))
+    summary, rows, _, scatter, pairs, network, block = baskets.render(token)
+    assert summary is None and rows == [] and block is None
+    assert context_value.get().updated_props["app-alert"]["children"] == token["error"]
+    for figure in (scatter, pairs, network):
+        assert figure.layout.annotations[0].text == "No rules: This log has no product column"
