@@ -57,7 +57,10 @@ INSTRUMENT = r"""
   };
   const onMutation = () => {
     touch();
-    if (B.kpis === null && document.querySelector('#overview-kpis .kpi-card')) B.kpis = B.last;
+    if (B.kpis === null) {
+      const kpis = document.getElementById('overview-kpis');
+      if (kpis && (kpis.querySelector('.kpi-card') || kpis.textContent.trim())) B.kpis = B.last;
+    }
   };
   const observe = () => new MutationObserver(onMutation).observe(
     document.documentElement, {subtree: true, childList: true, attributes: true, characterData: true});
