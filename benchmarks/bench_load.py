@@ -295,18 +295,16 @@ def fresh_values(flows: dict, count: int) -> tuple[list[dict], list[dict]]:
     ]
     if count > len(combos):
         raise SystemExit(f"at most {len(combos)} distinct reclusters; lower --analysts/--rounds")
-    start_key, end_key = ("overview-dates", "start_date"), ("overview-dates", "end_date")
+    start_key = ("overview-dates", "start_date")
     start = _recorded_value(flows, start_key)
     if start is None:
         raise RuntimeError("the recorded period change carries no overview-dates start_date")
     day = dt.date.fromisoformat(start[:10])
+    # days after the recorded start (itself a week after the default), never the recorded one
     periods = [
         {start_key: (day + dt.timedelta(days=i)).isoformat() + start[10:]}
-        for i in range(1, count + 2)
+        for i in range(1, count + 1)
     ]
-    # the recorded start itself was a week after the default: skip it
-    periods = [p for p in periods if p[start_key] != start][:count]
-    del end_key
     return combos[:count], periods
 
 
