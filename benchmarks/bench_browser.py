@@ -129,17 +129,6 @@ def press(driver, slider_id: str, *keys) -> None:
     element.send_keys(*keys)
 
 
-def move_slider(driver, slider_id: str, value: float, step: float) -> None:
-    """Untimed set-up: move a slider to ``value`` with arrow keys and wait until settled."""
-    steps = round((value - slider_value(driver, slider_id)) / step)
-    if steps:
-        press(
-            driver, slider_id, *([Keys.ARROW_RIGHT if steps > 0 else Keys.ARROW_LEFT] * abs(steps))
-        )
-    wait_for(lambda: abs(slider_value(driver, slider_id) - value) < step / 2, 10, "slider moved")
-    wait_settled(driver, timeout=SETTLE_TIMEOUT)
-
-
 def open_dropdown(driver, dropdown_id: str) -> None:
     element = driver.find_element(By.ID, dropdown_id)
     if element.get_attribute("aria-expanded") != "true":
@@ -316,25 +305,29 @@ class Bench:
         return series
 
     def algorithm_change(self) -> Series:
-        """Per repetition: (untimed) a new k with the current algorithm, then (timed) another
-        algorithm chosen from the dropdown, so each (features, algorithm, k) is new."""
+        """Per repetition: (timed) the next algorithm chosen from the dropdown. When that
+        (features, algorithm, k) was computed already, k first moves (untimed, one key: a
+        neighbour, Home or End) to a k where it was not."""
         series = Series("Segments algorithm (new algorithm)")
         if self.driver.current_url.rstrip("/") != self.url + "/segments":
             self.open_segments()
         cycle = list(K_ALGORITHMS)
+        moves = {-1: Keys.ARROW_LEFT, 1: Keys.ARROW_RIGHT}
         for _ in range(self.reps):
             target = cycle[(cycle.index(self.algorithm) + 1) % len(cycle)]
             k = next(
                 (
                     k
-                    for k in [*range(self.k, 13), *range(2, self.k)]
-                    if (self.features, target, k) not in self.seen
-                    and (self.features, self.algorithm, k) not in self.seen
+                    for k in (self.k, self.k - 1, self.k + 1, 2, 12)
+                    if 2 <= k <= 12 and (self.features, target, k) not in self.seen
                 ),
                 self.k,
             )
             if k != self.k:
-                move_slider(self.driver, "segments-k", k, 1)
+                key = moves.get(k - self.k, Keys.HOME if k == 2 else Keys.END)
+                press(self.driver, "segments-k", key)
+                wait_for(lambda k=k: slider_value(self.driver, "segments-k") == k, 10, "k moved")
+                wait_settled(self.driver, timeout=SETTLE_TIMEOUT)
                 self.k = k
                 self.seen.add(self._key())
             open_dropdown(self.driver, "segments-algorithm")
