@@ -47,7 +47,15 @@ from urllib.parse import urlsplit
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness import gunicorn, log, new_driver, percentile, post_json, wait_settled  # noqa: E402
+from harness import (
+    gunicorn,
+    log,
+    machine,
+    new_driver,
+    percentile,
+    post_json,
+    wait_settled,
+)  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 
@@ -402,6 +410,7 @@ def report(results: list[Result], interactions, wall: float, unfinished: int, ar
         f"{args.analysts} simulated analysts, gunicorn -w 2, fresh cache, think time "
         f"{args.think:g} s, {args.rounds} round(s) of recluster + period change; {wall:.0f} s wall"
     )
+    print(f"machine at the end: {machine()}")
     print(f"{'callback request':62} {'n':>4} {'p50':>7} {'p95':>7} {'max':>7}  errors")
     groups: dict[tuple[str, str], list[Result]] = {}
     for r in results:

@@ -111,6 +111,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def machine() -> str:
+    """CPU count and load averages: figures from a busy machine are not the quiet-machine ones."""
+    one, five, _ = os.getloadavg()
+    return f"{os.cpu_count()} CPUs, load average {one:.1f} (1 min), {five:.1f} (5 min)"
+
+
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
