@@ -349,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, flow in flows.items():
         polls = sum("cacheKey=" in e["query"] for e in flow)
         outputs = [
-            str((e["body"] or {}).get("output", "?"))[:50]
+            _label(str((e["body"] or {}).get("output", "?")))
             for e in flow
             if "cacheKey=" not in e["query"]
         ]
