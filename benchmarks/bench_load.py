@@ -388,7 +388,11 @@ def main(argv: list[str] | None = None) -> int:
         for t in threads:
             t.start()
         for t in threads:
-            t.join(timeout=max(1.0, stop_at - time.time()))
+            while t.is_alive() and time.time() < stop_at:
+                t.join(timeout=30)
+                if t.is_alive():
+                    errors = sum(1 for r in results if r.error)
+                    log(f"  {len(results)} requests answered so far, {errors} errors")
         wall = time.time() - started
         unfinished = sum(t.is_alive() for t in threads)
         report(results, interactions, wall, unfinished, args)
