@@ -20,31 +20,28 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import diskcache
 import polars as pl
 from threadpoolctl import threadpool_limits
 
-from analytics.baskets import (
-    Baskets,
-    Rules,
-    baskets_from_transactions,
-    cross_sell,
-    mine_rules,
-    product_labels,
-)
 from analytics.cleaning import CleaningReport
 from analytics.customers import CustomerHistory, customer_history, search_customers
 from analytics.datasets import BUNDLED_ID, BUNDLED_NAME, fingerprint, open_dataset
 from analytics.errors import DataError, ParameterError
-from analytics.explain import Explanation, SegmentSurrogate, explain_prediction
 from analytics.features import customer_features
 from analytics.io import CSV_SUFFIXES, EXCEL_SUFFIXES, PARQUET_SUFFIXES, read_table
 from analytics.kpis import Kpi, monthly_trend, period_kpis, rfm_period_summary, top_countries
-from analytics.predict import Predictions, predict
 from analytics.segment_report import SegmentParams, SegmentReport, segment_report
 from analytics.segmentation import KSweep, _check_choice, _check_float, _check_int, sweep_k
 from dashboard.settings import Settings
+
+if TYPE_CHECKING:  # the heavy modules are imported where they are used: a job that only
+    # mines baskets need not load LightGBM (each job starts a fresh interpreter)
+    from analytics.baskets import Baskets, Rules
+    from analytics.explain import Explanation, SegmentSurrogate
+    from analytics.predict import Predictions
 
 UPLOAD_ID = re.compile(r"^u-[0-9a-f]{32}$")
 _MISSING = object()
@@ -387,6 +384,8 @@ class Service:
         progress: Callable[[int, int, str], None] | None = None,
     ) -> Predictions:
         """Backtest, train and score (long: run it in a job); cached per dataset and horizon."""
+        from analytics.predict import predict
+
         return self._memo(
             self._predictions_key(dataset_id, horizon_days),
             lambda: predict(
@@ -404,6 +403,8 @@ class Service:
         key = f"surrogate:{self.fingerprint(dataset_id)}:{params.key()}"
 
         def compute() -> SegmentSurrogate:
+            from analytics.explain import SegmentSurrogate
+
             result = self.segmentation(dataset_id, params)
             return SegmentSurrogate().fit(
                 self.features(dataset_id), result.assignments["segment"].to_numpy(), result.features
@@ -450,6 +451,8 @@ class Service:
             customer = result.scoring.filter(pl.col("customer_id") == customer_id)
             if customer.height == 0:
                 raise DataError(f"No customer with id {customer_id!r} was scored.")
+            from analytics.explain import explain_prediction
+
             return explain_prediction(result.models, customer, target, currency=currency)
 
         return self._memo(key, compute)
@@ -476,6 +479,8 @@ class Service:
 
     # -- market baskets ----------------------------------------------------------------------
     def baskets(self, dataset_id: str, params: BasketParams) -> Baskets:
+        from analytics.baskets import baskets_from_transactions
+
         filters = params.basket_filters()
         key = (
             f"baskets:{self.fingerprint(dataset_id)}:{params.scope}:{params.scope_value}:"
@@ -507,6 +512,8 @@ class Service:
         progress: Callable[[int, int, str], None] | None = None,
     ) -> Rules:
         """Frequent itemsets and rules (long at low support: run it in a job); cached."""
+        from analytics.baskets import mine_rules
+
         return self._memo(
             self._rules_key(dataset_id, params),
             lambda: mine_rules(
@@ -539,6 +546,8 @@ class Service:
 
     def cross_sell(self, dataset_id: str, params: BasketParams, customer_id: str) -> pl.DataFrame:
         """Products to offer one customer next, from the rules of ``params``."""
+        from analytics.baskets import cross_sell, product_labels
+
         rules = self.rules(dataset_id, params)
         tx = self.transactions(dataset_id).filter(
             (pl.col("customer_id") == customer_id) & ~pl.col("is_return")
