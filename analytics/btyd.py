@@ -93,7 +93,8 @@ def _fit(
         x0,
         jac=jac,
         method="L-BFGS-B",
-        options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-9},
+        # numeric gradients (jac=False) cannot resolve 1e-15: stop earlier instead of wandering
+        options={"maxiter": 2000, "ftol": 1e-15 if jac else 1e-11, "gtol": 1e-9 if jac else 1e-6},
     )
     return np.exp(result.x)
 
@@ -218,13 +219,14 @@ class ParetoNBD:
         def negative_ll(params):
             r, alpha, s, beta = params
             alive, died = self._log_terms(params, x, t_x, T)
-            ll = (
-                gammaln(r + x)
-                - gammaln(r)
-                + r * np.log(alpha)
-                + s * np.log(beta)
-                + np.logaddexp(alive, died)
-            )
+            with np.errstate(invalid="ignore"):  # a NaN at wild parameters is rejected by _fit
+                ll = (
+                    gammaln(r + x)
+                    - gammaln(r)
+                    + r * np.log(alpha)
+                    + s * np.log(beta)
+                    + np.logaddexp(alive, died)
+                )
             return -float(w @ ll)
 
         self.params_ = dict(
@@ -348,3 +350,37 @@ def btyd_forecast(
         clv=pl.Series(purchases * spend),
     )
     return BtydForecast(table, bgf, ggf)
+
+
+def pareto_nbd_forecast(
+    tx: pl.DataFrame,
+    cutoff: dt.datetime,
+    horizon_days: int,
+    gamma_gamma: GammaGamma,
+    *,
+    penalizer: float = 0.001,
+) -> pl.DataFrame:
+    """Pareto/NBD purchases x Gamma-Gamma spend over ``horizon_days``, fitted before ``cutoff``.
+
+    Returns ``customer_id, expected_purchases, p_alive, clv`` (``gamma_gamma`` is the spend model
+    fitted on the same purchases, e.g. ``btyd_forecast(...).gamma_gamma``).
+
+    Raises
+    ------
+    InsufficientDataError
+        Fewer than 50 customers, or no repeat buyers.
+    """
+    summary = btyd_summary(tx, cutoff)
+    x, t_x, T, m = (summary.get_column(c).to_numpy() for c in ("x", "t_x", "T", "m"))
+    if summary.height < MIN_CUSTOMERS or not (x > 0).any():
+        raise InsufficientDataError(
+            f"Pareto/NBD needs at least {MIN_CUSTOMERS} customers and some repeat buyers before "
+            f"{cutoff:%Y-%m-%d}."
+        )
+    model = ParetoNBD(penalizer).fit(x, t_x, T)
+    purchases = model.expected_purchases(horizon_days, x, t_x, T)
+    return summary.select("customer_id").with_columns(
+        expected_purchases=pl.Series(purchases),
+        p_alive=pl.Series(model.p_alive(x, t_x, T)),
+        clv=pl.Series(purchases * gamma_gamma.expected_spend(x, m)),
+    )

@@ -1,7 +1,38 @@
+import re
+
 import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 
 from dashboard.settings import Settings
-from tests.browser.helpers import search_and_choose, wait_until
+from tests.browser.helpers import choose, search_and_choose, wait_until
+
+KEYS = ("value-safe", "value-risk", "low-safe", "low-risk")
+
+
+def _money(text: str) -> float:
+    """'£1.23M' / '£12.3k' / '£1,234' -> a number."""
+    match = re.search(r"(-?)£([\d,.]+)([kM]?)", text)
+    sign, digits, unit = match.groups()
+    value = float(digits.replace(",", "")) * {"": 1, "k": 1e3, "M": 1e6}[unit]
+    return -value if sign else value
+
+
+def _threshold(driver, value: float) -> None:
+    """Move the at-risk slider (step 5%) with the keyboard to ``value``."""
+    thumb = driver.find_element(By.CSS_SELECTOR, "#churn-threshold [role=slider]")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", thumb)
+    now = float(thumb.get_attribute("aria-valuenow"))
+    steps = round((value - now) / 0.05)
+    thumb.send_keys(*([Keys.ARROW_RIGHT if steps > 0 else Keys.ARROW_LEFT] * abs(steps)))
+    wait_until(lambda: abs(float(thumb.get_attribute("aria-valuenow")) - value) < 1e-6, timeout=10)
+
+
+def _open_churn(dash_duo, app):
+    dash_duo.start_server(app)
+    dash_duo.wait_for_element("#overview-kpis")
+    dash_duo.driver.get(dash_duo.server_url + "/churn")
+    dash_duo.wait_for_element("#churn-clv-table", timeout=300)
 
 
 @pytest.fixture(scope="module")
@@ -21,16 +52,25 @@ def test_chu001_training_shows_metrics_against_baselines(dash_duo, app):
     dash_duo.start_server(app)
     dash_duo.wait_for_element("#overview-kpis")
     dash_duo.driver.get(dash_duo.server_url + "/churn")
-    dash_duo.wait_for_element("#churn-metrics-table", timeout=180)
+    dash_duo.wait_for_element("#churn-metrics-table", timeout=300)
     assert "LightGBM (calibrated)" in dash_duo.find_element("#churn-method").text
     rows = dash_duo.find_elements("#churn-metrics-table tr")
     assert [
         r.text.startswith(name)
         for r, name in zip(rows[1:], ("LightGBM", "Recency baseline"), strict=True)
     ] == [True, True]
-    assert len(dash_duo.find_elements("#churn-clv-table tr")) == 4
+    assert len(dash_duo.find_elements("#churn-clv-table tr")) == 6  # header + 5 models
+    assert "✓ chosen" in dash_duo.find_element("#churn-clv-table").text
+    assert (
+        "held-out backtest customers fell inside" in dash_duo.find_element("#churn-clv-rule").text
+    )
+    assert (
+        len(dash_duo.find_elements("#churn-shap-churn .scatterlayer, #churn-shap-churn canvas"))
+        >= 1
+    )
+    dash_duo.wait_for_contains_text("#churn-lime-label", "probability of no purchase", timeout=60)
     assert "Churn model beats recency" in dash_duo.find_element("#churn-content").text
-    assert dash_duo.find_element("#churn-quadrant-loyal").text.endswith("customers")
+    assert dash_duo.find_element("#churn-quadrant-value-safe").text.endswith("customers")
     wait_until(lambda: len(dash_duo.find_elements("#churn-at-risk-table tbody tr")) > 10)
     assert dash_duo.get_logs() == []
 
@@ -48,4 +88,77 @@ def test_cus001_customer_lookup_shows_explanations(dash_duo, app):
     dash_duo.wait_for_contains_text("#customer-explain-segment", "surrogate confidence", timeout=30)
     bars = dash_duo.find_elements("#customer-explanations .bars path")
     assert len(bars) >= 12
+    assert dash_duo.get_logs() == []
+
+
+def test_chu002_backtest_sentence_agrees_with_the_table_at_60_days(dash_duo, app):
+    """Issue 8: at 60 days the note said BG/NBD 'won on MAE and Spearman' while the table
+    showed LightGBM with the lower MAE."""
+    _open_churn(dash_duo, app)
+    choose(dash_duo.driver, "churn-horizon", "60 days")
+    dash_duo.wait_for_contains_text("#churn-clv-table", "next 60 days", timeout=300)
+    rows = {}
+    for tr in dash_duo.find_elements("#churn-clv-table tbody tr")[1:]:
+        cells = [td.text for td in tr.find_elements(By.CSS_SELECTOR, "td")]
+        rows[cells[0]] = {"mae": _money(cells[1]), "r2": float(cells[3]), "rho": float(cells[4])}
+    chosen = next(name for name in rows if name.endswith("✓ chosen"))
+    rival_name = "BG/NBD + Gamma-Gamma"
+    sentence = dash_duo.find_element("#churn-clv-verdict").text
+    assert sentence.startswith(f"CLV: {chosen.removesuffix(' ✓ chosen')}, chosen as")
+    assert sentence in dash_duo.find_element("#churn-method").text
+    if not chosen.startswith(rival_name):
+        ours, theirs = rows[chosen], rows[rival_name]
+        mae_word = "a lower MAE" if ours["mae"] < theirs["mae"] else "a higher MAE"
+        rho_word = "a higher Spearman" if ours["rho"] > theirs["rho"] else "a lower Spearman"
+        r2_word = "a higher R²" if ours["r2"] > theirs["r2"] else "a lower R²"
+        assert f"Against {rival_name} it had {mae_word}" in sentence
+        assert rho_word in sentence and r2_word in sentence
+        mae_ours, mae_theirs = (
+            float(v.replace(",", ""))
+            for v in re.search(r"MAE \(£([\d,.]+) vs £([\d,.]+)\)", sentence).groups()
+        )
+        assert abs(mae_ours - ours["mae"]) <= 0.5 and abs(mae_theirs - theirs["mae"]) <= 0.5
+    assert dash_duo.get_logs() == []
+
+
+def test_chu003_revenue_at_risk_follows_the_threshold(dash_duo, app):
+    """Issue 8: 'Expected to churn' moved with the threshold while 'Revenue at risk' did not."""
+    _open_churn(dash_duo, app)
+    share = dash_duo.find_element("#churn-share").text
+    revenue = _money(dash_duo.find_element("#churn-revenue-at-risk").text)
+    _threshold(dash_duo.driver, 0.7)
+    wait_until(lambda: dash_duo.find_element("#churn-share").text != share, timeout=30)
+    stricter = _money(dash_duo.find_element("#churn-revenue-at-risk").text)
+    assert 0 < stricter < revenue
+    by_quadrant = sum(_money(dash_duo.find_element(f"#churn-quadrant-risk-{k}").text) for k in KEYS)
+    assert abs(by_quadrant - stricter) <= 0.02 * stricter  # cards are rounded
+    assert "70%" in dash_duo.find_element("#churn-revenue-definition").text
+    assert dash_duo.get_logs() == []
+
+
+def test_chu004_quadrant_names_fit_their_members_at_every_threshold(dash_duo, app):
+    """Issue 8: 'Loyal Champions' held a 64% churn risk; 'At-Risk Whales' had £0 predicted CLV."""
+    _open_churn(dash_duo, app)
+    for threshold in (0.7, 0.3, 0.9, 0.5):
+        _threshold(dash_duo.driver, threshold)
+        dash_duo.wait_for_contains_text(
+            "#churn-revenue-definition", f"risk ≥ {threshold:.0%}", timeout=30
+        )
+        for key in KEYS:
+            name = dash_duo.find_element(f"#churn-quadrant-name-{key}").text
+            span = dash_duo.find_element(f"#churn-quadrant-range-{key}").text
+            if span.startswith("No customers"):
+                continue
+            low, high = (int(v) / 100 for v in re.findall(r"(\d+)%", span))
+            if name.startswith(("Loyal", "Steady")):
+                assert high < 0.5, (threshold, name, span)
+            if name.startswith(("At-Risk", "Lapsing")):
+                assert low >= 0.5, (threshold, name, span)
+            if key.startswith("value"):
+                card = dash_duo.find_element(f"#churn-quadrant-{key}").find_element(By.XPATH, "..")
+                assert _money(card.text.split("Predicted CLV")[1]) > 0, (threshold, name)
+            if key.endswith("risk"):
+                assert low >= threshold - 0.005, (threshold, name, span)
+            else:
+                assert high < threshold + 0.005, (threshold, name, span)
     assert dash_duo.get_logs() == []
