@@ -47,6 +47,7 @@ def describe_value(feature: str, value: float, currency: str = "£") -> str:
         "bg_expected_purchases": lambda v: f"{v:.1f} purchases expected by the BG/NBD model",
         "bg_p_alive": lambda v: f"{v:.0%} chance of still being active (BG/NBD)",
         "bg_clv": lambda v: f"{money(v)} expected spend by BG/NBD",
+        "bg_expected_spend": lambda v: f"{money(v)} expected per purchase (Gamma-Gamma)",
     }
     return phrases.get(feature, lambda v: f"{MODEL_LABELS.get(feature, feature)} = {v:,.2f}")(value)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import dash
 import dash_bootstrap_components as dbc
 import numpy as np
@@ -375,13 +377,18 @@ def _metrics_table(result) -> html.Div:
     )
 
 
+def _floor_percent(value: float) -> str:
+    """Rounded down to 0.1%, so 49.96% never reads as the 50% it is below."""
+    return f"{math.floor(value * 1000) / 10:.1f}%"
+
+
 def _quadrant_cards(result, currency: str) -> dbc.Row:
     summary = quadrant_summary(result.table)
     cards = []
     for row in summary.iter_rows(named=True):
         key = row["quadrant_key"]
         churn_range = (
-            f"Churn risk {fmt_percent(row['churn_min'], 0)}–{fmt_percent(row['churn_max'], 0)}"
+            f"Churn risk {_floor_percent(row['churn_min'])}–{_floor_percent(row['churn_max'])}"
             if row["customers"]
             else "No customers at this threshold"
         )
@@ -508,7 +515,7 @@ def _lime_card(token: dict, result) -> html.Div:
                 className="small mb-1",
                 id="churn-lime-label",
             ),
-            dcc.Graph(figure=explanation_figure(explanation), config={"displaylogo": False}),
+            dcc.Graph(figure=explanation_figure(explanation), config={"displayModeBar": False}),
         ]
     )
 
@@ -539,7 +546,7 @@ def render(token: dict | None, threshold: float | None):
                 dcc.Graph(
                     id=f"churn-shap-{target}",
                     figure=shap_beeswarm_figure(result.shap[target]),
-                    config={"displaylogo": False},
+                    config={"displayModeBar": False},
                 ),
                 subtitle=SHAP_TARGETS[target],
             ),
@@ -552,9 +559,10 @@ def render(token: dict | None, threshold: float | None):
         create_card(
             "One customer, explained (LIME)",
             _lime_card(token, result),
-            subtitle="Churn risk of the customer with the most revenue at stake",
+            subtitle="Churn risk of the customer with the most revenue at stake; the summaries "
+            "above say what drives the models across all customers",
         ),
-        lg=6,
+        lg=12,
     )
     return html.Div(
         [

@@ -18,6 +18,11 @@ def _money(text: str) -> float:
     return -value if sign else value
 
 
+def _text(dash_duo, selector: str) -> str:
+    """The element's text once it is shown (the content hides while a callback loads)."""
+    return wait_until(lambda: dash_duo.find_element(selector).text, timeout=60)
+
+
 def _threshold(driver, value: float) -> None:
     """Move the at-risk slider (step 5%) with the keyboard to ``value``."""
     thumb = driver.find_element(By.CSS_SELECTOR, "#churn-threshold [role=slider]")
@@ -124,11 +129,12 @@ def test_chu002_backtest_sentence_agrees_with_the_table_at_60_days(dash_duo, app
 def test_chu003_revenue_at_risk_follows_the_threshold(dash_duo, app):
     """Issue 8: 'Expected to churn' moved with the threshold while 'Revenue at risk' did not."""
     _open_churn(dash_duo, app)
-    share = dash_duo.find_element("#churn-share").text
-    revenue = _money(dash_duo.find_element("#churn-revenue-at-risk").text)
+    share = _text(dash_duo, "#churn-share")
+    revenue = _money(_text(dash_duo, "#churn-revenue-at-risk"))
     _threshold(dash_duo.driver, 0.7)
-    wait_until(lambda: dash_duo.find_element("#churn-share").text != share, timeout=30)
-    stricter = _money(dash_duo.find_element("#churn-revenue-at-risk").text)
+    wait_until(lambda: _text(dash_duo, "#churn-share") != share, timeout=30)
+    dash_duo.wait_for_contains_text("#churn-revenue-definition", "risk ≥ 70%", timeout=30)
+    stricter = _money(_text(dash_duo, "#churn-revenue-at-risk"))
     assert 0 < stricter < revenue
     by_quadrant = sum(_money(dash_duo.find_element(f"#churn-quadrant-risk-{k}").text) for k in KEYS)
     assert abs(by_quadrant - stricter) <= 0.02 * stricter  # cards are rounded
@@ -145,18 +151,19 @@ def test_chu004_quadrant_names_fit_their_members_at_every_threshold(dash_duo, ap
             "#churn-revenue-definition", f"risk ≥ {threshold:.0%}", timeout=30
         )
         for key in KEYS:
-            name = dash_duo.find_element(f"#churn-quadrant-name-{key}").text
-            span = dash_duo.find_element(f"#churn-quadrant-range-{key}").text
+            name = _text(dash_duo, f"#churn-quadrant-name-{key}")
+            span = _text(dash_duo, f"#churn-quadrant-range-{key}")
             if span.startswith("No customers"):
                 continue
-            low, high = (int(v) / 100 for v in re.findall(r"(\d+)%", span))
+            low, high = (float(v) / 100 for v in re.findall(r"([\d.]+)%", span))
             if name.startswith(("Loyal", "Steady")):
                 assert high < 0.5, (threshold, name, span)
             if name.startswith(("At-Risk", "Lapsing")):
                 assert low >= 0.5, (threshold, name, span)
             if key.startswith("value"):
                 card = dash_duo.find_element(f"#churn-quadrant-{key}").find_element(By.XPATH, "..")
-                assert _money(card.text.split("Predicted CLV")[1]) > 0, (threshold, name)
+                text = wait_until(lambda c=card: c.text, timeout=30)
+                assert _money(text.split("Predicted CLV")[1]) > 0, (threshold, name)
             if key.endswith("risk"):
                 assert low >= threshold - 0.005, (threshold, name, span)
             else:
