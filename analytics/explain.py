@@ -48,6 +48,10 @@ def describe_value(feature: str, value: float, currency: str = "£") -> str:
         "bg_p_alive": lambda v: f"{v:.0%} chance of still being active (BG/NBD)",
         "bg_clv": lambda v: f"{money(v)} expected spend by BG/NBD",
         "bg_expected_spend": lambda v: f"{money(v)} expected per purchase (Gamma-Gamma)",
+        "spend_last_year_window": lambda v: f"{money(v)} spent in the same weeks a year earlier",
+        "days_last_year_window": lambda v: (
+            f"{v:.0f} purchase day{'s' if round(v) != 1 else ''} in the same weeks a year earlier"
+        ),
     }
     return phrases.get(feature, lambda v: f"{MODEL_LABELS.get(feature, feature)} = {v:,.2f}")(value)
 

@@ -151,7 +151,13 @@ BTYD_FEATURES = {
     "bg_expected_spend": "Expected spend per purchase (Gamma-Gamma)",
     "bg_clv": "Expected spend (BG/NBD + Gamma-Gamma)",
 }
-MODEL_LABELS = {**FEATURES, **DERIVED, **BTYD_FEATURES}
+#: The customer's activity in the same weeks one year before the label window (seasonal
+#: buyers: the bundled data's last horizon is the Christmas quarter). Always before the cutoff.
+SEASONAL = {
+    "spend_last_year_window": "Spend in the same weeks a year earlier",
+    "days_last_year_window": "Purchase days in the same weeks a year earlier",
+}
+MODEL_LABELS = {**FEATURES, **DERIVED, **BTYD_FEATURES, **SEASONAL}
 
 
 def with_derived(features: pl.DataFrame) -> pl.DataFrame:
@@ -163,6 +169,30 @@ def with_derived(features: pl.DataFrame) -> pl.DataFrame:
         * pl.col("frequency"),
         orders_per_month=pl.col("frequency") / months,
         spend_per_month=pl.col("monetary") / months,
+    )
+
+
+def with_last_year(
+    features: pl.DataFrame, tx: pl.DataFrame, cutoff: dt.datetime, horizon_days: int
+) -> pl.DataFrame:
+    """Add :data:`SEASONAL`: spend and purchase days in ``[cutoff - 365 d, cutoff - 365 d + H)``,
+    cut at ``cutoff`` (so nothing at or after the cutoff is read, whatever the horizon)."""
+    start = cutoff - dt.timedelta(days=365)
+    stop = min(start + dt.timedelta(days=horizon_days), cutoff)
+    window = (
+        tx.filter(
+            pl.col("customer_id").is_not_null()
+            & pl.col("invoice_date").is_between(start, stop, closed="left")
+        )
+        .group_by("customer_id")
+        .agg(
+            spend_last_year_window=pl.col("amount").sum(),
+            days_last_year_window=pl.col("invoice_date").dt.date().n_unique().cast(pl.Float64),
+        )
+    )
+    return features.join(window, on="customer_id", how="left").with_columns(
+        pl.col("spend_last_year_window").fill_null(0.0),
+        pl.col("days_last_year_window").fill_null(0.0),
     )
 
 
@@ -206,6 +236,7 @@ def label_frame(tx: pl.DataFrame, cutoff: dt.datetime, horizon_days: int) -> pl.
     stop = cutoff + dt.timedelta(days=horizon_days)
     tx = tx.filter(pl.col("invoice_date") < stop)
     features = with_btyd(with_derived(customer_features(tx, cutoff)), tx, cutoff, horizon_days)
+    features = with_last_year(features, tx, cutoff, horizon_days)
     window = (
         tx.filter(
             pl.col("customer_id").is_not_null()
@@ -975,7 +1006,7 @@ def predict(
     first = tx.get_column("invoice_date").min()
     span = (end - first).days
     step = (lambda i, text: progress(i, 5, text)) if progress else (lambda i, text: None)
-    features = with_derived(customer_features(tx, end))
+    features = with_last_year(with_derived(customer_features(tx, end)), tx, end, horizon_days)
     if features.height < MIN_CUSTOMERS:
         raise InsufficientDataError(
             f"Only {features.height} customers bought before {end:%Y-%m-%d}; predictions need at least {MIN_CUSTOMERS}."

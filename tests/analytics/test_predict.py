@@ -25,6 +25,7 @@ from analytics.predict import (
     quadrant_summary,
     revenue_at_risk,
     training_cutoffs,
+    with_last_year,
 )
 from analytics.synthetic import synthetic_log
 from tests.conftest import toy_log
@@ -375,3 +376,22 @@ def test_quadrants_and_lift_by_hand():
 )
 def test_quadrant_names_from_churn_range(key, low, high, name):
     assert quadrant_name(key, low, high) == name
+
+
+def test_last_year_window_by_hand():
+    tx = toy_log(
+        [
+            ("A", "1", "2010-02-10 10:00", "P", 1, 40.0),  # in [Feb 1 2010, Mar 3 2010)
+            ("A", "2", "2010-02-20 10:00", "P", 1, 10.0),
+            ("A", "3", "2010-03-10 10:00", "P", 1, 99.0),  # after that window
+            ("B", "4", "2010-06-01 10:00", "P", 1, 30.0),
+            ("B", "5", "2011-02-05 10:00", "P", 1, 30.0),  # after the cutoff: never read
+        ]
+    )
+    features = pl.DataFrame({"customer_id": ["A", "B"]})
+    out = with_last_year(features, tx, dt.datetime(2011, 2, 1), 30).sort("customer_id")
+    assert out["spend_last_year_window"].to_list() == [50.0, 0.0]
+    assert out["days_last_year_window"].to_list() == [2.0, 0.0]
+    # a horizon longer than a year stops at the cutoff
+    long = with_last_year(features, tx, dt.datetime(2011, 2, 1), 400).sort("customer_id")
+    assert long["spend_last_year_window"].to_list() == [149.0, 30.0]
