@@ -352,6 +352,31 @@ def btyd_forecast(
     return BtydForecast(table, bgf, ggf)
 
 
+def pareto_nbd_purchases(
+    tx: pl.DataFrame, cutoff: dt.datetime, horizon_days: int, *, penalizer: float = 0.001
+) -> pl.DataFrame:
+    """Pareto/NBD fitted on purchases before ``cutoff``: ``customer_id, expected_purchases,
+    p_alive, m`` (``m`` as in :func:`btyd_summary`) over the next ``horizon_days``.
+
+    Raises
+    ------
+    InsufficientDataError
+        Fewer than 50 customers, or no repeat buyers.
+    """
+    summary = btyd_summary(tx, cutoff)
+    x, t_x, T = (summary.get_column(c).to_numpy() for c in ("x", "t_x", "T"))
+    if summary.height < MIN_CUSTOMERS or not (x > 0).any():
+        raise InsufficientDataError(
+            f"Pareto/NBD needs at least {MIN_CUSTOMERS} customers and some repeat buyers before "
+            f"{cutoff:%Y-%m-%d}."
+        )
+    model = ParetoNBD(penalizer).fit(x, t_x, T)
+    return summary.select("customer_id", "x", "m").with_columns(
+        expected_purchases=pl.Series(model.expected_purchases(horizon_days, x, t_x, T)),
+        p_alive=pl.Series(model.p_alive(x, t_x, T)),
+    )
+
+
 def pareto_nbd_forecast(
     tx: pl.DataFrame,
     cutoff: dt.datetime,
@@ -370,17 +395,11 @@ def pareto_nbd_forecast(
     InsufficientDataError
         Fewer than 50 customers, or no repeat buyers.
     """
-    summary = btyd_summary(tx, cutoff)
-    x, t_x, T, m = (summary.get_column(c).to_numpy() for c in ("x", "t_x", "T", "m"))
-    if summary.height < MIN_CUSTOMERS or not (x > 0).any():
-        raise InsufficientDataError(
-            f"Pareto/NBD needs at least {MIN_CUSTOMERS} customers and some repeat buyers before "
-            f"{cutoff:%Y-%m-%d}."
-        )
-    model = ParetoNBD(penalizer).fit(x, t_x, T)
-    purchases = model.expected_purchases(horizon_days, x, t_x, T)
-    return summary.select("customer_id").with_columns(
-        expected_purchases=pl.Series(purchases),
-        p_alive=pl.Series(model.p_alive(x, t_x, T)),
-        clv=pl.Series(purchases * gamma_gamma.expected_spend(x, m)),
+    table = pareto_nbd_purchases(tx, cutoff, horizon_days, penalizer=penalizer)
+    spend = gamma_gamma.expected_spend(table.get_column("x"), table.get_column("m"))
+    return table.select(
+        "customer_id",
+        "expected_purchases",
+        "p_alive",
+        clv=pl.col("expected_purchases") * pl.Series(spend),
     )

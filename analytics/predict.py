@@ -50,7 +50,12 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from analytics.btyd import MIN_CUSTOMERS, btyd_forecast, pareto_nbd_forecast
+from analytics.btyd import (
+    MIN_CUSTOMERS,
+    btyd_forecast,
+    pareto_nbd_forecast,
+    pareto_nbd_purchases,
+)
 from analytics.errors import InsufficientDataError, ParameterError
 from analytics.features import FEATURES, as_of_datetime, customer_features
 
@@ -379,7 +384,7 @@ class Models:
     training_rows: int
     clv_boosted_from_bgnbd: bool = False
     spend_model: lgb.LGBMRegressor | None = None  # two-stage, stage two
-    clv_choice: str = TWO_STAGE  # which LightGBM CLV model ``predicted_clv`` uses
+    clv_choice: str = TWO_STAGE  # the CLV model predict() used; ``predicted_clv`` for LightGBM ones
     spend_boosted_from_btyd: bool = False
 
     def _X(self, frame: pl.DataFrame):
@@ -824,7 +829,6 @@ def backtest(
     if progress:
         progress(2, 5, "Backtest: BG/NBD, Pareto/NBD and baselines")
     actual = truth.get_column("future_spend").to_numpy()
-    forecast = btyd_forecast(before, holdout, horizon_days)
     previous = (
         before.filter(
             pl.col("customer_id").is_not_null()
@@ -837,10 +841,14 @@ def backtest(
     if models.spend_model is not None:
         predictions[TWO_STAGE] = models.clv_two_stage(truth)
     predictions[ONE_STAGE] = models.clv(truth)
-    predictions[BGNBD] = _lookup(truth, forecast.table, "clv")
+    # the scored snapshot already holds BG/NBD + Gamma-Gamma fitted before the holdout
+    predictions[BGNBD] = truth.get_column("bg_clv").fill_null(0.0).to_numpy()
     try:
-        pareto = pareto_nbd_forecast(before, holdout, horizon_days, forecast.gamma_gamma)
-        predictions[PARETO] = _lookup(truth, pareto, "clv")
+        pareto = pareto_nbd_purchases(before, holdout, horizon_days)
+        predictions[PARETO] = (
+            _lookup(truth, pareto, "expected_purchases")
+            * truth.get_column("bg_expected_spend").fill_null(0.0).to_numpy()
+        )
     except InsufficientDataError:
         pass
     predictions[PREVIOUS] = _lookup(truth, previous, "prev")
@@ -1050,12 +1058,14 @@ def predict(
             chosen = models.clv_choice
             clv = models.predicted_clv(features)
         elif chosen == PARETO:
+            models.clv_choice = chosen  # LIME then says this CLV has no per-feature explanation
             clv = _lookup(
                 features,
                 pareto_nbd_forecast(tx, end, horizon_days, forecast.gamma_gamma),
                 "clv",
             )
         else:
+            models.clv_choice = chosen
             clv = bgnbd.get_column("clv").fill_null(0.0).to_numpy()
         clv_method = CLV_METHODS[chosen]
         sentence = (

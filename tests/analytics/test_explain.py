@@ -60,6 +60,12 @@ def test_explanations_for_churn_and_clv(tx):
     assert all(c.sentence.endswith("expected spend") for c in clv.contributions)
     with pytest.raises(ParameterError, match="'target' parameter must be one of"):
         explain_prediction(result.models, customer, "loyalty")
+    result.models.clv_choice = "BG/NBD + Gamma-Gamma"
+    with pytest.raises(
+        ParameterError,
+        match="The CLV shown comes from BG/NBD \\+ Gamma-Gamma, which has no per-feature explanation",
+    ):
+        explain_prediction(result.models, customer, "clv")
 
 
 def test_segment_surrogate_explains_planted_segments(tx):
