@@ -139,6 +139,8 @@ def cmd_segment(args: argparse.Namespace) -> None:
 
 
 def _print_backtest(result) -> None:
+    from analytics.predict import CHOICE_RULE
+
     bt = result.backtest
     if bt is None:
         print(result.backtest_note or "No backtest.")
@@ -155,12 +157,23 @@ def _print_backtest(result) -> None:
             f"  {name:<24} {m['roc_auc']:8.3f} {m['pr_auc']:8.3f} {m['brier']:8.3f} {m['precision']:10.3f} {m['recall']:8.3f}"
         )
     print(
-        f"  {'CLV':<24} {'MAE':>9} {'RMSE':>9} {'Spearman':>9} {'top10%':>8} {'top20%':>8}  (share of holdout revenue captured)"
+        f"  {'CLV':<26} {'MAE':>9} {'RMSE':>9} {'R2':>7} {'Spearman':>9} {'Gini':>7} {'total':>8} {'top10%':>8}"
     )
     for name, m in bt.clv.items():
+        mark = " *" if name == bt.clv_winner else ""
         print(
-            f"  {name:<24} {m['mae']:9,.1f} {m['rmse']:9,.1f} {m['spearman']:9.3f} "
-            f"{m['top10_capture']:8.1%} {m['top20_capture']:8.1%}"
+            f"  {name + mark:<26} {m['mae']:9,.1f} {m['rmse']:9,.1f} {m['r2']:7.3f} {m['spearman']:9.3f} "
+            f"{m['gini']:7.3f} {m['aggregate_error']:+8.1%} {m['top10_capture']:8.1%}"
+        )
+    print(f"  * chosen by the rule: {CHOICE_RULE}")
+    print(
+        "    (total = predicted total spend vs actual; top10% = share of revenue in the top tenth)"
+    )
+    print(f"  {bt.clv_sentence()}")
+    if bt.intervals is not None:
+        print(
+            f"  CLV intervals: {bt.intervals.level:.0%} nominal, {bt.intervals.coverage:.1%} measured "
+            f"coverage on held-out backtest customers (mean width {bt.intervals.mean_width:,.0f})"
         )
     wins = bt.beats_baselines()
     print("  beats baselines: " + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in wins.items()))
@@ -175,7 +188,8 @@ def cmd_predict(args: argparse.Namespace) -> None:
         args.cutoff,
         args.horizon_days,
         threshold=args.threshold,
-        evaluate=args.evaluate,
+        evaluate=True,  # the backtest chooses the CLV model and sizes clv_low, clv_high
+        shap_sample=0,
     )
     print(f"Predictions as of {result.cutoff:%Y-%m-%d} for the next {result.horizon_days} days")
     print(f"Method: {result.method}")
@@ -186,7 +200,9 @@ def cmd_predict(args: argparse.Namespace) -> None:
             f"  {row['quadrant']:<28} {row['customers']:>7,} customers  predicted CLV {row['predicted_clv']:>14,.0f}"
         )
     _write(
-        result.table.select("customer_id", "churn_probability", "predicted_clv", "quadrant"),
+        result.table.select(
+            "customer_id", "churn_probability", "predicted_clv", "clv_low", "clv_high", "quadrant"
+        ),
         args.output,
     )
 
@@ -323,7 +339,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="churn probability counted as at risk (default 0.5)",
     )
     pred.add_argument(
-        "--evaluate", action="store_true", help="print backtest metrics next to the baselines"
+        "--evaluate",
+        action="store_true",
+        help="print the backtest: every CLV model side by side, the choice and interval coverage",
     )
     pred.add_argument(
         "--output", required=True, metavar="FILE", help="predictions .csv or .parquet"

@@ -1,5 +1,6 @@
-"""Explanations a marketer can read: LIME for single predictions, gain for global importance,
-and a LightGBM "segment surrogate" that makes a clustering explainable.
+"""Explanations a marketer can read: LIME for single predictions, exact TreeSHAP (LightGBM's
+own ``pred_contrib=True``) for global summaries, and a LightGBM "segment surrogate" that makes
+a clustering explainable.
 
 LIME (``LimeTabularExplainer``) is given numpy arrays only (pandas 3 breaks its DataFrame path,
 FIELD-NOTES); the model wrappers rebuild frames with the feature names.
@@ -18,7 +19,7 @@ from lime.lime_tabular import LimeTabularExplainer
 from sklearn.model_selection import cross_val_score
 
 from analytics.errors import InsufficientDataError, ParameterError
-from analytics.predict import LGBM_FIXED, MODEL_LABELS, Models
+from analytics.predict import BGNBD, LGBM_FIXED, MODEL_LABELS, PARETO, Models
 
 NUM_SAMPLES = 5000
 
@@ -52,6 +53,11 @@ def describe_value(feature: str, value: float, currency: str = "£") -> str:
         "bg_expected_purchases": lambda v: f"{v:.1f} purchases expected by the BG/NBD model",
         "bg_p_alive": lambda v: f"{_percent(v)} chance of still being active (BG/NBD)",
         "bg_clv": lambda v: f"{money(v)} expected spend by BG/NBD",
+        "bg_expected_spend": lambda v: f"{money(v)} expected per purchase (Gamma-Gamma)",
+        "spend_last_year_window": lambda v: f"{money(v)} spent in the same weeks a year earlier",
+        "days_last_year_window": lambda v: (
+            f"{v:.0f} purchase day{'s' if round(v) != 1 else ''} in the same weeks a year earlier"
+        ),
     }
     return phrases.get(feature, lambda v: f"{MODEL_LABELS.get(feature, feature)} = {v:,.2f}")(value)
 
@@ -168,7 +174,11 @@ def explain_prediction(
             f"{prediction:.0%} probability of no purchase in the next {models.horizon_days} days"
         )
     else:
-        predict = lambda a: models.clv(pl.from_pandas(frame(a)))  # noqa: E731
+        if models.clv_choice in (BGNBD, PARETO):
+            raise ParameterError(
+                f"The CLV shown comes from {models.clv_choice}, which has no per-feature explanation."
+            )
+        predict = lambda a: models.predicted_clv(pl.from_pandas(frame(a)))  # noqa: E731
         prediction = float(predict(row.reshape(1, -1))[0])
         contributions, local, score = _explain(
             models.training_sample,
@@ -192,6 +202,89 @@ def explain_prediction(
         local,
         score,
     )
+
+
+#: What each TreeSHAP summary explains, and the scale its contributions are on.
+SHAP_TARGETS = {
+    "churn": "Churn risk (log-odds of no purchase)",
+    "spend": "Spend given a purchase, two-stage CLV (log £)",
+    "clv": "One-stage CLV (log £, on top of the BG/NBD forecast)",
+}
+
+
+def _boosters(models: Models, target: str) -> list[lgb.Booster]:
+    if target == "churn":
+        return [c.estimator.booster_ for c in models.churn_model.calibrated_classifiers_]
+    if target == "clv":
+        return [models.clv_model.booster_]
+    if target == "spend":
+        if models.spend_model is None:
+            raise InsufficientDataError("No spend-per-buyer model was trained (too few buyers).")
+        return [models.spend_model.booster_]
+    raise ParameterError(
+        f"The 'target' parameter must be one of {', '.join(map(repr, SHAP_TARGETS))}. "
+        f"Got {target!r} instead."
+    )
+
+
+def shap_values(models: Models, frame: pl.DataFrame, target: str) -> tuple[np.ndarray, np.ndarray]:
+    """Exact TreeSHAP contributions ``(n x features, bias per row)`` in the model's raw score.
+
+    Each row's contributions plus its bias equal :func:`raw_score` (log-odds for churn, the log
+    of spend for the Gamma/Tweedie models). The churn model is the average of its calibration
+    folds' boosters, so its contributions are their average (SHAP is additive); isotonic
+    calibration then maps the score to a probability monotonically. The one-stage CLV model's
+    raw score is added to log(1 + BG/NBD CLV), which it was boosted from.
+    """
+    X = frame.select(models.features).to_pandas()
+    contrib = np.mean(
+        [b.predict(X, pred_contrib=True, num_threads=1) for b in _boosters(models, target)], axis=0
+    )
+    return contrib[:, :-1], contrib[:, -1]
+
+
+def raw_score(models: Models, frame: pl.DataFrame, target: str) -> np.ndarray:
+    """The raw (link-scale) output that :func:`shap_values` decomposes."""
+    X = frame.select(models.features).to_pandas()
+    return np.mean(
+        [b.predict(X, raw_score=True, num_threads=1) for b in _boosters(models, target)], axis=0
+    )
+
+
+def shap_summary(
+    models: Models, frame: pl.DataFrame, target: str, *, sample: int = 600, top: int = 8
+) -> pl.DataFrame:
+    """Beeswarm points: one row per (customer, feature) for the ``top`` features by mean |SHAP|.
+
+    Columns: ``feature, label, rank`` (1 = most important), ``importance`` (mean |SHAP| over
+    the sample), ``shap``, ``value`` and ``value_pct`` (the value's percentile among the sample,
+    for colour). ``sample`` customers are drawn with a fixed seed.
+    """
+    rng = np.random.default_rng(0)
+    if frame.height > sample:
+        frame = frame[np.sort(rng.choice(frame.height, size=sample, replace=False))]
+    contrib, _ = shap_values(models, frame, target)
+    importance = np.abs(contrib).mean(axis=0)
+    order = np.argsort(-importance, kind="stable")[:top]
+    values = frame.select(models.features).to_numpy().astype(float)
+    parts = []
+    for rank, j in enumerate(order, start=1):
+        column = values[:, j]
+        pct = column.argsort(kind="stable").argsort(kind="stable") / max(len(column) - 1, 1)
+        parts.append(
+            pl.DataFrame(
+                {
+                    "feature": models.features[j],
+                    "label": MODEL_LABELS.get(models.features[j], models.features[j]),
+                    "rank": rank,
+                    "importance": float(importance[j]),
+                    "shap": contrib[:, j],
+                    "value": column,
+                    "value_pct": pct,
+                }
+            )
+        )
+    return pl.concat(parts)
 
 
 class SegmentSurrogate:

@@ -513,11 +513,12 @@ def box_figure(stats: pl.DataFrame, label: str) -> go.Figure:
     return _layout(fig, 360, showlegend=False)
 
 
+#: Colour per value x risk quadrant key (the names shown come from the data: analytics.predict).
 QUADRANT_COLORS = {
-    "Loyal Champions": "#18bc9c",
-    "At-Risk Whales": "#e74c3c",
-    "New & Promising": "#3498db",
-    "Price-Sensitive / low value": "#95a5a6",
+    "value_safe": "#18bc9c",
+    "value_risk": "#e74c3c",
+    "low_safe": "#3498db",
+    "low_risk": "#95a5a6",
 }
 
 
@@ -574,10 +575,11 @@ def value_risk_figure(
     sample = table[rows]
     value_cut = table.get_column("predicted_clv").median()
     fig = go.Figure()
-    for quadrant, color in QUADRANT_COLORS.items():
-        part = sample.filter(pl.col("quadrant") == quadrant)
+    for key, color in QUADRANT_COLORS.items():
+        part = sample.filter(pl.col("quadrant_key") == key)
         if part.height == 0:
             continue
+        quadrant = part.get_column("quadrant")[0]
         fig.add_trace(
             go.Scattergl(
                 x=part.get_column("churn_probability").to_list(),

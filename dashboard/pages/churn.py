@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import math
+
 import dash
 import dash_bootstrap_components as dbc
+import numpy as np
+import plotly.graph_objects as go
+import polars as pl
 from dash import Input, Output, State, callback, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
-from analytics.predict import MODEL_LABELS, QUADRANTS, quadrant_summary, with_threshold
+from analytics.explain import SHAP_TARGETS
+from analytics.predict import CHOICE_RULE, quadrant_summary, revenue_at_risk, with_threshold
 from dashboard.app import service, settings
 from dashboard.components.grid import LINK_RENDERER, create_grid
 from dashboard.components.shell import create_card, create_job_status
@@ -17,7 +23,7 @@ from dashboard.figures import (
     GRAPH_CONFIG,
     QUADRANT_COLORS,
     calibration_figure,
-    importance_figure,
+    explanation_figure,
     lift_figure,
     value_risk_figure,
 )
@@ -161,6 +167,113 @@ def train_models(set_progress, need, n_clicks, session_id, dataset_id, horizon):
     return {"dataset_id": dataset_id, "horizon": horizon, "session": session_id}
 
 
+CLV_MODEL_COLORS = {
+    "Two-stage LightGBM": "#2c3e50",
+    "One-stage LightGBM": "#3498db",
+    "BG/NBD + Gamma-Gamma": "#e67e22",
+    "Pareto/NBD + Gamma-Gamma": "#9b59b6",
+    "Previous window spend": "#95a5a6",
+}
+SHAP_CARDS = (
+    ("churn", "What drives churn risk"),
+    ("spend", "What drives spend per buyer (two-stage CLV)"),
+    ("clv", "What drives one-stage CLV"),
+)
+
+
+def clv_calibration_figure(deciles: pl.DataFrame, chosen: str, currency: str) -> go.Figure:
+    """Mean actual against mean predicted spend per decile of each model's prediction."""
+    fig = go.Figure()
+    top = float(max(deciles["mean_predicted"].max(), deciles["mean_actual"].max()) or 1.0)
+    fig.add_trace(
+        go.Scatter(
+            x=[1, top],
+            y=[1, top],
+            mode="lines",
+            line={"dash": "dash", "color": "#bdc3c7"},
+            name="Perfect calibration",
+        )
+    )
+    for (model,), part in deciles.sort("decile").group_by("model", maintain_order=True):
+        fig.add_trace(
+            go.Scatter(
+                x=(part["mean_predicted"].clip(1, None)).to_list(),
+                y=(part["mean_actual"].clip(1, None)).to_list(),
+                mode="lines+markers",
+                name=f"{model} (chosen)" if model == chosen else model,
+                line={
+                    "color": CLV_MODEL_COLORS.get(model, "#7b8a8b"),
+                    "width": 4 if model == chosen else 1.5,
+                },
+                customdata=part["decile"].to_list(),
+                hovertemplate=f"{model}<br>decile D%{{customdata}}<br>predicted {currency}%{{x:,.0f}}"
+                f"<br>actual {currency}%{{y:,.0f}}<extra></extra>",
+            )
+        )
+    fig.update_xaxes(title_text=f"Mean predicted spend per decile ({currency}, log)", type="log")
+    fig.update_yaxes(title_text=f"Mean actual spend ({currency}, log)", type="log")
+    fig.update_layout(
+        template="plotly_white",
+        height=400,
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        font={"size": 12},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.22, "x": 0},
+    )
+    return fig
+
+
+def shap_beeswarm_figure(points: pl.DataFrame) -> go.Figure:
+    """TreeSHAP per customer and feature: one row per feature (most important on top), each dot
+    a customer, coloured by the feature's value (low blue, high red)."""
+    fig = go.Figure()
+    if points.height == 0:
+        return fig
+    features = points.group_by("rank").agg(pl.col("label").first()).sort("rank")
+    n = features.height
+    rng = np.random.default_rng(0)
+    y = (n - points["rank"].to_numpy()) + rng.uniform(-0.3, 0.3, points.height)
+    fig.add_trace(
+        go.Scattergl(
+            x=points["shap"].to_list(),
+            y=y.tolist(),
+            mode="markers",
+            marker={
+                "size": 4,
+                "color": points["value_pct"].to_list(),
+                "colorscale": "RdBu_r",
+                "cmin": 0,
+                "cmax": 1,
+                "opacity": 0.7,
+                "colorbar": {
+                    "title": {"text": "feature value", "side": "right"},
+                    "tickvals": [0, 1],
+                    "ticktext": ["low", "high"],
+                    "thickness": 10,
+                    "len": 0.8,
+                },
+            },
+            customdata=np.column_stack([points["label"].to_numpy(), points["value"].to_numpy()]),
+            hovertemplate="%{customdata[0]} = %{customdata[1]:,.2f}<br>SHAP %{x:+.3f}<extra></extra>",
+            showlegend=False,
+        )
+    )
+    fig.add_vline(x=0, line_color="#2c3e50", line_width=1)
+    fig.update_yaxes(
+        tickvals=list(range(n)),
+        ticktext=list(reversed(features["label"].to_list())),
+        automargin=True,
+        range=[-0.6, n - 0.4],
+    )
+    fig.update_xaxes(title_text="Contribution to the model score (TreeSHAP)")
+    fig.update_layout(
+        template="plotly_white",
+        height=90 + 34 * n,
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        font={"size": 12},
+    )
+    return fig
+
+
 def _metrics_table(result) -> html.Div:
     bt = result.backtest
     if bt is None:
@@ -168,7 +281,10 @@ def _metrics_table(result) -> html.Div:
     churn_rows = [
         {"model": name, **{k: round(v, 3) for k, v in m.items()}} for name, m in bt.churn.items()
     ]
-    clv_rows = [{"model": name, **m} for name, m in bt.clv.items()]
+    clv_rows = [
+        {"model": f"{name} ✓ chosen" if name == bt.clv_winner else name, **m}
+        for name, m in bt.clv.items()
+    ]
     currency = settings().currency
     wins = bt.beats_baselines()
     verdict = [
@@ -178,19 +294,20 @@ def _metrics_table(result) -> html.Div:
             className="me-2",
         ),
         dbc.Badge(
-            "CLV beats previous-window spend"
+            "Chosen CLV beats previous-window spend"
             if wins["clv_vs_previous_window"]
-            else "CLV does not beat previous-window spend",
+            else "Chosen CLV does not beat previous-window spend on all of MAE, R², Spearman",
             color="success" if wins["clv_vs_previous_window"] else "danger",
             className="me-2",
         ),
         dbc.Badge(
-            "LightGBM CLV beats BG/NBD"
+            "Chosen CLV beats BG/NBD on MAE, R² and Spearman"
             if wins["clv_vs_bgnbd"]
-            else "BG/NBD CLV used: it won the backtest",
+            else "Chosen CLV does not beat BG/NBD on all of MAE, R², Spearman",
             color="success" if wins["clv_vs_bgnbd"] else "warning",
         ),
     ]
+    intervals = bt.intervals
     return html.Div(
         [
             html.P(
@@ -215,26 +332,55 @@ def _metrics_table(result) -> html.Div:
                 ],
             ),
             html.Div(className="mb-3"),
+            html.P(bt.clv_sentence(currency), className="small mb-2", id="churn-clv-verdict"),
             create_grid(
                 "churn-clv-table",
                 clv_rows,
                 [
-                    text("CLV", "model", min_width=180),
+                    text(f"CLV, next {bt.horizon_days} days", "model", min_width=180),
                     num("MAE", "mae", money(currency)),
                     num("RMSE", "rmse", money(currency)),
+                    num("R²", "r2", fixed(3)),
                     num("Spearman", "spearman", fixed(3)),
+                    num("Gini (norm.)", "gini", fixed(3)),
+                    num("Total vs actual", "aggregate_error", percent(1)),
                     num("Top 10% capture", "top10_capture", percent(1)),
-                    num("Top 20% capture", "top20_capture", percent(1)),
                 ],
+            ),
+            html.P(
+                [
+                    html.Strong("Choice rule: "),
+                    f"{CHOICE_RULE[0].upper()}{CHOICE_RULE[1:]}. "
+                    "“Total vs actual” is the forecast of the whole base's spend against what it spent. ",
+                    html.Strong("Intervals: "),
+                    f"{intervals.level:.0%} ranges per customer (split-conformal on these residuals); "
+                    f"{intervals.coverage:.1%} of held-out backtest customers fell inside theirs "
+                    f"(mean width {fmt_money(intervals.mean_width, currency)})."
+                    if intervals
+                    else "none (no backtest).",
+                ],
+                className="small text-muted mt-2 mb-0",
+                id="churn-clv-rule",
             ),
         ]
     )
+
+
+def _floor_percent(value: float) -> str:
+    """Rounded down to 0.1%, so 49.96% never reads as the 50% it is below."""
+    return f"{math.floor(value * 1000) / 10:.1f}%"
 
 
 def _quadrant_cards(result, currency: str) -> dbc.Row:
     summary = quadrant_summary(result.table)
     cards = []
     for row in summary.iter_rows(named=True):
+        key = row["quadrant_key"]
+        churn_range = (
+            f"Churn risk {_floor_percent(row['churn_min'])}–{_floor_percent(row['churn_max'])}"
+            if row["customers"]
+            else "No customers at this threshold"
+        )
         cards.append(
             dbc.Col(
                 dbc.Card(
@@ -243,10 +389,14 @@ def _quadrant_cards(result, currency: str) -> dbc.Row:
                             [
                                 html.Span(
                                     "●",
-                                    style={"color": QUADRANT_COLORS[row["quadrant"]]},
+                                    style={"color": QUADRANT_COLORS[key]},
                                     className="me-2",
                                 ),
-                                html.Span(row["quadrant"], className="fw-semibold"),
+                                html.Span(
+                                    row["quadrant"],
+                                    className="fw-semibold",
+                                    id=f"churn-quadrant-name-{key.replace('_', '-')}",
+                                ),
                             ],
                             className="bg-white",
                         ),
@@ -255,20 +405,23 @@ def _quadrant_cards(result, currency: str) -> dbc.Row:
                                 html.Div(
                                     f"{fmt_count(row['customers'])} customers",
                                     className="fs-5 fw-bold",
-                                    id=f"churn-quadrant-{row['quadrant'].split()[0].lower()}",
+                                    id=f"churn-quadrant-{key.replace('_', '-')}",
+                                ),
+                                html.Div(
+                                    churn_range,
+                                    className="small",
+                                    id=f"churn-quadrant-range-{key.replace('_', '-')}",
                                 ),
                                 html.Div(
                                     f"Predicted CLV {fmt_money(row['predicted_clv'], currency)}",
                                     className="small",
                                 ),
                                 html.Div(
-                                    f"Revenue at risk {fmt_money(row['value_at_risk'], currency)}",
+                                    f"Revenue at risk {fmt_money(row['revenue_at_risk'], currency)}",
                                     className="small text-danger",
+                                    id=f"churn-quadrant-risk-{key.replace('_', '-')}",
                                 ),
-                                html.P(
-                                    QUADRANTS[row["quadrant"]].split(". ", 1)[1],
-                                    className="small mt-2 mb-0 persona-action",
-                                ),
+                                html.P(row["action"], className="small mt-2 mb-0 persona-action"),
                             ]
                         ),
                     ],
@@ -283,11 +436,21 @@ def _quadrant_cards(result, currency: str) -> dbc.Row:
 
 
 def _at_risk_table(result, currency: str):
-    top = result.table.sort("value_at_risk", descending=True).head(AT_RISK_ROWS)
+    top = (
+        result.table.filter(pl.col("churn_probability") >= result.threshold)
+        .sort("revenue_at_risk", "value_at_risk", descending=True)
+        .head(AT_RISK_ROWS)
+    )
     return create_grid(
         "churn-at-risk-table",
         top.select(
-            "customer_id", "churn_probability", "predicted_clv", "value_at_risk", "quadrant"
+            "customer_id",
+            "churn_probability",
+            "predicted_clv",
+            "clv_low",
+            "clv_high",
+            "revenue_at_risk",
+            "quadrant",
         ).to_dicts(),
         [
             text(
@@ -299,12 +462,48 @@ def _at_risk_table(result, currency: str):
             ),
             num("Churn probability", "churn_probability", percent(0)),
             num(f"Predicted CLV ({result.horizon_days} d)", "predicted_clv", money(currency)),
-            num("Revenue at risk", "value_at_risk", money(currency)),
+            num("CLV low", "clv_low", money(currency)),
+            num("CLV high", "clv_high", money(currency)),
+            num("Revenue at risk", "revenue_at_risk", money(currency)),
             text("Quadrant", "quadrant"),
         ],
         page_size=15,
         filters=True,
         export_name="customers-at-risk.csv",
+    )
+
+
+def _kpi(label: str, value: str, id_: str, class_name: str = "fs-4 fw-bold") -> dbc.Col:
+    return dbc.Col(
+        html.Div(
+            [
+                html.Div(label, className="small text-muted"),
+                html.Div(value, className=class_name, id=id_),
+            ]
+        ),
+        md=3,
+    )
+
+
+def _lime_card(token: dict, result) -> html.Div:
+    """LIME for the customer with the most revenue at stake (the first row of the at-risk list)."""
+    if result.models is None:
+        return html.P("No LightGBM model at this history length, so no LIME explanation.")
+    customer_id = result.table.sort("value_at_risk", descending=True)["customer_id"][0]
+    explanation = service().explanation(token["dataset_id"], customer_id, "churn", token["horizon"])
+    return html.Div(
+        [
+            html.P(
+                [
+                    "Customer ",
+                    dcc.Link(customer_id, href=f"/customer?id={customer_id}"),
+                    f": {explanation.label}.",
+                ],
+                className="small mb-1",
+                id="churn-lime-label",
+            ),
+            dcc.Graph(figure=explanation_figure(explanation), config={"displayModeBar": False}),
+        ]
     )
 
 
@@ -316,7 +515,7 @@ def _at_risk_table(result, currency: str):
 def render(token: dict | None, threshold: float | None):
     if not token:
         return dbc.Alert(
-            "Training the churn and CLV models on this dataset (about 15 seconds on the bundled data)…",
+            "Training the churn and CLV models on this dataset (about 10 seconds on the bundled data)…",
             color="info",
         )
     result = service().cached_predictions(token["dataset_id"], token["horizon"])
@@ -326,6 +525,32 @@ def render(token: dict | None, threshold: float | None):
     currency = settings().currency
     bt = result.backtest
     table = result.table
+    at_risk = table.filter(pl.col("churn_probability") >= result.threshold)
+    shap_cards = [
+        dbc.Col(
+            create_card(
+                title,
+                dcc.Graph(
+                    id=f"churn-shap-{target}",
+                    figure=shap_beeswarm_figure(result.shap[target]),
+                    config={"displayModeBar": False},
+                ),
+                subtitle=SHAP_TARGETS[target],
+            ),
+            lg=6,
+        )
+        for target, title in SHAP_CARDS
+        if target in result.shap
+    ]
+    lime = dbc.Col(
+        create_card(
+            "One customer, explained (LIME)",
+            _lime_card(token, result),
+            subtitle="Churn risk of the customer with the most revenue at stake; the summaries "
+            "above say what drives the models across all customers",
+        ),
+        lg=12,
+    )
     return html.Div(
         [
             dbc.Alert(
@@ -336,61 +561,32 @@ def render(token: dict | None, threshold: float | None):
             ),
             dbc.Row(
                 [
-                    dbc.Col(
-                        html.Div(
-                            [
-                                html.Div("Customers scored", className="small text-muted"),
-                                html.Div(fmt_count(table.height), className="fs-4 fw-bold"),
-                            ]
-                        ),
-                        md=3,
+                    _kpi("Customers scored", fmt_count(table.height), "churn-scored"),
+                    _kpi(
+                        f"Expected to churn (risk ≥ {result.threshold:.0%})",
+                        f"{fmt_percent(at_risk.height / table.height)} ({fmt_count(at_risk.height)})",
+                        "churn-share",
                     ),
-                    dbc.Col(
-                        html.Div(
-                            [
-                                html.Div("Expected to churn", className="small text-muted"),
-                                html.Div(
-                                    fmt_percent(
-                                        float(
-                                            (table["churn_probability"] >= result.threshold).mean()
-                                        )
-                                    ),
-                                    className="fs-4 fw-bold",
-                                    id="churn-share",
-                                ),
-                            ]
-                        ),
-                        md=3,
+                    _kpi(
+                        f"Predicted CLV, next {result.horizon_days} days",
+                        fmt_money(float(table["predicted_clv"].sum()), currency),
+                        "churn-total-clv",
                     ),
-                    dbc.Col(
-                        html.Div(
-                            [
-                                html.Div(
-                                    f"Predicted CLV, next {result.horizon_days} days",
-                                    className="small text-muted",
-                                ),
-                                html.Div(
-                                    fmt_money(float(table["predicted_clv"].sum()), currency),
-                                    className="fs-4 fw-bold",
-                                ),
-                            ]
-                        ),
-                        md=3,
-                    ),
-                    dbc.Col(
-                        html.Div(
-                            [
-                                html.Div("Revenue at risk", className="small text-muted"),
-                                html.Div(
-                                    fmt_money(float(table["value_at_risk"].sum()), currency),
-                                    className="fs-4 fw-bold text-danger",
-                                ),
-                            ]
-                        ),
-                        md=3,
+                    _kpi(
+                        "Revenue at risk",
+                        fmt_money(revenue_at_risk(table, result.threshold), currency),
+                        "churn-revenue-at-risk",
+                        "fs-4 fw-bold text-danger",
                     ),
                 ],
-                className="mb-3",
+                className="mb-1",
+            ),
+            html.P(
+                f"Revenue at risk: what the customers expected to churn (risk ≥ {result.threshold:.0%}) "
+                f"would spend over {result.horizon_days} days at their historical rate. It counts the "
+                "same customers as “Expected to churn”, so both move with the threshold.",
+                className="small text-muted mb-3",
+                id="churn-revenue-definition",
             ),
             _quadrant_cards(result, currency),
             create_card(
@@ -400,7 +596,10 @@ def render(token: dict | None, threshold: float | None):
                     figure=value_risk_figure(table, result.threshold, currency),
                     config=GRAPH_CONFIG,
                 ),
-                subtitle=f"Dashed lines: churn threshold {result.threshold:.0%} and median predicted CLV. Revenue at risk = churn probability × spend at the customer's historical rate over the horizon.",
+                subtitle=f"Dashed lines: churn threshold {result.threshold:.0%} and median predicted CLV. "
+                "High value = predicted CLV above zero and at or above the median. A quadrant is "
+                "called “Loyal” or “Steady” only when all its customers are under 50% risk, "
+                "“At-Risk” or “Lapsing” only when all are at 50% or more.",
             ),
             create_card(
                 "Backtest against baselines",
@@ -411,7 +610,7 @@ def render(token: dict | None, threshold: float | None):
                 [
                     dbc.Col(
                         create_card(
-                            "Calibration",
+                            "Churn calibration",
                             dcc.Graph(
                                 figure=calibration_figure(bt.calibration),
                                 config=GRAPH_CONFIG,
@@ -432,34 +631,18 @@ def render(token: dict | None, threshold: float | None):
                     ),
                 ]
             ),
-            dbc.Row(
-                [
-                    dbc.Col(
-                        create_card(
-                            "What drives churn risk",
-                            dcc.Graph(
-                                figure=importance_figure(
-                                    result.importance.get("churn", {}), MODEL_LABELS
-                                ),
-                                config=GRAPH_CONFIG,
-                            ),
-                        ),
-                        lg=6,
-                    ),
-                    dbc.Col(
-                        create_card(
-                            "What drives predicted CLV",
-                            dcc.Graph(
-                                figure=importance_figure(
-                                    result.importance.get("clv", {}), MODEL_LABELS, "#18bc9c"
-                                ),
-                                config=GRAPH_CONFIG,
-                            ),
-                        ),
-                        lg=6,
-                    ),
-                ]
+            create_card(
+                "CLV calibration by decile",
+                dcc.Graph(
+                    id="churn-clv-calibration",
+                    figure=clv_calibration_figure(bt.clv_calibration, bt.clv_winner, currency),
+                    config=GRAPH_CONFIG,
+                )
+                if bt
+                else html.P("No backtest."),
+                subtitle="Each model's customers in tenths by its own prediction: on the dashed line, predicted = actual",
             ),
+            dbc.Row([*shap_cards, lime]),
             create_card(
                 "Customers most at risk, by revenue at risk",
                 [
@@ -473,7 +656,7 @@ def render(token: dict | None, threshold: float | None):
                     ),
                     dcc.Download(id="churn-download"),
                 ],
-                subtitle=f"Top {AT_RISK_ROWS}; click an id for the customer's page",
+                subtitle=f"Top {AT_RISK_ROWS} at or above the threshold; click an id for the customer's page",
             ),
         ]
     )
@@ -492,7 +675,15 @@ def download_predictions(n_clicks: int, token: dict | None, threshold: float | N
     result = service().cached_predictions(token["dataset_id"], token["horizon"])
     result = with_threshold(result, float(threshold or result.threshold))
     frame = result.table.select(
-        "customer_id", "churn_probability", "predicted_clv", "quadrant", "action", "value_at_risk"
+        "customer_id",
+        "churn_probability",
+        "predicted_clv",
+        "clv_low",
+        "clv_high",
+        "quadrant",
+        "action",
+        "revenue_at_risk",
+        "value_at_risk",
     )
     return {
         "content": frame.write_csv(),

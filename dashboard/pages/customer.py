@@ -85,6 +85,20 @@ def suggest(search: str | None, value: str | None, dataset_id: str):
     return service().customer_options(dataset_id, search, value)
 
 
+def _interval_label(predictions) -> str:
+    """'80% CLV range (held 81% in backtest)': the level and its measured coverage."""
+    intervals = predictions.backtest.intervals if predictions.backtest else None
+    if intervals is None:
+        return "CLV range"
+    return f"{intervals.level:.0%} CLV range (held {intervals.coverage:.0%} in backtest)"
+
+
+def _interval_text(p: dict, currency: str) -> str:
+    if p.get("clv_low") is None or p.get("clv_high") is None:
+        return "no backtest to size it"
+    return f"{fmt_money(p['clv_low'], currency)} – {fmt_money(p['clv_high'], currency)}"
+
+
 def _fact(label: str, value: str, id_: str | None = None) -> dbc.Col:
     return dbc.Col(
         dbc.Card(
@@ -159,6 +173,11 @@ def show_customer(customer_id: str | None, dataset_id: str, saved: dict | None):
                 f"Predicted CLV ({HORIZON} d)",
                 fmt_money(p["predicted_clv"], currency),
                 "customer-clv",
+            ),
+            _fact(
+                _interval_label(predictions),
+                _interval_text(p, currency),
+                "customer-clv-interval",
             ),
             _fact("Quadrant", p["quadrant"], "customer-quadrant"),
         ]

@@ -3,7 +3,7 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from analytics.btyd import BetaGeo, GammaGamma, btyd_forecast, btyd_summary
+from analytics.btyd import BetaGeo, GammaGamma, ParetoNBD, btyd_forecast, btyd_summary
 from analytics.errors import InsufficientDataError
 from tests.conftest import toy_log
 
@@ -88,3 +88,35 @@ def test_too_few_customers():
         match="Only 1 customers bought before 2011-02-01; predictions need at least 50",
     ):
         btyd_forecast(tx, dt.datetime(2011, 2, 1), 30)
+
+
+def test_pareto_nbd_matches_the_published_cdnow_fit():
+    """Fader & Hardie's CDNOW sample (2,357 customers, weeks): r 0.5533, alpha 10.5776,
+    s 0.6061, beta 11.6650 ("A note on implementing the Pareto/NBD model in MATLAB", 2005);
+    the data are the copy lifetimes 0.11.3 ships, and its fitter gives the same per-customer
+    numbers."""
+    from lifetimes.datasets import load_cdnow_summary
+
+    cdnow = load_cdnow_summary()
+    x, t_x, T = (cdnow[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
+    model = ParetoNBD(penalizer=0.0).fit(x, t_x, T)
+    published = {"r": 0.5533, "alpha": 10.5776, "s": 0.6061, "beta": 11.6650}
+    for name, value in published.items():
+        assert model.params_[name] == pytest.approx(value, rel=5e-4), name
+    # lifetimes 0.11.3 ParetoNBDFitter on the same data, first three customers
+    assert model.p_alive(x[:3], t_x[:3], T[:3]) == pytest.approx(
+        [0.86911656, 0.16786904, 0.29508978], rel=1e-4
+    )
+    assert model.expected_purchases(10, x[:3], t_x[:3], T[:3]) == pytest.approx(
+        [0.42447059, 0.04987614, 0.0312304], rel=1e-4
+    )
+
+
+def test_pareto_nbd_expectations_are_sane():
+    x, t_x, T, _ = bgnbd_histories(800, seed=3)
+    model = ParetoNBD().fit(x, t_x, T)
+    alive = model.p_alive(x, t_x, T)
+    assert ((alive > 0) & (alive <= 1)).all()
+    assert (alive[x == 0] < 1).all()
+    e30, e90 = model.expected_purchases(30, x, t_x, T), model.expected_purchases(90, x, t_x, T)
+    assert (e90 >= e30).all() and (e30 >= 0).all()

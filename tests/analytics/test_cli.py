@@ -163,7 +163,14 @@ def test_predict_minimal_log_with_cutoff(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "Backtest: trained before" in printed and "Recency baseline" in printed
     frame = pl.read_csv(out, schema_overrides={"customer_id": pl.String})
-    assert frame.columns == ["customer_id", "churn_probability", "predicted_clv", "quadrant"]
+    assert frame.columns == [
+        "customer_id",
+        "churn_probability",
+        "predicted_clv",
+        "clv_low",
+        "clv_high",
+        "quadrant",
+    ]
     assert frame["customer_id"][0].startswith("0")
 
 

@@ -5,7 +5,14 @@ from sklearn.metrics import adjusted_rand_score  # noqa: F401
 
 from analytics.cleaning import clean_transactions
 from analytics.errors import ParameterError
-from analytics.explain import SegmentSurrogate, describe_value, explain_prediction
+from analytics.explain import (
+    SegmentSurrogate,
+    describe_value,
+    explain_prediction,
+    raw_score,
+    shap_summary,
+    shap_values,
+)
 from analytics.features import customer_features
 from analytics.io import to_canonical
 from analytics.predict import predict
@@ -56,6 +63,12 @@ def test_explanations_for_churn_and_clv(tx):
     assert all(c.sentence.endswith("expected spend") for c in clv.contributions)
     with pytest.raises(ParameterError, match="'target' parameter must be one of"):
         explain_prediction(result.models, customer, "loyalty")
+    result.models.clv_choice = "BG/NBD + Gamma-Gamma"
+    with pytest.raises(
+        ParameterError,
+        match="The CLV shown comes from BG/NBD \\+ Gamma-Gamma, which has no per-feature explanation",
+    ):
+        explain_prediction(result.models, customer, "clv")
 
 
 def test_segment_surrogate_explains_planted_segments(tx):
@@ -69,3 +82,40 @@ def test_segment_surrogate_explains_planted_segments(tx):
     explanation = surrogate.explain(first, int(seg.labels_[0]), "Group")
     assert explanation.target == "segment" and len(explanation.contributions) == 6
     assert np.isfinite(explanation.score)
+
+
+@pytest.mark.parametrize("target", ["churn", "spend", "clv"])
+def test_shap_contributions_sum_to_the_model_output(tx, target):
+    result = predict(tx, evaluate=False, shap_sample=0)
+    models, frame = result.models, result.scoring
+    contrib, bias = shap_values(models, frame, target)
+    assert contrib.shape == (frame.height, len(models.features))
+    raw = raw_score(models, frame, target)
+    np.testing.assert_allclose(contrib.sum(axis=1) + bias, raw, rtol=1e-6, atol=1e-6)
+    if target == "churn":
+        # the calibration folds' boosters, averaged: each is a LightGBM log-odds score
+        folds = [c.estimator for c in models.churn_model.calibrated_classifiers_]
+        X = frame.select(models.features).to_pandas()
+        np.testing.assert_allclose(
+            raw, np.mean([f.predict(X, raw_score=True) for f in folds], axis=0), rtol=1e-9
+        )
+    elif target == "spend":
+        offset = np.log(
+            np.clip(frame["bg_expected_spend"].to_numpy(), 1, None)
+            * np.maximum(1, frame["bg_expected_purchases"].to_numpy())
+        )
+        np.testing.assert_allclose(
+            np.exp(contrib.sum(axis=1) + bias + offset),
+            models.spend_given_purchase(frame),
+            rtol=1e-6,
+        )
+    else:
+        offset = np.log1p(np.clip(frame["bg_clv"].to_numpy(), 0, None))
+        np.testing.assert_allclose(
+            np.exp(contrib.sum(axis=1) + bias + offset), models.clv(frame), rtol=1e-6
+        )
+    summary = shap_summary(models, frame, target, sample=200, top=5)
+    assert summary.height == 200 * 5
+    ranks = summary.group_by("rank").agg(pl.col("importance").first()).sort("rank")
+    assert ranks["importance"].is_sorted(descending=True)
+    assert summary["value_pct"].is_between(0, 1).all()

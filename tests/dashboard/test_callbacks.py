@@ -255,7 +255,8 @@ def test_churn_and_customer_pages(app):
     download = churn.download_predictions(1, token, 0.5)
     assert (
         download["content"].splitlines()[0]
-        == "customer_id,churn_probability,predicted_clv,quadrant,action,value_at_risk"
+        == "customer_id,churn_probability,predicted_clv,clv_low,clv_high,quadrant,action,"
+        "revenue_at_risk,value_at_risk"
     )
     assert customer.suggest("1234", None, BUNDLED_ID)[0] == {"label": "12346", "value": "12346"}
     profile = str(customer.show_customer("12347", BUNDLED_ID, None))
