@@ -163,8 +163,19 @@ def test_predict_minimal_log_with_cutoff(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "Backtest: trained before" in printed and "Recency baseline" in printed
     frame = pl.read_csv(out, schema_overrides={"customer_id": pl.String})
-    assert frame.columns == ["customer_id", "churn_probability", "predicted_clv", "quadrant"]
+    assert frame.columns == [
+        "customer_id",
+        "churn_probability",
+        "predicted_clv",
+        "quadrant",
+        "p_alive",
+        "expected_next_order",
+        "churn_band",
+    ]
     assert frame["customer_id"][0].startswith("0")
+    assert set(frame["churn_band"]) <= {"Low", "Medium", "High"}
+    assert frame["p_alive"].is_between(0, 1).all()
+    assert "Churn risk: High when P(alive) < 30%" in printed
 
 
 def test_predict_bad_horizon(capsys):
