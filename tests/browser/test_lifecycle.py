@@ -109,4 +109,5 @@ def test_lif003_unusual_customers_filter_by_kind(dash_duo, app):
         "times the"
         in dash_duo.find_element("#lifecycle-anomalies-table tbody tr:nth-child(3)").text
     )
+    _settled(dash_duo)
     assert dash_duo.get_logs() == []
