@@ -85,7 +85,35 @@ def _parse_k(text: str) -> int | str:
         ) from None
 
 
+def _segment_customer_table(args: argparse.Namespace) -> None:
+    from analytics.customer_table import load_customer_table, segment_table
+
+    if not args.input:
+        raise ParameterError(
+            "--format customers needs --input FILE (a one-row-per-customer table)."
+        )
+    if args.k == "auto":
+        raise ParameterError(
+            "--format customers takes a whole number for --k (no 'auto' sweep yet)."
+        )
+    table = load_customer_table(args.input, args.id_column)
+    scaling = "standard" if args.scaling == "log-standard" else args.scaling
+    result = segment_table(table, args.k, scaling=scaling, algorithm=args.algorithm)
+    print(
+        f"Segmented {table.frame.height:,} customers on {', '.join(table.matrix_columns)} "
+        f"({args.algorithm}, {scaling} scaling)"
+    )
+    for row in result.profile.iter_rows(named=True):
+        print(
+            f"  [{row['segment']:>2}] {row['name']:<60} {row['customers']:>7,}  {row['share']:6.1%}"
+        )
+    _write(result.assignments, args.output)
+
+
 def cmd_segment(args: argparse.Namespace) -> None:
+    if getattr(args, "format", "transactions") == "customers":
+        _segment_customer_table(args)
+        return
     dataset = _open(args)
     features = customer_features(dataset.transactions, args.as_of)
     names = args.features.split(",") if args.features else None
@@ -157,6 +185,11 @@ def _print_backtest(result) -> None:
 
 def cmd_predict(args: argparse.Namespace) -> None:
     from analytics.predict import predict, quadrant_summary
+
+    if args.format == "customers":
+        from analytics.customer_table import needs_transactions
+
+        raise needs_transactions("Churn and CLV")
 
     dataset = _open(args)
     result = predict(
@@ -364,6 +397,17 @@ def build_parser() -> argparse.ArgumentParser:
     segment.add_argument(
         "--output", required=True, metavar="FILE", help="segments .csv or .parquet"
     )
+    segment.add_argument(
+        "--format",
+        choices=("transactions", "customers"),
+        default="transactions",
+        help="'customers': --input is one row per customer (id + any numeric/categorical columns)",
+    )
+    segment.add_argument(
+        "--id-column",
+        metavar="NAME",
+        help="--format customers: the id column (default: recognised)",
+    )
     segment.set_defaults(run=cmd_segment)
 
     pred = sub.add_parser("predict", help="churn probability and CLV per customer, with a backtest")
@@ -391,6 +435,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pred.add_argument(
         "--output", required=True, metavar="FILE", help="predictions .csv or .parquet"
+    )
+    pred.add_argument(
+        "--format",
+        choices=("transactions", "customers"),
+        default="transactions",
+        help="churn and CLV need a transaction log; 'customers' only explains why",
     )
     pred.set_defaults(run=cmd_predict)
 
