@@ -84,7 +84,35 @@ def _parse_k(text: str) -> int | str:
         ) from None
 
 
+def _segment_customer_table(args: argparse.Namespace) -> None:
+    from analytics.customer_table import load_customer_table, segment_table
+
+    if not args.input:
+        raise ParameterError(
+            "--format customers needs --input FILE (a one-row-per-customer table)."
+        )
+    if args.k == "auto":
+        raise ParameterError(
+            "--format customers takes a whole number for --k (no 'auto' sweep yet)."
+        )
+    table = load_customer_table(args.input, args.id_column)
+    scaling = "standard" if args.scaling == "log-standard" else args.scaling
+    result = segment_table(table, args.k, scaling=scaling, algorithm=args.algorithm)
+    print(
+        f"Segmented {table.frame.height:,} customers on {', '.join(table.matrix_columns)} "
+        f"({args.algorithm}, {scaling} scaling)"
+    )
+    for row in result.profile.iter_rows(named=True):
+        print(
+            f"  [{row['segment']:>2}] {row['name']:<60} {row['customers']:>7,}  {row['share']:6.1%}"
+        )
+    _write(result.assignments, args.output)
+
+
 def cmd_segment(args: argparse.Namespace) -> None:
+    if getattr(args, "format", "transactions") == "customers":
+        _segment_customer_table(args)
+        return
     dataset = _open(args)
     features = customer_features(dataset.transactions, args.as_of)
     names = args.features.split(",") if args.features else None
@@ -182,6 +210,11 @@ def _print_backtest(result) -> None:
 def cmd_predict(args: argparse.Namespace) -> None:
     from analytics.predict import predict, quadrant_summary
 
+    if args.format == "customers":
+        from analytics.customer_table import needs_transactions
+
+        raise needs_transactions("Churn and CLV")
+
     dataset = _open(args)
     result = predict(
         dataset.transactions,
@@ -199,9 +232,18 @@ def cmd_predict(args: argparse.Namespace) -> None:
         print(
             f"  {row['quadrant']:<28} {row['customers']:>7,} customers  predicted CLV {row['predicted_clv']:>14,.0f}"
         )
+    from analytics.alive import alive_table, band_thresholds
+
+    alive = alive_table(dataset.transactions, result.cutoff).table
+    print(band_thresholds())
     _write(
         result.table.select(
             "customer_id", "churn_probability", "predicted_clv", "clv_low", "clv_high", "quadrant"
+        ).join(
+            alive.select("customer_id", "p_alive", "expected_next_order", "churn_band"),
+            on="customer_id",
+            how="left",
+            maintain_order="left",
         ),
         args.output,
     )
@@ -269,6 +311,72 @@ def cmd_rules(args: argparse.Namespace) -> None:
     _write(rules_csv_frame(rules), args.output)
 
 
+# -- lifecycle: cohorts, migration, anomalies -------------------------------------------------
+def cmd_cohorts(args: argparse.Namespace) -> None:
+    from analytics.cohorts import cohort_retention
+
+    cells = cohort_retention(_open(args).transactions, args.period)
+    first = cells.filter(pl.col("period_index") == 1)
+    print(
+        f"{cells['cohort'].n_unique():,} {args.period}ly cohorts, "
+        f"{cells.filter(pl.col('period_index') == 0)['customers'].sum():,} customers"
+    )
+    if first.height:
+        mean = first["customers"].sum() / first["cohort_size"].sum()
+        print(f"  bought again in the {args.period} after their first: {mean:.1%} (all cohorts)")
+    _write(cells.select("cohort", "period_index", "customers", "retention", "revenue"), args.output)
+
+
+def _print_matrix(matrix: pl.DataFrame) -> None:
+    names = matrix.columns[1:]
+    width = max(len(n) for n in [*matrix["from_segment"], "from \\ to"]) + 2
+    cell = max(8, *(min(len(n), 14) + 1 for n in names))
+    print("from \\ to".ljust(width) + "".join(n[: cell - 1].rjust(cell) for n in names))
+    for row in matrix.iter_rows():
+        print(str(row[0]).ljust(width) + "".join(f"{v:>{cell},}" for v in row[1:]))
+
+
+def cmd_migration(args: argparse.Namespace) -> None:
+    from analytics.migration import migrate
+
+    segmentation = None
+    if args.by == "segment":
+        segmentation = {
+            "features": args.features.split(",") if args.features else None,
+            "scaling": args.scaling,
+            "algorithm": args.algorithm,
+            "n_clusters": args.k,
+        }
+    m = migrate(
+        _open(args).transactions,
+        _date_arg(args.from_date, "--from"),
+        _date_arg(args.to_date, "--to"),
+        args.by,
+        segmentation=segmentation,
+    )
+    print(
+        f"Segments ({'RFM' if m.by == 'rfm' else 'clusters'}) as of {m.from_date:%Y-%m-%d} -> "
+        f"{m.to_date:%Y-%m-%d}: {m.moves.height:,} customers, "
+        f"{m.stayed_share():.1%} of those known at the start stayed in their segment"
+    )
+    if m.agreement is not None:
+        print(
+            f"  later customers are assigned to the earlier segments by a classifier that "
+            f"reproduces them with {m.agreement:.1%} cross-validated accuracy"
+        )
+    _print_matrix(m.matrix())
+    _write(m.moves.select("customer_id", "from_segment", "to_segment"), args.output)
+
+
+def cmd_anomalies(args: argparse.Namespace) -> None:
+    from analytics.anomalies import find_anomalies
+
+    found = find_anomalies(_open(args).transactions, args.as_of)
+    for kind, n in found.group_by("kind", maintain_order=True).len().iter_rows():
+        print(f"  {kind:<12} {n:>6,} customers")
+    _write(found, args.output)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m analytics", description="Segmenta analytics from the command line."
@@ -316,6 +424,17 @@ def build_parser() -> argparse.ArgumentParser:
     segment.add_argument(
         "--output", required=True, metavar="FILE", help="segments .csv or .parquet"
     )
+    segment.add_argument(
+        "--format",
+        choices=("transactions", "customers"),
+        default="transactions",
+        help="'customers': --input is one row per customer (id + any numeric/categorical columns)",
+    )
+    segment.add_argument(
+        "--id-column",
+        metavar="NAME",
+        help="--format customers: the id column (default: recognised)",
+    )
     segment.set_defaults(run=cmd_segment)
 
     pred = sub.add_parser("predict", help="churn probability and CLV per customer, with a backtest")
@@ -345,6 +464,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pred.add_argument(
         "--output", required=True, metavar="FILE", help="predictions .csv or .parquet"
+    )
+    pred.add_argument(
+        "--format",
+        choices=("transactions", "customers"),
+        default="transactions",
+        help="churn and CLV need a transaction log; 'customers' only explains why",
     )
     pred.set_defaults(run=cmd_predict)
 
@@ -387,6 +512,51 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rules.add_argument("--output", required=True, metavar="FILE", help="rules .csv or .parquet")
     rules.set_defaults(run=cmd_rules)
+
+    cohorts = sub.add_parser("cohorts", help="cohort retention: share still buying per period")
+    _add_input(cohorts)
+    cohorts.add_argument("--period", choices=("month", "quarter"), default="month")
+    cohorts.add_argument("--output", required=True, metavar="FILE", help=".csv or .parquet")
+    cohorts.set_defaults(run=cmd_cohorts)
+
+    migration = sub.add_parser(
+        "migration", help="who moved between segments from one date to another"
+    )
+    _add_input(migration)
+    migration.add_argument(
+        "--from",
+        dest="from_date",
+        metavar="DATE",
+        help="YYYY-MM-DD: segments as of this date (default: the last quarter end)",
+    )
+    migration.add_argument(
+        "--to",
+        dest="to_date",
+        metavar="DATE",
+        help="YYYY-MM-DD: segments as of this date (default: the day after the last transaction)",
+    )
+    migration.add_argument(
+        "--by",
+        choices=("rfm", "segment"),
+        default="rfm",
+        help="RFM segments, or a clustering fitted at --from (default rfm)",
+    )
+    migration.add_argument(
+        "--features", metavar="F1,F2,...", help="--by segment: features to cluster on"
+    )
+    migration.add_argument("--algorithm", default="kmeans", choices=K_ALGORITHMS)
+    migration.add_argument("--scaling", default="log-standard", choices=SCALINGS)
+    migration.add_argument("--k", type=int, default=4, help="--by segment: segments (default 4)")
+    migration.add_argument("--output", required=True, metavar="FILE", help=".csv or .parquet")
+    migration.set_defaults(run=cmd_migration)
+
+    anomalies = sub.add_parser("anomalies", help="customers unlike themselves or unlike the rest")
+    _add_input(anomalies)
+    anomalies.add_argument(
+        "--as-of", metavar="DATE", help="YYYY-MM-DD; default: the day after the last transaction"
+    )
+    anomalies.add_argument("--output", required=True, metavar="FILE", help=".csv or .parquet")
+    anomalies.set_defaults(run=cmd_anomalies)
     return parser
 
 

@@ -95,7 +95,26 @@ def _ingest(service, progress: Progress, dataset_id: str) -> dict:
     return {"rows_in": report.rows_in, "rows_out": report.rows_out, "customers": report.customers}
 
 
+def _migration(
+    service, progress: Progress, dataset_id: str, start: str, end: str, by: str, params: dict
+) -> dict:
+    import datetime as dt
+
+    from dashboard.service import SegmentParams
+
+    segment_params = SegmentParams.from_dict(params) if by == "segment" else None
+    progress(0, 2, "Comparing the segments at the two dates")
+    result = service.migration(
+        dataset_id, dt.date.fromisoformat(start), dt.date.fromisoformat(end), by, segment_params
+    )
+    progress(1, 2, "Segment sizes at monthly snapshots")
+    service.segment_sizes(dataset_id, by, segment_params)
+    progress(2, 2, "Done")
+    return {"customers": result.moves.height}
+
+
 TASKS: dict[str, Callable[..., Any]] = {
+    "migration": _migration,
     "sweep": _sweep,
     "train": _train,
     "explain": _explain,

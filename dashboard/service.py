@@ -577,6 +577,121 @@ class Service:
 
         return self._memo(key, compute)
 
+    # -- lifecycle: cohorts, migration, alive, anomalies (issue 10) -------------------------
+    def cohorts(self, dataset_id: str, period: str = "month") -> pl.DataFrame:
+        """The cohort triangle (:func:`analytics.cohorts.cohort_retention`)."""
+        from analytics.cohorts import cohort_retention
+
+        key = f"cohorts:{self.fingerprint(dataset_id)}:{period}"
+        return self._memo(key, lambda: cohort_retention(self.transactions(dataset_id), period))
+
+    def migration_dates(self, dataset_id: str) -> tuple[dt.date, dt.date]:
+        """Default dates of a migration: the last quarter end and today (as-of days)."""
+        from analytics.migration import default_dates
+
+        def compute():
+            start, end = default_dates(self.transactions(dataset_id))
+            return start.date(), end.date()
+
+        return self._memo(f"migration_dates:{self.fingerprint(dataset_id)}", compute)
+
+    def migration(
+        self,
+        dataset_id: str,
+        start: dt.date,
+        end: dt.date,
+        by: str = "rfm",
+        params: SegmentParams | None = None,
+    ):
+        """Segments at two dates (:func:`analytics.migration.migrate`); slow for ``by="segment"``
+        (a clustering and a cross-validated classifier): run it in a job first."""
+        return self._memo(
+            self._migration_key(dataset_id, start, end, by, params),
+            lambda: self._migrate(dataset_id, start, end, by, params),
+        )
+
+    def cached_migration(self, dataset_id, start, end, by="rfm", params=None):
+        return self.cache.get(self._migration_key(dataset_id, start, end, by, params))
+
+    def _migration_key(self, dataset_id, start, end, by, params) -> str:
+        seg = (params or SegmentParams()).key() if by == "segment" else ""
+        return f"migration:{self.fingerprint(dataset_id)}:{start}:{end}:{by}:{seg}"
+
+    @staticmethod
+    def _segmentation_kwargs(params: SegmentParams | None) -> dict:
+        params = params or SegmentParams()
+        return {
+            "features": list(params.features) if params.features else None,
+            "scaling": params.scaling,
+            "algorithm": params.algorithm,
+            "n_clusters": params.k,
+            "eps": params.eps,
+            "min_samples": params.min_samples,
+            "min_cluster_size": params.min_cluster_size,
+        }
+
+    def _migrate(self, dataset_id, start, end, by, params):
+        from analytics.migration import migrate
+
+        return migrate(
+            self.transactions(dataset_id),
+            start,
+            end,
+            by,
+            segmentation=self._segmentation_kwargs(params) if by == "segment" else None,
+        )
+
+    def segment_sizes(
+        self, dataset_id: str, by: str = "rfm", params: SegmentParams | None = None
+    ) -> pl.DataFrame:
+        """Customers per segment at the first of each of the last 12 months and today."""
+        from analytics.migration import monthly_snapshots, segment_sizes
+
+        return self._memo(
+            self._sizes_key(dataset_id, by, params),
+            lambda: segment_sizes(
+                self.transactions(dataset_id),
+                monthly_snapshots(self.transactions(dataset_id)),
+                by,
+                segmentation=self._segmentation_kwargs(params) if by == "segment" else None,
+            ),
+        )
+
+    def cached_segment_sizes(self, dataset_id, by="rfm", params=None):
+        return self.cache.get(self._sizes_key(dataset_id, by, params))
+
+    def _sizes_key(self, dataset_id, by, params) -> str:
+        seg = (params or SegmentParams()).key() if by == "segment" else ""
+        return f"segment_sizes:{self.fingerprint(dataset_id)}:{by}:{seg}"
+
+    def alive(self, dataset_id: str):
+        """BG/NBD P(alive), next-order date and churn band per customer, as of the data's end."""
+        from analytics.alive import alive_table
+
+        key = f"alive:{self.fingerprint(dataset_id)}"
+        return self._memo(key, lambda: alive_table(self.transactions(dataset_id)))
+
+    def p_alive_history(self, dataset_id: str, customer_id: str) -> pl.DataFrame:
+        from analytics.alive import p_alive_history
+
+        key = f"alive_history:{self.fingerprint(dataset_id)}:{customer_id}"
+        return self._memo(
+            key,
+            lambda: p_alive_history(
+                self.transactions(dataset_id), customer_id, self.alive(dataset_id)
+            ),
+        )
+
+    def anomalies(self, dataset_id: str) -> pl.DataFrame:
+        """Unusual customers with reasons (:func:`analytics.anomalies.find_anomalies`)."""
+        from analytics.anomalies import find_anomalies
+
+        key = f"anomalies:{self.fingerprint(dataset_id)}"
+        return self._memo(
+            key,
+            lambda: find_anomalies(self.transactions(dataset_id), currency=self.settings.currency),
+        )
+
     # -- plumbing ---------------------------------------------------------------------------
     def _memo(self, key: str, compute: Callable[[], object]):
         """The cached value of ``key``, computing it once across threads, workers and jobs.

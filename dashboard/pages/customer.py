@@ -13,6 +13,7 @@ from analytics.explain import describe_value
 from analytics.features import FEATURES
 from analytics.rfm import RFM_SEGMENTS, rfm_table
 from dashboard.app import service, settings
+from dashboard.components.alive import create_alive_section
 from dashboard.components.grid import create_grid
 from dashboard.components.shell import create_card, create_job_status
 from dashboard.components.tables import count, fixed, num, text
@@ -59,6 +60,7 @@ def layout(id: str | None = None, **_query) -> html.Div:  # noqa: A002 - the que
                 className="mb-3 align-items-center g-2",
             ),
             dcc.Loading(html.Div(id="customer-profile"), type="dot"),
+            create_alive_section(),
             create_card(
                 "Explanations",
                 [

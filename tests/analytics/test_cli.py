@@ -170,8 +170,14 @@ def test_predict_minimal_log_with_cutoff(tmp_path, capsys):
         "clv_low",
         "clv_high",
         "quadrant",
+        "p_alive",
+        "expected_next_order",
+        "churn_band",
     ]
     assert frame["customer_id"][0].startswith("0")
+    assert set(frame["churn_band"]) <= {"Low", "Medium", "High"}
+    assert frame["p_alive"].is_between(0, 1).all()
+    assert "Churn risk: High when P(alive) < 30%" in printed
 
 
 def test_predict_bad_horizon(capsys):

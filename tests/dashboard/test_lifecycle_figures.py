@@ -1,0 +1,63 @@
+import datetime as dt
+
+import polars as pl
+
+from analytics.cohorts import cohort_retention
+from analytics.migration import migrate
+from dashboard.lifecycle_figures import (
+    cohort_heatmap,
+    migration_sankey,
+    p_alive_figure,
+    segment_sizes_figure,
+)
+from tests.conftest import toy_log
+
+TOY = [
+    ("A", "1", "2021-01-05", "P", 1, 10.0),
+    ("A", "2", "2021-02-10", "P", 2, 10.0),
+    ("B", "3", "2021-01-20", "P", 1, 5.0),
+    ("C", "5", "2021-02-01", "P", 3, 1.0),
+    ("C", "6", "2021-03-15", "P", 1, 1.0),
+]
+
+
+def test_heatmap_cells_and_labels_follow_the_cohorts():
+    fig = cohort_heatmap(cohort_retention(toy_log(TOY)), "retention", "£", "month")
+    heat = fig.data[0]
+    assert list(heat.y) == ["2021-01 (2)", "2021-02 (1)"]
+    assert list(heat.z[0]) == [1.0, 0.5, 0.0]
+    assert list(heat.z[1])[:2] == [1.0, 1.0] and list(heat.z[1])[2] is None
+    assert heat.text[0][1] == "50%"
+    money = cohort_heatmap(cohort_retention(toy_log(TOY)), "revenue_per_customer", "£", "month")
+    assert money.data[0].text[0][1] == "£10"  # A's 20 over a cohort of 2
+
+
+def test_sankey_links_are_the_flows():
+    m = migrate(toy_log(TOY), dt.datetime(2021, 2, 1), dt.datetime(2021, 4, 1))
+    fig = migration_sankey(m.flows(), m.order, "1 Feb", "1 Apr")
+    sankey = fig.data[0]
+    assert sum(sankey.link.value) == m.moves.height == 3
+    assert sankey.node.label[0] == "New"
+
+
+def test_sizes_and_p_alive_figures():
+    sizes = pl.DataFrame(
+        {
+            "date": [dt.date(2021, 1, 1)] * 2 + [dt.date(2021, 2, 1)] * 2,
+            "segment": ["Champions", "Lost"] * 2,
+            "customers": [3, 1, 2, 2],
+            "share": [0.75, 0.25, 0.5, 0.5],
+        }
+    )
+    fig = segment_sizes_figure(sizes, ["Champions", "Lost"])
+    assert [t.name for t in fig.data] == ["Champions", "Lost"]
+    history = pl.DataFrame(
+        {
+            "date": [dt.date(2021, 1, 2), dt.date(2021, 1, 3)],
+            "p_alive": [1.0, 0.9],
+            "purchase": [False, True],
+        }
+    )
+    fig = p_alive_figure(history, 0.7, 0.3)
+    assert list(fig.data[1].y) == [0.9]
+    assert [a.text for a in fig.layout.annotations] == ["Low risk above 70%", "High risk below 30%"]
