@@ -357,13 +357,22 @@ def _spectrum_worker(transactions, thresholds, zmax, algorithm, conn) -> None:
     for threshold in thresholds:
         # Reading the baskets is most of the engine's fixed cost: give it the frequent items only.
         frequent = counts >= threshold
-        rows = [[i for i in row if frequent[i]] for row in transactions]
-        spectrum = mine([r for r in rows if r], supp=-threshold, report="#", **limit) or {}
+        rows = transactions
+        if not frequent.all():
+            rows = [r for r in ([i for i in row if frequent[i]] for row in transactions) if r]
+        spectrum = mine(rows, supp=-threshold, report="#", **limit) or {}
         sizes: dict[int, int] = {}
         for (size, _support), count in spectrum.items():
             sizes[size] = sizes.get(size, 0) + int(count)
         conn.send((threshold, sizes))
     conn.close()
+
+
+def _frequent_baskets(baskets: Baskets, threshold: int) -> tuple[np.ndarray, list[list[int]]]:
+    """Columns of the items in at least ``threshold`` baskets, and the baskets as lists of
+    positions in those columns (what the engine reads)."""
+    keep = np.flatnonzero(np.asarray(baskets.matrix.sum(axis=0)).ravel() >= threshold)
+    return keep, _transactions(baskets, keep)
 
 
 def _transactions(baskets: Baskets, keep: np.ndarray | None = None) -> list[list[int]]:
@@ -381,6 +390,7 @@ def _count_itemsets(
     max_itemsets: int,
     max_rule_candidates: int,
     single_consequent: bool,
+    prepared: tuple[np.ndarray, list[list[int]]] | None = None,
 ) -> dict[float, dict[int, int]]:
     """Itemsets by length at each support (descending), in a child process killed after
     ``seconds`` or at the first support whose counts exceed the ceilings."""
@@ -389,8 +399,9 @@ def _count_itemsets(
     n = baskets.n_baskets
     thresholds = [_min_count(s, n) for s in supports]
     by_threshold = dict(zip(thresholds, supports, strict=False))
-    keep = np.flatnonzero(np.asarray(baskets.matrix.sum(axis=0)).ravel() >= min(thresholds))
-    transactions = _transactions(baskets, keep)
+    if prepared is None:
+        prepared = _frequent_baskets(baskets, min(thresholds))
+    transactions = prepared[1]
     counted: dict[float, dict[int, int]] = {}
     start = time.perf_counter()
     # fork: the child only runs the C miner on Python lists (no polars, no OpenMP), and fork
@@ -441,6 +452,7 @@ def estimate_output(
     max_rule_candidates: int = MAX_RULE_CANDIDATES,
     single_consequent: bool = False,
     seconds: float = ESTIMATE_SECONDS,
+    prepared: tuple[np.ndarray, list[list[int]]] | None = None,
 ) -> OutputEstimate:
     """Count the frequent itemsets of every length before mining them.
 
@@ -459,6 +471,7 @@ def estimate_output(
         max_itemsets,
         max_rule_candidates,
         single_consequent,
+        prepared,
     )
     sizes = counted.get(min_support)
     if sizes is None or (
@@ -604,6 +617,7 @@ def mine_rules(
         )
     step = progress or (lambda *_: None)
     step(0, 3, "Estimating the number of itemsets")
+    prepared = _frequent_baskets(baskets, _min_count(min_support, baskets.n_baskets))
     estimate = estimate_output(
         baskets,
         min_support,
@@ -613,6 +627,7 @@ def mine_rules(
         max_rule_candidates=max_rule_candidates,
         single_consequent=single_consequent,
         seconds=estimate_seconds,
+        prepared=prepared,
     )
     message = _refusal(
         estimate,
@@ -625,7 +640,7 @@ def mine_rules(
     if message:
         raise ParameterError(message)
     step(1, 3, f"Mining frequent itemsets ({algorithm})")
-    found = _mine(baskets, min_support, max_len, algorithm)
+    found = _mine(baskets, min_support, max_len, algorithm, prepared)
     step(2, 3, "Deriving association rules")
     n = baskets.n_baskets
     labels = pa.array(baskets.items, pa.large_string())
@@ -656,7 +671,11 @@ def mine_rules(
 
 
 def _mine(
-    baskets: Baskets, min_support: float, max_len: int | None, algorithm: str
+    baskets: Baskets,
+    min_support: float,
+    max_len: int | None,
+    algorithm: str,
+    prepared: tuple[np.ndarray, list[list[int]]],
 ) -> list[tuple[tuple[int, ...], int]]:
     """Frequent itemsets as (item indices in label order, basket count), support tested as
     ``count / n >= min_support`` in floating point, as mlxtend did."""
@@ -664,13 +683,13 @@ def _mine(
 
     n = baskets.n_baskets
     threshold = _min_count(min_support, n)
-    # Items below the support threshold cannot be in any frequent itemset: leave them out early.
-    keep = np.flatnonzero(np.asarray(baskets.matrix.sum(axis=0)).ravel() >= threshold)
+    # Items below the support threshold cannot be in any frequent itemset: left out early.
+    keep, transactions = prepared
     if len(keep) == 0:
         return []
     mine = fim.fpgrowth if algorithm == "fpgrowth" else fim.apriori
     limit = {} if max_len is None else {"zmax": max_len}
-    raw = mine(_transactions(baskets, keep), supp=-threshold, report="a", **limit) or []
+    raw = mine(transactions, supp=-threshold, report="a", **limit) or []
     # Columns of ``keep`` are in label order, so sorting local indices sorts the labels.
     order = np.argsort(np.asarray(baskets.items, dtype=object)[keep], kind="stable")
     rank = np.empty(len(keep), dtype=np.int64)

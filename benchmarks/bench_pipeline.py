@@ -130,9 +130,13 @@ def case_large_floor(path: str) -> dict:
 
 def case_baskets(support: float, repeat: int, with_mlxtend: bool) -> dict:
     import fim
-    import numpy as np
 
-    from analytics.baskets import _min_count, _transactions, baskets_from_transactions, mine_rules
+    from analytics.baskets import (
+        _frequent_baskets,
+        _min_count,
+        baskets_from_transactions,
+        mine_rules,
+    )
     from analytics.datasets import open_dataset
 
     baskets = baskets_from_transactions(open_dataset().transactions)
@@ -140,8 +144,7 @@ def case_baskets(support: float, repeat: int, with_mlxtend: bool) -> dict:
 
     def peer():
         threshold = _min_count(support, baskets.n_baskets)
-        keep = np.flatnonzero(np.asarray(baskets.matrix.sum(axis=0)).ravel() >= threshold)
-        tracts = _transactions(baskets, keep)
+        _, tracts = _frequent_baskets(baskets, threshold)
         itemsets = fim.fpgrowth(tracts, supp=-threshold, report="a")
         found = fim.fpgrowth(
             tracts, target="r", supp=-threshold, conf=30, report="abhc", mode="o"
