@@ -113,6 +113,9 @@ def test_bundled_cleaning_and_features_unchanged(bundled):
     assert customer_features(bundled.transactions).equals(
         pl.read_parquet(GOLDEN / "bundled_features.parquet")
     )
+    # the dataset keeps how the file was read, not a second (uncleaned) copy of its rows
+    assert bundled.log.transactions.height == 0
+    assert bundled.log.transactions.columns == bundled.transactions.columns[:-1]
 
 
 TWINS = pl.DataFrame({"a": [1, 1, None, None, 2, 1], "b": ["x", "x", None, None, "y", "z"]})
