@@ -6,15 +6,18 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import polars as pl
-
-from analytics.datasets import Dataset, open_dataset
+from analytics.choices import ALGORITHMS, K_ALGORITHMS, SCALINGS
 from analytics.errors import ParameterError, SegmentaError
-from analytics.features import customer_features
-from analytics.rfm import rfm_table
 from analytics.schema import parse_column_mapping
-from analytics.segmentation import ALGORITHMS, K_ALGORITHMS, SCALINGS, sweep_k
+
+# Each command imports what it needs when it runs (scikit-learn, scipy and LightGBM alone take
+# seconds to import), so `clean` does not pay for `predict`.
+if TYPE_CHECKING:
+    import polars as pl
+
+    from analytics.datasets import Dataset
 
 
 def _add_input(parser: argparse.ArgumentParser) -> None:
@@ -38,6 +41,8 @@ def _add_input(parser: argparse.ArgumentParser) -> None:
 
 
 def _open(args: argparse.Namespace) -> Dataset:
+    from analytics.datasets import open_dataset
+
     return open_dataset(
         args.input, parse_column_mapping(args.columns), date_format=args.date_format
     )
@@ -65,6 +70,9 @@ def cmd_clean(args: argparse.Namespace) -> None:
 
 
 def cmd_features(args: argparse.Namespace) -> None:
+    from analytics.features import customer_features
+    from analytics.rfm import rfm_table
+
     dataset = _open(args)
     features = customer_features(dataset.transactions, args.as_of)
     features = features.join(
@@ -113,6 +121,9 @@ def cmd_segment(args: argparse.Namespace) -> None:
     if getattr(args, "format", "transactions") == "customers":
         _segment_customer_table(args)
         return
+    from analytics.features import customer_features
+    from analytics.segmentation import sweep_k
+
     dataset = _open(args)
     features = customer_features(dataset.transactions, args.as_of)
     names = args.features.split(",") if args.features else None
@@ -313,6 +324,8 @@ def cmd_rules(args: argparse.Namespace) -> None:
 
 # -- lifecycle: cohorts, migration, anomalies -------------------------------------------------
 def cmd_cohorts(args: argparse.Namespace) -> None:
+    import polars as pl
+
     from analytics.cohorts import cohort_retention
 
     cells = cohort_retention(_open(args).transactions, args.period)
@@ -375,6 +388,198 @@ def cmd_anomalies(args: argparse.Namespace) -> None:
     for kind, n in found.group_by("kind", maintain_order=True).len().iter_rows():
         print(f"  {kind:<12} {n:>6,} customers")
     _write(found, args.output)
+
+
+# -- run: the whole pipeline in one process -----------------------------------------------------
+
+
+def run_pipeline(
+    output: str | Path,
+    path: str | Path | None = None,
+    columns: dict[str, str] | None = None,
+    *,
+    date_format: str | None = None,
+    k: int | str = "auto",
+    horizon_days: int = 90,
+    min_support: float = 0.01,
+    min_confidence: float = 0.3,
+    min_lift: float = 1.0,
+    echo=print,
+) -> dict:
+    """Clean, features + RFM, segments (k swept when ``k='auto'``), churn/CLV with a backtest and
+    association rules, each result written into ``output``; returns the summary (also written
+    as ``summary.json``). The log is read and cleaned once, and every step calls the same
+    function as its own command and the dashboard."""
+    import json
+    import time
+
+    from analytics.baskets import baskets_from_transactions, mine_rules, rules_csv_frame
+    from analytics.datasets import open_dataset
+    from analytics.features import customer_features
+    from analytics.predict import predict, quadrant_summary
+    from analytics.profiles import profile_segments
+    from analytics.rfm import rfm_table
+    from analytics.segmentation import Segmenter, sweep_k
+
+    out = Path(output)
+    if out.exists() and not out.is_dir():
+        raise ParameterError(f"--output must be a folder. {str(out)!r} is a file.")
+    out.mkdir(parents=True, exist_ok=True)
+    seconds: dict[str, float] = {}
+    files: dict[str, str] = {}
+    started = time.perf_counter()
+    clock = [started]
+
+    def lap(step: str) -> None:
+        now = time.perf_counter()
+        seconds[step] = round(now - clock[0], 3)
+        clock[0] = now
+
+    def write(frame, name: str) -> None:
+        target = out / name
+        if name.endswith(".csv"):
+            frame.write_csv(target)
+        else:
+            frame.write_parquet(target)
+        files[name] = f"{frame.height:,} rows"
+
+    dataset = open_dataset(path, columns, date_format=date_format)
+    tx, report = dataset.transactions, dataset.report
+    (out / "cleaning_report.json").write_text(
+        json.dumps(
+            {
+                "source": dataset.log.source,
+                "rows_in": report.rows_in,
+                "rows_out": report.rows_out,
+                "customers": report.customers,
+                "first_date": str(report.first_date),
+                "last_date": str(report.last_date),
+                "steps": report.to_rows(),
+            },
+            indent=2,
+        )
+    )
+    files["cleaning_report.json"] = f"{len(report.steps)} steps"
+    lap("load and clean")
+
+    features = customer_features(tx)
+    rfm = rfm_table(features)
+    write(
+        features.join(rfm.drop("recency_days", "frequency", "monetary"), on="customer_id"),
+        "features.parquet",
+    )
+    lap("features and RFM")
+
+    sweep = None
+    if k == "auto":
+        sweep = sweep_k(features)
+        k = sweep.recommended_k
+    seg = Segmenter(n_clusters=k).fit(features)
+    profile = profile_segments(features, seg.labels_, seg.features_)
+    write(seg.assignments(profile.names()), "segments.parquet")
+    write(profile.table, "segment_profiles.parquet")
+    lap("segments")
+
+    result = predict(tx, None, horizon_days, evaluate=True)
+    write(
+        result.table.select("customer_id", "churn_probability", "predicted_clv", "quadrant"),
+        "predictions.parquet",
+    )
+    lap("churn and CLV")
+
+    baskets = baskets_from_transactions(tx)
+    rules = mine_rules(baskets, min_support, min_confidence, min_lift)
+    write(rules_csv_frame(rules), "rules.csv")
+    lap("rules")
+
+    bt = result.backtest
+    summary = {
+        "input": dataset.log.source,
+        "rows_read": report.rows_in,
+        "rows_kept": report.rows_out,
+        "customers": features.height,
+        "period": [str(report.first_date), str(report.last_date)],
+        "segments": {
+            "k": int(k),
+            "k_reason": sweep.reason if sweep else "given with --k",
+            "silhouette": seg.metrics_.silhouette,
+            "personas": [
+                {
+                    "segment": p.segment,
+                    "name": p.name,
+                    "customers": p.customers,
+                    "share": p.share,
+                    "revenue_share": p.revenue_share,
+                }
+                for p in profile.personas
+            ],
+        },
+        "predictions": {
+            "cutoff": str(result.cutoff),
+            "horizon_days": result.horizon_days,
+            "method": result.method,
+            "backtest": None
+            if bt is None
+            else {"churn": bt.churn, "clv": bt.clv, "clv_winner": bt.clv_winner},
+            "quadrants": quadrant_summary(result.table).to_dicts(),
+        },
+        "rules": {
+            "baskets": baskets.n_baskets,
+            "items": len(baskets.items),
+            "min_support": min_support,
+            "min_confidence": min_confidence,
+            "min_lift": min_lift,
+            "itemsets": rules.itemsets.height,
+            "rules": rules.rules.height,
+        },
+        "seconds": {**seconds, "total": round(time.perf_counter() - started, 3)},
+        "files": files,
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    echo(f"{report.rows_in:,} rows read, {report.rows_out:,} kept, {features.height:,} customers")
+    echo(f"Segments: k = {k} ({summary['segments']['k_reason']})")
+    for p in profile.personas:
+        echo(
+            f"  [{p.segment:>2}] {p.name:<45} {p.customers:>8,} customers  revenue {p.revenue_share:6.1%}"
+        )
+    echo(f"Churn and CLV: {result.method}")
+    echo(
+        f"Rules: {rules.itemsets.height:,} frequent itemsets, {rules.rules.height:,} rules "
+        f"at support {min_support:g}"
+    )
+    echo("Seconds: " + ", ".join(f"{step} {t:.1f}" for step, t in summary["seconds"].items()))
+    echo(f"Wrote {', '.join(files)} and summary.json to {out}")
+    return summary
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    run_pipeline(
+        args.output,
+        args.input,
+        parse_column_mapping(args.columns),
+        date_format=args.date_format,
+        k=args.k,
+        horizon_days=args.horizon_days,
+        min_support=args.min_support,
+        min_confidence=args.min_confidence,
+        min_lift=args.min_lift,
+    )
+
+
+def _add_run(sub) -> None:
+    run = sub.add_parser(
+        "run", help="the whole pipeline in one process: clean, features, segments, predict, rules"
+    )
+    _add_input(run)
+    run.add_argument("--output", required=True, metavar="DIR", help="folder for every result")
+    run.add_argument(
+        "--k", default="auto", type=_parse_k, metavar="N|auto", help="segments (default auto)"
+    )
+    run.add_argument("--horizon-days", type=int, default=90, metavar="H", help="default 90")
+    run.add_argument("--min-support", type=float, default=0.01, metavar="S", help="default 0.01")
+    run.add_argument("--min-confidence", type=float, default=0.3, metavar="C", help="default 0.3")
+    run.add_argument("--min-lift", type=float, default=1.0, metavar="L", help="default 1.0")
+    run.set_defaults(run=cmd_run)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -557,6 +762,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     anomalies.add_argument("--output", required=True, metavar="FILE", help=".csv or .parquet")
     anomalies.set_defaults(run=cmd_anomalies)
+    _add_run(sub)
     return parser
 
 

@@ -19,12 +19,10 @@ from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silho
 from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import RobustScaler, StandardScaler
 
+from analytics.choices import ALGORITHMS, K_ALGORITHMS, SCALINGS
 from analytics.errors import InsufficientDataError, ParameterError
 from analytics.features import FEATURES, numeric_feature_names
 
-SCALINGS = ("log-standard", "standard", "robust")
-ALGORITHMS = ("kmeans", "minibatch-kmeans", "gmm", "agglomerative", "dbscan", "hdbscan")
-K_ALGORITHMS = ("kmeans", "minibatch-kmeans", "gmm", "agglomerative")
 K_RANGE = (2, 50)
 #: Ward linkage needs memory quadratic in the number of customers.
 MAX_AGGLOMERATIVE = 20_000

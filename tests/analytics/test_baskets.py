@@ -1,10 +1,18 @@
+import re
+from pathlib import Path
+
 import polars as pl
 import pytest
 
 from analytics.baskets import (
+    ALGORITHMS,
+    ESTIMATE_SECONDS,
+    MAX_ITEMSETS,
+    MAX_RULE_CANDIDATES,
     baskets_from_lists,
     baskets_from_transactions,
     cross_sell,
+    estimate_output,
     mine_rules,
     segment_rules,
     top_pairs,
@@ -152,12 +160,92 @@ def test_threshold_messages(kwargs, message):
 
 
 def test_exploding_support_is_refused_with_a_safer_value(bundled):
+    """At 0.2% the bundled baskets hold 197,573 itemsets (2,083,478 candidate rules): refused
+    before mining, with a support and a max_len that fit the ceilings."""
     baskets = baskets_from_transactions(bundled.transactions)
-    with pytest.raises(
-        ParameterError,
-        match=r"gives [\d,]+ frequent item pairs in 39,516 baskets.*Use a minimum support of at least 0\.\d+",
-    ):
-        mine_rules(baskets, 0.0001)
+    with pytest.raises(ParameterError) as info:
+        mine_rules(baskets, 0.002, estimate_seconds=600)  # time-independent on a busy machine
+    message = str(info.value)
+    assert message.startswith(
+        "A minimum support of 0.002 gives 197,573 frequent itemsets and 2,083,478 candidate "
+        "rules in 39,516 baskets (ceilings: 200,000 itemsets, 1,000,000 candidate rules)."
+    )
+    assert re.search(r"use a minimum support of at least 0\.0\d+", message)
+    assert "limit itemsets to max_len=3 items" in message
+
+
+def test_estimate_counts_itemsets_of_every_length_by_hand():
+    # support 0.1 = one basket: 5 items, 7 pairs, 3 triples (see HAND);
+    # candidate rules 7 x 2 + 3 x 6 = 32, with one-item consequents 7 x 2 + 3 x 3 = 23
+    estimate = estimate_output(baskets_from_lists(HAND), 0.1)
+    assert estimate.complete and estimate.itemsets_by_size == {1: 5, 2: 7, 3: 3}
+    assert (estimate.itemsets, estimate.rule_candidates(), estimate.rule_candidates(True)) == (
+        15,
+        32,
+        23,
+    )
+    assert not estimate_output(baskets_from_lists(HAND), 0.1, seconds=0).complete
+
+
+def test_an_estimate_out_of_time_is_refused():
+    with pytest.raises(ParameterError) as info:
+        mine_rules(baskets_from_lists(HAND), 0.1, estimate_seconds=0)
+    assert str(info.value) == (
+        "Counting the frequent itemsets at a minimum support of 0.1 in 10 baskets did not finish "
+        "within 0 s, so mining them would take too long and too much memory. To mine safely, use "
+        "a higher minimum support or a shorter max_len."
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            # at 0.2: 10 itemsets (too many); at 0.4: bread, milk, butter + 2 pairs = 5
+            {"max_itemsets": 9},
+            "A minimum support of 0.1 gives 15 frequent itemsets and 32 candidate rules in 10 "
+            "baskets (ceilings: 9 itemsets, 1,000,000 candidate rules). To mine safely, use a "
+            "minimum support of at least 0.4.",
+        ),
+        (
+            # at 0.2: 4 pairs x 2 + 1 triple x 6 = 14 candidates; max_len=2 at 0.1: 7 x 2 = 14
+            {"max_rule_candidates": 15},
+            "A minimum support of 0.1 gives 15 frequent itemsets and 32 candidate rules in 10 "
+            "baskets (ceilings: 200,000 itemsets, 15 candidate rules). To mine safely, use a "
+            "minimum support of at least 0.2, or keep the support and limit itemsets to "
+            "max_len=2 items.",
+        ),
+    ],
+)
+def test_output_ceilings_refuse_with_advice(kwargs, message):
+    with pytest.raises(ParameterError) as info:
+        mine_rules(baskets_from_lists(HAND), 0.1, **kwargs)
+    assert str(info.value) == message
+
+
+def test_ceilings_are_settings():
+    assert (MAX_ITEMSETS, MAX_RULE_CANDIDATES, ESTIMATE_SECONDS) == (200_000, 1_000_000, 10.0)
+
+
+GOLDEN = Path(__file__).resolve().parent.parent / "golden"
+
+
+def test_bundled_itemsets_and_rules_unchanged(bundled):
+    """Exactly what mlxtend 0.25 fpgrowth + association_rules gave (tests/golden/README.md)."""
+    baskets = baskets_from_transactions(bundled.transactions)
+    for algorithm in ALGORITHMS:
+        result = mine_rules(baskets, 0.01, 0.3, 0.0, algorithm=algorithm)
+        assert result.itemsets.height == 1_342
+        assert result.itemsets.equals(pl.read_parquet(GOLDEN / "bundled_itemsets_s0.01.parquet"))
+        assert result.rules.equals(pl.read_parquet(GOLDEN / "bundled_rules_s0.01_c0.3.parquet"))
+
+
+def test_groceries_multi_consequent_rules_unchanged():
+    baskets = baskets_from_lists(load_baskets(data_dir() / "groceries.csv.gz"))
+    result = mine_rules(baskets, 0.001, 0.5, 0.0)
+    assert (result.itemsets.height, result.rules.height) == (13_492, 5_829)
+    assert result.itemsets.equals(pl.read_parquet(GOLDEN / "groceries_itemsets_s0.001.parquet"))
+    assert result.rules.equals(pl.read_parquet(GOLDEN / "groceries_rules_s0.001_c0.5.parquet"))
 
 
 def test_cross_sell_and_segment_rules():

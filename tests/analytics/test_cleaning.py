@@ -1,9 +1,11 @@
 import datetime as dt
+import json
+from pathlib import Path
 
 import polars as pl
 import pytest
 
-from analytics.cleaning import clean_transactions
+from analytics.cleaning import clean_transactions, first_copies
 from analytics.errors import DataError
 from analytics.features import customer_features
 from analytics.io import to_canonical
@@ -107,3 +109,41 @@ def test_customer_counts_agree_when_everyone_bought():
     _, report = clean_transactions(raw([r for r in ROWS if r[0] != "B"]))
     assert (report.customers, report.buyers) == (2, 2)
     assert report.customers_sentence() == "2 customers, all with at least one purchase"
+
+
+GOLDEN = Path(__file__).resolve().parent.parent / "golden"
+
+
+def test_bundled_cleaning_and_features_unchanged(bundled):
+    """Counts of every cleaning step and every feature exactly as before (tests/golden)."""
+    golden = json.loads((GOLDEN / "bundled_cleaning_report.json").read_text())
+    assert bundled.report.to_rows() == golden["steps"]
+    assert (bundled.report.rows_in, bundled.report.rows_out, bundled.report.customers) == (
+        golden["rows_in"],
+        golden["rows_out"],
+        golden["customers"],
+    )
+    assert customer_features(bundled.transactions).equals(
+        pl.read_parquet(GOLDEN / "bundled_features.parquet")
+    )
+    # the dataset keeps how the file was read, not a second (uncleaned) copy of its rows
+    assert bundled.log.transactions.height == 0
+    assert bundled.log.transactions.columns == bundled.transactions.columns[:-1]
+
+
+TWINS = pl.DataFrame({"a": [1, 1, None, None, 2, 1], "b": ["x", "x", None, None, "y", "z"]})
+
+
+def test_first_copies_keeps_what_unique_keeps():
+    assert first_copies(TWINS).to_list() == [True, False, True, False, True, True]
+    assert TWINS.filter(first_copies(TWINS)).equals(TWINS.unique(maintain_order=True, keep="first"))
+
+
+def test_first_copies_survives_a_hash_collision(monkeypatch):
+    # every row gets the same hash: the rows that differ are told apart by the exact check
+    monkeypatch.setattr(
+        pl.DataFrame,
+        "hash_rows",
+        lambda self, *a, **k: pl.Series([7] * self.height, dtype=pl.UInt64),
+    )
+    assert first_copies(TWINS).to_list() == [True, False, True, False, True, True]

@@ -1,3 +1,6 @@
+import json
+from pathlib import Path
+
 import polars as pl
 import pytest
 
@@ -285,4 +288,54 @@ def test_rules_filters(tmp_path, capsys):
     assert (
         "--start must be a date written YYYY-MM-DD. Got '01/01/2011' instead."
         in capsys.readouterr().err
+    )
+
+
+GOLDEN = Path(__file__).resolve().parent.parent / "golden"
+
+
+def test_run_writes_every_result_unchanged_from_the_single_commands(tmp_path, capsys):
+    """`run` on the bundled data: segments exactly as `segment --k auto` wrote them before, rules
+    exactly as mlxtend gave them, features exactly as before (tests/golden/README.md)."""
+    out = tmp_path / "all"
+    assert main(["run", "--output", str(out)]) == 0
+    printed = capsys.readouterr().out
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["files"]) == {
+        "cleaning_report.json",
+        "features.parquet",
+        "segments.parquet",
+        "segment_profiles.parquet",
+        "predictions.parquet",
+        "rules.csv",
+    }
+    assert pl.read_parquet(out / "segments.parquet").equals(
+        pl.read_parquet(GOLDEN / "bundled_segments_auto.parquet")
+    )
+    golden_rules = pl.read_parquet(GOLDEN / "bundled_rules_s0.01_c0.3.parquet")
+    rules = pl.read_csv(out / "rules.csv")
+    assert rules.equals(golden_rules.filter(pl.col("lift") >= 1.0).select(rules.columns))
+    golden_features = pl.read_parquet(GOLDEN / "bundled_features.parquet")
+    features = pl.read_parquet(out / "features.parquet")
+    assert features.select(golden_features.columns).equals(golden_features)
+    assert {"r_score", "rfm_segment"} <= set(features.columns)
+    report = json.loads((GOLDEN / "bundled_cleaning_report.json").read_text())
+    assert json.loads((out / "cleaning_report.json").read_text())["steps"] == report["steps"]
+    predictions = pl.read_parquet(out / "predictions.parquet")
+    assert predictions.height == summary["customers"] == golden_features.height == 5_878
+    assert summary["segments"]["k"] == 4 and summary["rules"]["itemsets"] == 1_342
+    assert summary["rules"]["rules"] == rules.height
+    # the printed summary says the same numbers
+    assert "1,044,847 rows read, 1,027,016 kept, 5,878 customers" in printed
+    assert f"Segments: k = 4 ({summary['segments']['k_reason']})" in printed
+    assert f"Rules: 1,342 frequent itemsets, {rules.height:,} rules at support 0.01" in printed
+
+
+def test_run_output_must_be_a_folder(tmp_path, capsys):
+    target = tmp_path / "file.txt"
+    target.write_text("x")
+    assert main(["run", "--output", str(target)]) == 1
+    assert (
+        capsys.readouterr().err.strip()
+        == f"error: --output must be a folder. {str(target)!r} is a file."
     )

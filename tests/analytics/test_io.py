@@ -6,7 +6,7 @@ import pytest
 
 from analytics.datasets import data_dir
 from analytics.errors import DataError, SchemaError
-from analytics.io import load_baskets, load_transactions
+from analytics.io import PEAK_BYTES_PER_ROW, check_memory, load_baskets, load_transactions
 from analytics.schema import parse_column_mapping
 
 UCI_HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
@@ -281,3 +281,38 @@ def test_bundled_groceries_baskets():
     baskets = load_baskets(data_dir() / "groceries.csv.gz")
     assert len(baskets) == 9835
     assert sum(len(b) for b in baskets) == 43367
+
+
+@pytest.mark.parametrize(
+    ("rows", "available", "message"),
+    [
+        # 50M rows x 500 bytes = 23.3 GB, with 12 GB free
+        (
+            50_000_000,
+            12 * 2**30,
+            "big.parquet has 50,000,000 rows: loading, cleaning and describing its customers "
+            "needs about 23.3 GB of memory, and this machine has 12.0 GB free. Run it on a "
+            "machine with more memory, or split the log by date (e.g. one file per year) and "
+            "analyse each part.",
+        ),
+        (10_200_000, 12 * 2**30, None),  # 4.7 GB fits
+    ],
+)
+def test_memory_check_names_what_a_log_needs(rows, available, message):
+    if message is None:
+        check_memory(rows, "big.parquet", available)
+        return
+    with pytest.raises(DataError) as info:
+        check_memory(rows, "big.parquet", available)
+    assert str(info.value) == message
+
+
+def test_parquet_too_big_for_free_memory_is_refused_before_reading(tmp_path, monkeypatch):
+    import psutil
+
+    path = tmp_path / "log.parquet"
+    pl.DataFrame({"CustomerID": ["1"] * 10, "InvoiceDate": ["2011-01-01"] * 10}).write_parquet(path)
+    free = type("Free", (), {"available": 10 * PEAK_BYTES_PER_ROW - 1})
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: free)
+    with pytest.raises(DataError, match=r"log.parquet has 10 rows: .* needs about 0.0 GB"):
+        load_transactions(path)
