@@ -249,3 +249,23 @@ def rfm_period_summary(tx: pl.DataFrame, start: dt.date, end: dt.date) -> pl.Dat
         share=pl.col("customers") / summary.get_column("customers").sum(),
         revenue_share=pl.col("revenue") / total_revenue if total_revenue else pl.lit(0.0),
     )
+
+
+@dataclass(frozen=True)
+class Overview:
+    """The executive page's numbers for one period (and the report's, once there is one)."""
+
+    kpis: list[Kpi]
+    trend: pl.DataFrame
+    countries: pl.DataFrame
+    rfm: pl.DataFrame
+
+
+def period_overview(tx: pl.DataFrame, start: dt.date, end: dt.date) -> Overview:
+    """KPIs against the previous period, the monthly trend, top countries and the RFM mix."""
+    return Overview(
+        kpis=period_kpis(tx, start, end),
+        trend=monthly_trend(tx, start, end),
+        countries=top_countries(tx, start, end),
+        rfm=rfm_period_summary(tx, start, end),
+    )

@@ -16,25 +16,25 @@ import os
 import re
 import threading
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import diskcache
 import polars as pl
 from threadpoolctl import threadpool_limits
 
+from analytics.basket_analysis import BasketParams, scoped_baskets
 from analytics.cleaning import CleaningReport
 from analytics.customers import CustomerHistory, customer_history, search_customers
 from analytics.datasets import BUNDLED_ID, BUNDLED_NAME, fingerprint, open_dataset
-from analytics.errors import DataError, ParameterError
+from analytics.errors import DataError
 from analytics.features import customer_features
 from analytics.io import CSV_SUFFIXES, EXCEL_SUFFIXES, PARQUET_SUFFIXES, read_table
-from analytics.kpis import Kpi, monthly_trend, period_kpis, rfm_period_summary, top_countries
+from analytics.kpis import Overview, period_overview
 from analytics.segment_report import SegmentParams, SegmentReport, segment_report
-from analytics.segmentation import KSweep, _check_choice, _check_float, _check_int, sweep_k
+from analytics.segmentation import KSweep, sweep_k
+from dashboard.cache import ResultCache
 from dashboard.settings import Settings
 
 if TYPE_CHECKING:  # the heavy modules are imported where they are used: a job that only
@@ -44,7 +44,6 @@ if TYPE_CHECKING:  # the heavy modules are imported where they are used: a job t
     from analytics.predict import Predictions
 
 UPLOAD_ID = re.compile(r"^u-[0-9a-f]{32}$")
-_MISSING = object()
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -86,117 +85,8 @@ class DatasetSource:
     date_format: str | None = None
 
 
-BASKET_SCOPES = ("all", "segment", "country")
-
-
-@dataclass(frozen=True)
-class BasketParams:
-    """Everything that decides a basket analysis (the cache key); validated on creation.
-
-    The mining algorithm's own name is checked by the miner (it knows its engines).
-    """
-
-    min_support: float = 0.01
-    min_confidence: float = 0.3
-    min_lift: float = 1.0
-    algorithm: str = "fpgrowth"
-    scope: str = "all"  # "all", "segment" or "country"
-    scope_value: str | None = None  # segment number or country name
-    segmentation: dict | None = None  # SegmentParams.to_dict() for scope "segment"
-    start: str | None = None  # ISO dates, inclusive
-    end: str | None = None
-    min_item_baskets: int = 1
-    max_basket_size: int | None = None
-
-    def __post_init__(self) -> None:
-        # values that went through JSON (1.0 -> 1) must give the same cache key
-        for name in ("min_support", "min_confidence", "min_lift"):
-            value = getattr(self, name)
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                object.__setattr__(self, name, float(value))
-        _check_float("min_support", self.min_support, 0.0, 1.0)
-        if not isinstance(self.min_confidence, float) or not 0.0 <= self.min_confidence <= 1.0:
-            raise ParameterError(
-                "The 'min_confidence' parameter must be a number in [0, 1]. "
-                f"Got {self.min_confidence!r} instead.",
-                parameter="min_confidence",
-            )
-        if not isinstance(self.min_lift, float) or not 0.0 <= self.min_lift <= 1e6:
-            raise ParameterError(
-                f"The 'min_lift' parameter must be a number >= 0. Got {self.min_lift!r} instead.",
-                parameter="min_lift",
-            )
-        _check_choice("scope", self.scope, BASKET_SCOPES)
-        if self.scope == "all" and self.scope_value is not None:
-            raise ParameterError(
-                "A scope value only goes with the 'segment' or 'country' scope.",
-                parameter="scope_value",
-            )
-        if self.scope == "segment":
-            if not (isinstance(self.scope_value, str) and self.scope_value.lstrip("-").isdigit()):
-                raise ParameterError(
-                    f"The segment must be a segment number. Got {self.scope_value!r} instead.",
-                    parameter="scope_value",
-                )
-            SegmentParams.from_dict(self.segmentation or {})
-        dates = []
-        for name in ("start", "end"):
-            value = getattr(self, name)
-            try:
-                dates.append(dt.date.fromisoformat(value) if value is not None else None)
-            except (TypeError, ValueError):
-                raise ParameterError(
-                    f"The '{name}' date must be written YYYY-MM-DD. Got {value!r} instead.",
-                    parameter=name,
-                ) from None
-        if None not in dates and dates[1] < dates[0]:
-            raise ParameterError(
-                f"The period ends ({self.end}) before it starts ({self.start}).", parameter="end"
-            )
-        _check_int("min_item_baskets", self.min_item_baskets, 1, 10_000_000)
-        if self.max_basket_size is not None:
-            _check_int("max_basket_size", self.max_basket_size, 1, 10_000_000)
-
-    def key(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def overall(self) -> BasketParams:
-        """The same analysis over all baskets (for comparing a segment with everyone)."""
-        return BasketParams(
-            self.min_support,
-            self.min_confidence,
-            self.min_lift,
-            self.algorithm,
-            start=self.start,
-            end=self.end,
-            min_item_baskets=self.min_item_baskets,
-            max_basket_size=self.max_basket_size,
-        )
-
-    def basket_filters(self) -> dict:
-        return {
-            "start": dt.date.fromisoformat(self.start) if self.start else None,
-            "end": dt.date.fromisoformat(self.end) if self.end else None,
-            "min_item_baskets": self.min_item_baskets,
-            "max_basket_size": self.max_basket_size,
-        }
-
-
 #: Kept for the pages and jobs that name it: a segmentation is a :class:`SegmentReport`.
 SegmentationResult = SegmentReport
-
-
-@dataclass(frozen=True)
-class Overview:
-    """The executive page's numbers for one period."""
-
-    kpis: list[Kpi]
-    trend: pl.DataFrame
-    countries: pl.DataFrame
-    rfm: pl.DataFrame
 
 
 class Service:
@@ -204,12 +94,9 @@ class Service:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.cache = diskcache.Cache(str(settings.cache_dir / "results"), size_limit=4 * 2**30)
+        self.results = ResultCache(settings)
+        self.cache = self.results.disk  # the disk cache itself (reports, jobs' own keys)
         self.version = code_version()
-        # Unpickled results this process served last (keys carry the data fingerprint and the
-        # code version, so an entry is never stale); bounded by settings.memory_cache_items.
-        self._hot: OrderedDict[str, object] = OrderedDict()
-        self._hot_lock = threading.Lock()
         self._last_log: tuple[Path, pl.DataFrame] | None = None
 
     # -- datasets ---------------------------------------------------------------------------
@@ -310,7 +197,7 @@ class Service:
         if path.exists() and f"report:{fp}" in self.cache:
             return path
         # One cleaner at a time across threads and workers; the others wait and reuse its file.
-        with diskcache.Lock(self.cache, f"lock:clean:{fp}", expire=600):
+        with self.results.lock(f"clean:{fp}", expire=600):
             if not path.exists() or f"report:{fp}" not in self.cache:
                 source = self.source(dataset_id)
                 dataset = open_dataset(source.path, source.columns, date_format=source.date_format)
@@ -369,7 +256,7 @@ class Service:
     def cached_sweep(
         self, dataset_id: str, params: SegmentParams, k_values=tuple(range(2, 11))
     ) -> KSweep | None:
-        return self.cache.get(self._sweep_key(dataset_id, params, k_values))
+        return self.results.get(self._sweep_key(dataset_id, params, k_values))
 
     def _sweep_key(self, dataset_id: str, params: SegmentParams, k_values: tuple[int, ...]) -> str:
         # k and the density parameters do not change a sweep, so they are not in its key
@@ -394,7 +281,7 @@ class Service:
         )
 
     def cached_predictions(self, dataset_id: str, horizon_days: int = 90) -> Predictions | None:
-        return self.cache.get(self._predictions_key(dataset_id, horizon_days))
+        return self.results.get(self._predictions_key(dataset_id, horizon_days))
 
     def _predictions_key(self, dataset_id: str, horizon_days: int) -> str:
         return f"predictions:{self.fingerprint(dataset_id)}:{horizon_days}"
@@ -479,8 +366,7 @@ class Service:
 
     # -- market baskets ----------------------------------------------------------------------
     def baskets(self, dataset_id: str, params: BasketParams) -> Baskets:
-        from analytics.baskets import baskets_from_transactions
-
+        """The baskets a basket analysis reads (all, one country's or one segment's); cached."""
         filters = params.basket_filters()
         key = (
             f"baskets:{self.fingerprint(dataset_id)}:{params.scope}:{params.scope_value}:"
@@ -488,20 +374,15 @@ class Service:
         )
 
         def compute() -> Baskets:
-            tx = self.transactions(dataset_id)
-            if params.scope == "country":
-                return baskets_from_transactions(tx, country=params.scope_value, **filters)
+            members = None
             if params.scope == "segment":
                 segmentation = self.segmentation(
                     dataset_id, SegmentParams.from_dict(params.segmentation or {})
                 )
                 members = segmentation.assignments.filter(
                     pl.col("segment") == int(params.scope_value)
-                )
-                return baskets_from_transactions(
-                    tx, customers=members.get_column("customer_id").to_list(), **filters
-                )
-            return baskets_from_transactions(tx, **filters)
+                ).get_column("customer_id")
+            return scoped_baskets(self.transactions(dataset_id), params, members)
 
         return self._memo(key, compute)
 
@@ -527,7 +408,7 @@ class Service:
         )
 
     def cached_rules(self, dataset_id: str, params: BasketParams) -> Rules | None:
-        return self.cache.get(self._rules_key(dataset_id, params))
+        return self.results.get(self._rules_key(dataset_id, params))
 
     def _rules_key(self, dataset_id: str, params: BasketParams) -> str:
         return f"rules:{self.fingerprint(dataset_id)}:{params.key()}"
@@ -566,16 +447,7 @@ class Service:
     def overview(self, dataset_id: str, start: dt.date, end: dt.date) -> Overview:
         key = f"overview:{self.fingerprint(dataset_id)}:{start}:{end}"
 
-        def compute() -> Overview:
-            tx = self.transactions(dataset_id)
-            return Overview(
-                kpis=period_kpis(tx, start, end),
-                trend=monthly_trend(tx, start, end),
-                countries=top_countries(tx, start, end),
-                rfm=rfm_period_summary(tx, start, end),
-            )
-
-        return self._memo(key, compute)
+        return self._memo(key, lambda: period_overview(self.transactions(dataset_id), start, end))
 
     # -- lifecycle: cohorts, migration, alive, anomalies (issue 10) -------------------------
     def cohorts(self, dataset_id: str, period: str = "month") -> pl.DataFrame:
@@ -611,7 +483,7 @@ class Service:
         )
 
     def cached_migration(self, dataset_id, start, end, by="rfm", params=None):
-        return self.cache.get(self._migration_key(dataset_id, start, end, by, params))
+        return self.results.get(self._migration_key(dataset_id, start, end, by, params))
 
     def _migration_key(self, dataset_id, start, end, by, params) -> str:
         seg = (params or SegmentParams()).key() if by == "segment" else ""
@@ -658,7 +530,7 @@ class Service:
         )
 
     def cached_segment_sizes(self, dataset_id, by="rfm", params=None):
-        return self.cache.get(self._sizes_key(dataset_id, by, params))
+        return self.results.get(self._sizes_key(dataset_id, by, params))
 
     def _sizes_key(self, dataset_id, by, params) -> str:
         seg = (params or SegmentParams()).key() if by == "segment" else ""
@@ -694,29 +566,5 @@ class Service:
 
     # -- plumbing ---------------------------------------------------------------------------
     def _memo(self, key: str, compute: Callable[[], object]):
-        """The cached value of ``key``, computing it once across threads, workers and jobs.
-
-        A hit is served from this process's small memory cache, then from disk. On a miss one
-        lock per key makes concurrent requests for the same result wait for the first one to
-        compute it instead of computing it again; requests for other keys are not held up.
-        """
-        value = self._hot.get(key, _MISSING)
-        if value is not _MISSING:
-            self._hot.move_to_end(key)
-            return value
-        value = self.cache.get(key, default=_MISSING)
-        if value is _MISSING:
-            with diskcache.Lock(self.cache, f"lock:{key}", expire=self.settings.lock_timeout):
-                value = self.cache.get(key, default=_MISSING)
-                if value is _MISSING:
-                    value = compute()
-                    self.cache.set(key, value)
-        self._remember(key, value)
-        return value
-
-    def _remember(self, key: str, value: object) -> None:
-        with self._hot_lock:
-            self._hot[key] = value
-            self._hot.move_to_end(key)
-            while len(self._hot) > self.settings.memory_cache_items:
-                self._hot.popitem(last=False)
+        """The cached value of ``key``, computed once across threads, workers and jobs."""
+        return self.results.memo(key, compute)
