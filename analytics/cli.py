@@ -78,6 +78,15 @@ def cmd_features(args: argparse.Namespace) -> None:
     features = features.join(
         rfm_table(features).drop("recency_days", "frequency", "monetary"), on="customer_id"
     )
+    if args.customers:
+        from analytics.customer_table import join_attributes, load_customer_table
+
+        table = load_customer_table(args.customers, args.id_column)
+        features = join_attributes(features, table)
+        matched = features.height - features.get_column(table.frame.columns[1]).null_count()
+        print(
+            f"Joined {table.frame.width - 1} columns of {args.customers}: {matched:,} of {features.height:,} customers matched"
+        )
     _write(features, args.output)
 
 
@@ -599,6 +608,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_input(features)
     features.add_argument(
         "--as-of", metavar="DATE", help="YYYY-MM-DD; default: the day after the last transaction"
+    )
+    features.add_argument(
+        "--customers",
+        metavar="FILE",
+        help="a one-row-per-customer table whose columns are joined to the features by id",
+    )
+    features.add_argument(
+        "--id-column", metavar="NAME", help="--customers: its id column (default: recognised)"
     )
     features.add_argument("--output", required=True, metavar="FILE", help=".csv or .parquet")
     features.set_defaults(run=cmd_features)

@@ -216,3 +216,18 @@ def segment_table(
         segment_name=pl.col("segment").replace_strict(names, return_dtype=pl.String),
     )
     return TableSegments(assignments, profile)
+
+
+def join_attributes(features: pl.DataFrame, table: CustomerTable) -> pl.DataFrame:
+    """Behavioural features with the table's columns (as written) joined on ``customer_id``.
+
+    Customers missing from the table get nulls; table rows for customers without purchases are
+    left out (features describe buyers).
+    """
+    clashes = [c for c in table.frame.columns[1:] if c in features.columns]
+    if clashes:
+        raise SchemaError(
+            f"The customer table's columns {', '.join(clashes)} clash with feature names; "
+            "rename them in the table."
+        )
+    return features.join(table.frame, on="customer_id", how="left", maintain_order="left")

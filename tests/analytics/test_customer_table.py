@@ -72,3 +72,31 @@ def test_transaction_analyses_say_they_need_a_log(capsys):
     code = main(["predict", "--format", "customers", "--input", MALL, "--output", "x.csv"])
     assert code == 1
     assert "Churn and CLV needs a transaction log" in capsys.readouterr().err
+
+
+def test_features_join_customer_attributes(tmp_path, capsys):
+    log = tmp_path / "orders.csv"
+    log.write_text("Client,OrderedAt,Total\n00001,2011-01-05,10\n00002,2011-02-01,20\n")
+    crm = tmp_path / "crm.csv"
+    crm.write_text("Client ID,Loyalty (pts),Region\n00001,5,North\n00003,7,South\n")
+    out = tmp_path / "f.csv"
+    code = main(
+        [
+            "features",
+            "--input",
+            str(log),
+            "--columns",
+            "customer_id=Client,invoice_date=OrderedAt,amount=Total",
+            "--customers",
+            str(crm),
+            "--output",
+            str(out),
+        ]
+    )
+    assert code == 0
+    frame = pl.read_csv(out, schema_overrides={"customer_id": pl.String})
+    assert frame.select("customer_id", "Loyalty (pts)", "Region").rows() == [
+        ("00001", 5.0, "North"),
+        ("00002", None, None),
+    ]
+    assert "Joined 2 columns of" in capsys.readouterr().out
