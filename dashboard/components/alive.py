@@ -13,7 +13,7 @@ from dash.exceptions import PreventUpdate
 from analytics.alive import HIGH_BELOW, LOW_FROM, band_thresholds
 from dashboard.app import service
 from dashboard.components.shell import create_card
-from dashboard.figures import empty_figure
+from dashboard.figures import GRAPH_CONFIG, empty_figure
 from dashboard.formatting import fmt_percent
 from dashboard.lifecycle_figures import p_alive_figure
 
@@ -29,7 +29,7 @@ def create_alive_section() -> dbc.Card:
             dcc.Graph(
                 id="customer-alive-curve",
                 figure=empty_figure("Choose a customer", 300),
-                config={"displaylogo": False},
+                config=GRAPH_CONFIG,
             ),
         ],
         subtitle="BG/NBD: the chance the customer is still active, what it was on each day of "

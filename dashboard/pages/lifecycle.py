@@ -7,16 +7,17 @@ import datetime as dt
 import dash
 import dash_bootstrap_components as dbc
 import polars as pl
-from dash import Input, Output, State, callback, dash_table, dcc, html
+from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
 from analytics.anomalies import KINDS, kind_labels
 from analytics.errors import ParameterError
 from dashboard.app import service, settings
+from dashboard.components.grid import LINK_RENDERER, create_grid
 from dashboard.components.shell import create_card, create_job_status
-from dashboard.components.tables import CELL_STYLE, HEADER_STYLE, fixed, left_aligned, money, num
+from dashboard.components.tables import fixed, money, num, text
 from dashboard.errors import job_errors
-from dashboard.figures import empty_figure
+from dashboard.figures import GRAPH_CONFIG, empty_figure
 from dashboard.formatting import fmt_percent
 from dashboard.jobs import run_task
 from dashboard.lifecycle_figures import cohort_heatmap, migration_sankey, segment_sizes_figure
@@ -39,14 +40,14 @@ def _radio(id_: str, options: dict[str, str], value: str) -> dbc.RadioItems:
     )
 
 
-def _table(id_: str, **kwargs) -> dash_table.DataTable:
-    return dash_table.DataTable(
-        id=id_,
-        style_cell=CELL_STYLE,
-        style_header=HEADER_STYLE,
-        style_table={"overflowX": "auto"},
-        markdown_options={"link_target": "_self"},
-        **kwargs,
+def _customer_column() -> dict:
+    """A customer id that opens the Customer page in the app (escaped by the grid, not Markdown)."""
+    return text(
+        "Customer",
+        "customer_id",
+        min_width=110,
+        cellRenderer=LINK_RENDERER,
+        cellRendererParams={"href": "/customer?id={value}"},
     )
 
 
@@ -79,7 +80,7 @@ def layout(**_query) -> html.Div:
                         className="d-flex flex-wrap gap-4 mb-2",
                     ),
                     dcc.Loading(
-                        dcc.Graph(id="lifecycle-cohort-heatmap", config={"displaylogo": False}),
+                        dcc.Graph(id="lifecycle-cohort-heatmap", config=GRAPH_CONFIG),
                         type="dot",
                     ),
                 ],
@@ -122,7 +123,7 @@ def layout(**_query) -> html.Div:
                     dcc.Graph(
                         id="lifecycle-sankey",
                         figure=empty_figure("Comparing the segments at the two dates…"),
-                        config={"displaylogo": False},
+                        config=GRAPH_CONFIG,
                     ),
                     html.Div(
                         [
@@ -160,7 +161,7 @@ def layout(**_query) -> html.Div:
                 dcc.Graph(
                     id="lifecycle-sizes",
                     figure=empty_figure("Scoring the monthly snapshots…"),
-                    config={"displaylogo": False},
+                    config=GRAPH_CONFIG,
                 ),
                 subtitle="Customers per segment on the first of each of the last 12 months, and today",
             ),
@@ -309,47 +310,28 @@ def _summary(migration) -> html.Div:
     return html.Div(parts)
 
 
-def _matrix_table(migration, value: str, currency: str) -> dash_table.DataTable:
+def _matrix_table(migration, value: str, currency: str):
     matrix = migration.matrix(value)
     fmt = money(currency) if value == "revenue" else fixed(0, grouped=True)
-    columns = [{"name": "From \\ to", "id": "from_segment"}] + [
+    columns = [text("From \\ to", "from_segment", min_width=170, pinned="left")] + [
         num(name, name, fmt) for name in matrix.columns[1:]
     ]
-    return _table(
-        "lifecycle-matrix-table",
-        data=matrix.to_dicts(),
-        columns=columns,
-        style_cell_conditional=left_aligned("from_segment"),
-        style_data_conditional=[
-            {
-                "if": {"filter_query": f'{{from_segment}} = "{name}"', "column_id": name},
-                "fontWeight": "600",
-                "backgroundColor": "#eef6f3",
-            }
-            for name in matrix.columns[1:]
-        ],
-    )
+    return create_grid("lifecycle-matrix-table", matrix.to_dicts(), columns)
 
 
-def _movers_table(migration, currency: str) -> dash_table.DataTable:
-    movers = (
-        migration.movers()
-        .head(MOVERS_ROWS)
-        .with_columns(customer=pl.format("[{}](/customer?id={})", "customer_id", "customer_id"))
-    )
-    return _table(
+def _movers_table(migration, currency: str):
+    movers = migration.movers().head(MOVERS_ROWS)
+    return create_grid(
         "lifecycle-movers-table",
-        data=movers.select("customer", "from_segment", "to_segment", "revenue").to_dicts(),
-        columns=[
-            {"name": "Customer", "id": "customer", "presentation": "markdown"},
-            {"name": "From", "id": "from_segment"},
-            {"name": "To", "id": "to_segment"},
+        movers.select("customer_id", "from_segment", "to_segment", "revenue").to_dicts(),
+        [
+            _customer_column(),
+            text("From", "from_segment"),
+            text("To", "to_segment"),
             num("Spend between the dates", "revenue", money(currency)),
         ],
-        sort_action="native",
-        filter_action="native",
         page_size=10,
-        style_cell_conditional=left_aligned("from_segment", "to_segment"),
+        filters=True,
     )
 
 
@@ -413,10 +395,7 @@ def show_anomalies(kind: str | None, dataset_id: str):
     if kind:
         found = found.filter(pl.col("kind") == kind)
     labels = kind_labels()
-    rows = found.with_columns(
-        customer=pl.format("[{}](/customer?id={})", "customer_id", "customer_id"),
-        kind=pl.col("kind").replace_strict(labels, return_dtype=pl.String),
-    )
+    rows = found.with_columns(kind=pl.col("kind").replace_strict(labels, return_dtype=pl.String))
     counts = ", ".join(
         f"{labels[k]}: {n:,}"
         for k, n in service().anomalies(dataset_id).group_by("kind").len().sort("kind").iter_rows()
@@ -424,22 +403,17 @@ def show_anomalies(kind: str | None, dataset_id: str):
     return html.Div(
         [
             html.P(counts, className="small text-muted mb-1", id="lifecycle-anomaly-counts"),
-            _table(
+            create_grid(
                 "lifecycle-anomalies-table",
-                data=rows.select("customer", "kind", "score", "reason").to_dicts(),
-                columns=[
-                    {"name": "Customer", "id": "customer", "presentation": "markdown"},
-                    {"name": "Kind", "id": "kind"},
+                rows.select("customer_id", "kind", "score", "reason").to_dicts(),
+                [
+                    _customer_column(),
+                    text("Kind", "kind", min_width=110),
                     num("Score", "score", fixed(2)),
-                    {"name": "Why", "id": "reason"},
+                    text("Why", "reason", min_width=420),
                 ],
-                sort_action="native",
-                filter_action="native",
                 page_size=10,
-                style_cell_conditional=[
-                    *left_aligned("kind", min_width="110px"),
-                    *left_aligned("reason", min_width="420px"),
-                ],
+                filters=True,
             ),
         ]
     )

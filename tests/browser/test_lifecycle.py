@@ -4,7 +4,14 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from dashboard.settings import Settings
-from tests.browser.helpers import choose, click, search_and_choose, table_rows, wait_until
+from tests.browser.helpers import (
+    choose,
+    click,
+    column_values,
+    search_and_choose,
+    table_rows,
+    wait_until,
+)
 
 
 @pytest.fixture(scope="module")
@@ -84,8 +91,12 @@ def test_lif002_migration_sankey_matrix_and_movers(dash_duo, app):
     assert len(dash_duo.find_elements("#lifecycle-sankey .sankey-node")) == 12 + 11
     # the matrix has one row per earlier segment (New + 11 RFM segments)
     assert table_rows(dash_duo.driver, "lifecycle-matrix-table") == 12
-    first = dash_duo.find_element("#lifecycle-movers-table tbody tr:nth-child(3)").text
-    assert "Loyal Customers" in first and "Champions" in first
+    driver = dash_duo.driver
+    first = (
+        column_values(driver, "lifecycle-movers-table", "from_segment")[0],
+        column_values(driver, "lifecycle-movers-table", "to_segment")[0],
+    )
+    assert first == ("Loyal Customers", "Champions")
     assert table_rows(dash_duo.driver, "lifecycle-movers-table") >= 10
     wait_until(lambda: dash_duo.find_elements("#lifecycle-sizes .scatterlayer .trace"), timeout=30)
     assert len(dash_duo.find_elements("#lifecycle-sizes .scatterlayer .trace")) == 11
@@ -98,16 +109,11 @@ def test_lif003_unusual_customers_filter_by_kind(dash_duo, app):
     dash_duo.wait_for_contains_text("#lifecycle-anomaly-counts", "Outlier: 59", timeout=120)
     wait_until(lambda: table_rows(dash_duo.driver, "lifecycle-anomalies-table") >= 10)
     choose(dash_duo.driver, "lifecycle-anomaly-kind", "Spend spiked")
+    driver = dash_duo.driver
     wait_until(
-        lambda: all(
-            "Spend spiked" in r.text
-            for r in dash_duo.find_elements("#lifecycle-anomalies-table tbody tr")[2:]
-        ),
+        lambda: set(column_values(driver, "lifecycle-anomalies-table", "kind")) == {"Spend spiked"},
         timeout=30,
     )
-    assert (
-        "times the"
-        in dash_duo.find_element("#lifecycle-anomalies-table tbody tr:nth-child(3)").text
-    )
+    assert "times the" in column_values(driver, "lifecycle-anomalies-table", "reason")[0]
     _settled(dash_duo)
     assert dash_duo.get_logs() == []
