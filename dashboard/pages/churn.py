@@ -9,16 +9,17 @@ import dash_bootstrap_components as dbc
 import numpy as np
 import plotly.graph_objects as go
 import polars as pl
-from dash import Input, Output, State, callback, ctx, dcc, html
+from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
 from analytics.explain import SHAP_TARGETS
 from analytics.predict import CHOICE_RULE, quadrant_summary, revenue_at_risk, with_threshold
 from dashboard.app import service, settings
+from dashboard.background import job_callback
 from dashboard.components.grid import LINK_RENDERER, create_grid
 from dashboard.components.shell import create_card, create_job_status
 from dashboard.components.tables import fixed, money, num, percent, text
-from dashboard.errors import job_errors
+from dashboard.errors import create_alert, reports_to
 from dashboard.figures import (
     GRAPH_CONFIG,
     QUADRANT_COLORS,
@@ -38,11 +39,48 @@ HORIZONS = [30, 60, 90, 180, 365]
 AT_RISK_ROWS = 200
 
 
-def layout(**_query) -> html.Div:
+def _from_query(query: dict) -> tuple[int, float, list[str]]:
+    """Horizon and threshold from a link (``?horizon=60&threshold=0.7``), and what was unusable."""
+    horizon, threshold, problems = 90, 0.5, []
+    if query.get("horizon"):
+        try:
+            horizon = int(query["horizon"])
+            if horizon not in HORIZONS:
+                raise ValueError
+        except ValueError:
+            horizon = 90
+            problems.append(
+                f"The link's horizon ({query['horizon']}) is not one of "
+                f"{', '.join(map(str, HORIZONS))} days; showing 90 days."
+            )
+    if query.get("threshold"):
+        try:
+            threshold = float(query["threshold"])
+            if not 0.1 <= threshold <= 0.9:
+                raise ValueError
+            threshold = round(round(threshold / 0.05) * 0.05, 2)
+        except ValueError:
+            threshold = 0.5
+            problems.append(
+                f"The link's at-risk threshold ({query['threshold']}) is not a number between "
+                "0.1 and 0.9; showing 0.5."
+            )
+    return horizon, threshold, problems
+
+
+def layout(**query) -> html.Div:
+    """The page; horizon and threshold come from the URL when it has them."""
+    horizon, threshold, problems = _from_query(query)
     return html.Div(
         [
             dcc.Store(id="churn-token"),
             dcc.Store(id="churn-need-training"),
+            dcc.Store(id="churn-url"),
+            create_alert(
+                "churn-link-alert",
+                is_open=bool(problems),
+                children=[html.Div(p) for p in problems] or None,
+            ),
             dbc.Row(
                 [
                     dbc.Col(
@@ -62,7 +100,7 @@ def layout(**_query) -> html.Div:
                                 dcc.Dropdown(
                                     id="churn-horizon",
                                     options=[{"label": f"{h} days", "value": h} for h in HORIZONS],
-                                    value=90,
+                                    value=horizon,
                                     clearable=False,
                                     style={"width": "140px"},
                                     persistence=True,
@@ -79,7 +117,7 @@ def layout(**_query) -> html.Div:
                                         min=0.1,
                                         max=0.9,
                                         step=0.05,
-                                        value=0.5,
+                                        value=threshold,
                                         marks={0.1: "10%", 0.5: "50%", 0.9: "90%"},
                                         persistence=True,
                                         persistence_type="session",
@@ -111,7 +149,11 @@ def layout(**_query) -> html.Div:
                 className="mb-3 align-items-center g-2",
             ),
             create_job_status("churn-train"),
+            create_alert("churn-train-alert"),
+            create_alert("churn-alert"),
+            html.Div(id="churn-by-threshold"),
             dcc.Loading(html.Div(id="churn-content"), type="dot"),
+            html.Div(id="churn-at-risk"),
         ]
     )
 
@@ -130,41 +172,39 @@ def check_cache(dataset_id: str, horizon: int):
     return dash.no_update, request
 
 
-@callback(
+@job_callback(
+    "churn-train",
     Output("churn-token", "data", allow_duplicate=True),
     Input("churn-need-training", "data"),
     Input("churn-train-button", "n_clicks"),
     State("session-id", "data"),
     State("dataset-id", "data"),
     State("churn-horizon", "value"),
-    background=True,
-    progress=[
-        Output("churn-train-progress", "value"),
-        Output("churn-train-progress-text", "children"),
-    ],
-    running=[
-        (Output("churn-train-button", "disabled"), True, False),
-        (Output("churn-cancel", "disabled"), False, True),
-        (Output("churn-horizon", "disabled"), True, False),
-        (Output("churn-train-status", "style"), {"display": "block"}, {"display": "none"}),
-    ],
-    cancel=[Input("churn-cancel", "n_clicks")],
-    prevent_initial_call=True,
+    cancel="churn-cancel",
+    disable=["churn-horizon"],
 )
-@job_errors
-def train_models(set_progress, need, n_clicks, session_id, dataset_id, horizon):
-    """Background job: backtest, train and score in a fresh process (cached per dataset, horizon)."""
+def train_models(progress, need, n_clicks, session_id, dataset_id, horizon):
+    """Backtest, train and score in a fresh process (cached per dataset and horizon)."""
     if ctx.triggered_id == "churn-train-button" and not n_clicks:
         raise PreventUpdate
-    set_progress((0, "Starting…"))
-    run_task(
-        settings(),
-        "train",
-        progress=lambda done, total, text: set_progress((round(100 * done / total), text)),
-        dataset_id=dataset_id,
-        horizon_days=horizon,
-    )
+    run_task(settings(), "train", progress=progress, dataset_id=dataset_id, horizon_days=horizon)
     return {"dataset_id": dataset_id, "horizon": horizon, "session": session_id}
+
+
+# Horizon and threshold go to the URL (no reload, no round trip): a link shows the same view.
+clientside_callback(
+    """
+    function(horizon, threshold) {
+        const q = new URLSearchParams({horizon: horizon, threshold: threshold});
+        window.history.replaceState(window.history.state, "", "?" + q.toString());
+        return window.dash_clientside.no_update;
+    }
+    """,
+    Output("churn-url", "data"),
+    Input("churn-horizon", "value"),
+    Input("churn-threshold", "value"),
+    prevent_initial_call=True,
+)
 
 
 CLV_MODEL_COLORS = {
@@ -507,12 +547,95 @@ def _lime_card(token: dict, result) -> html.Div:
     )
 
 
+def _by_threshold(result, currency: str) -> list:
+    """What the at-risk threshold moves: KPIs, quadrants, the scatter, precision and recall."""
+    table = result.table
+    at_risk = table.filter(pl.col("churn_probability") >= result.threshold)
+    return [
+        dbc.Alert(
+            [html.Strong("How these numbers were made: "), result.method],
+            color="light",
+            className="border small",
+            id="churn-method",
+        ),
+        dbc.Row(
+            [
+                _kpi("Customers scored", fmt_count(table.height), "churn-scored"),
+                _kpi(
+                    f"Expected to churn (risk ≥ {result.threshold:.0%})",
+                    f"{fmt_percent(at_risk.height / table.height)} ({fmt_count(at_risk.height)})",
+                    "churn-share",
+                ),
+                _kpi(
+                    f"Predicted CLV, next {result.horizon_days} days",
+                    fmt_money(float(table["predicted_clv"].sum()), currency),
+                    "churn-total-clv",
+                ),
+                _kpi(
+                    "Revenue at risk",
+                    fmt_money(revenue_at_risk(table, result.threshold), currency),
+                    "churn-revenue-at-risk",
+                    "fs-4 fw-bold text-danger",
+                ),
+            ],
+            className="mb-1",
+        ),
+        html.P(
+            f"Revenue at risk: what the customers expected to churn (risk ≥ {result.threshold:.0%}) "
+            f"would spend over {result.horizon_days} days at their historical rate. It counts the "
+            "same customers as “Expected to churn”, so both move with the threshold.",
+            className="small text-muted mb-3",
+            id="churn-revenue-definition",
+        ),
+        _quadrant_cards(result, currency),
+        create_card(
+            "Value × risk",
+            dcc.Graph(
+                id="churn-scatter",
+                figure=value_risk_figure(table, result.threshold, currency),
+                config=GRAPH_CONFIG,
+            ),
+            subtitle=f"Dashed lines: churn threshold {result.threshold:.0%} and median predicted CLV. "
+            "High value = predicted CLV above zero and at or above the median. A quadrant is "
+            "called “Loyal” or “Steady” only when all its customers are under 50% risk, "
+            "“At-Risk” or “Lapsing” only when all are at 50% or more.",
+        ),
+        create_card(
+            "Backtest against baselines",
+            _metrics_table(result),
+            subtitle="The models never saw the scored period",
+        ),
+    ]
+
+
+def _at_risk_card(result, currency: str):
+    return create_card(
+        "Customers most at risk, by revenue at risk",
+        [
+            _at_risk_table(result, currency),
+            dbc.Button(
+                "Download all predictions (CSV)",
+                id="churn-download-button",
+                color="success",
+                outline=True,
+                className="mt-3",
+            ),
+            dcc.Download(id="churn-download"),
+        ],
+        subtitle=f"Top {AT_RISK_ROWS} at or above the threshold; click an id for the customer's page",
+    )
+
+
 @callback(
     Output("churn-content", "children"),
     Input("churn-token", "data"),
-    Input("churn-threshold", "value"),
 )
-def render(token: dict | None, threshold: float | None):
+@reports_to("churn-alert")
+def render(token: dict | None):
+    """The trained models' charts that do not depend on the at-risk threshold.
+
+    ``render_threshold`` fills the parts above and below them that do.
+    """
     if not token:
         return dbc.Alert(
             "Training the churn and CLV models on this dataset (about 10 seconds on the bundled data)…",
@@ -521,11 +644,8 @@ def render(token: dict | None, threshold: float | None):
     result = service().cached_predictions(token["dataset_id"], token["horizon"])
     if result is None:
         raise PreventUpdate
-    result = with_threshold(result, float(threshold or result.threshold))
     currency = settings().currency
     bt = result.backtest
-    table = result.table
-    at_risk = table.filter(pl.col("churn_probability") >= result.threshold)
     shap_cards = [
         dbc.Col(
             create_card(
@@ -553,59 +673,6 @@ def render(token: dict | None, threshold: float | None):
     )
     return html.Div(
         [
-            dbc.Alert(
-                [html.Strong("How these numbers were made: "), result.method],
-                color="light",
-                className="border small",
-                id="churn-method",
-            ),
-            dbc.Row(
-                [
-                    _kpi("Customers scored", fmt_count(table.height), "churn-scored"),
-                    _kpi(
-                        f"Expected to churn (risk ≥ {result.threshold:.0%})",
-                        f"{fmt_percent(at_risk.height / table.height)} ({fmt_count(at_risk.height)})",
-                        "churn-share",
-                    ),
-                    _kpi(
-                        f"Predicted CLV, next {result.horizon_days} days",
-                        fmt_money(float(table["predicted_clv"].sum()), currency),
-                        "churn-total-clv",
-                    ),
-                    _kpi(
-                        "Revenue at risk",
-                        fmt_money(revenue_at_risk(table, result.threshold), currency),
-                        "churn-revenue-at-risk",
-                        "fs-4 fw-bold text-danger",
-                    ),
-                ],
-                className="mb-1",
-            ),
-            html.P(
-                f"Revenue at risk: what the customers expected to churn (risk ≥ {result.threshold:.0%}) "
-                f"would spend over {result.horizon_days} days at their historical rate. It counts the "
-                "same customers as “Expected to churn”, so both move with the threshold.",
-                className="small text-muted mb-3",
-                id="churn-revenue-definition",
-            ),
-            _quadrant_cards(result, currency),
-            create_card(
-                "Value × risk",
-                dcc.Graph(
-                    id="churn-scatter",
-                    figure=value_risk_figure(table, result.threshold, currency),
-                    config=GRAPH_CONFIG,
-                ),
-                subtitle=f"Dashed lines: churn threshold {result.threshold:.0%} and median predicted CLV. "
-                "High value = predicted CLV above zero and at or above the median. A quadrant is "
-                "called “Loyal” or “Steady” only when all its customers are under 50% risk, "
-                "“At-Risk” or “Lapsing” only when all are at 50% or more.",
-            ),
-            create_card(
-                "Backtest against baselines",
-                _metrics_table(result),
-                subtitle="The models never saw the scored period",
-            ),
             dbc.Row(
                 [
                     dbc.Col(
@@ -643,23 +710,30 @@ def render(token: dict | None, threshold: float | None):
                 subtitle="Each model's customers in tenths by its own prediction: on the dashed line, predicted = actual",
             ),
             dbc.Row([*shap_cards, lime]),
-            create_card(
-                "Customers most at risk, by revenue at risk",
-                [
-                    _at_risk_table(result, currency),
-                    dbc.Button(
-                        "Download all predictions (CSV)",
-                        id="churn-download-button",
-                        color="success",
-                        outline=True,
-                        className="mt-3",
-                    ),
-                    dcc.Download(id="churn-download"),
-                ],
-                subtitle=f"Top {AT_RISK_ROWS} at or above the threshold; click an id for the customer's page",
-            ),
         ]
     )
+
+
+@callback(
+    Output("churn-by-threshold", "children"),
+    Output("churn-at-risk", "children"),
+    Input("churn-token", "data"),
+    Input("churn-threshold", "value"),
+)
+@reports_to("churn-alert")
+def render_threshold(token: dict | None, threshold: float | None):
+    """KPIs, quadrants, scatter, backtest table and at-risk table at the chosen threshold.
+
+    A threshold change redraws only these (no retraining, no SHAP or calibration charts).
+    """
+    if not token:
+        raise PreventUpdate
+    result = service().cached_predictions(token["dataset_id"], token["horizon"])
+    if result is None:
+        raise PreventUpdate
+    result = with_threshold(result, float(threshold or result.threshold))
+    currency = settings().currency
+    return _by_threshold(result, currency), _at_risk_card(result, currency)
 
 
 @callback(

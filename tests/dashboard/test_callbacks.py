@@ -246,12 +246,20 @@ def test_churn_and_customer_pages(app):
     service.predictions(BUNDLED_ID, 90)
     token, need = churn.check_cache(BUNDLED_ID, 90)
     assert token == {"dataset_id": BUNDLED_ID, "horizon": 90} and need is dash.no_update
-    content = str(churn.render(token, 0.5))
+    triggered("churn-token", "data")
+    charts = str(churn.render(token))
+    assert "CLV calibration by decile" in charts and "churn-shap-churn" in charts
+    by_threshold, at_risk = churn.render_threshold(token, 0.5)
+    content = str(by_threshold)
     assert (
         "LightGBM (calibrated)" in content
         and "Loyal Champions" in content
         and "Recency baseline" in content
     )
+    assert "churn-at-risk-table" in str(at_risk)
+    # a threshold change moves the counts, not the charts
+    stricter = str(churn.render_threshold(token, 0.8)[0])
+    assert "risk ≥ 80%" in stricter and "CLV calibration by decile" not in stricter
     download = churn.download_predictions(1, token, 0.5)
     assert (
         download["content"].splitlines()[0]
