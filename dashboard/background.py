@@ -59,13 +59,18 @@ def job_callback(
     *dependencies,
     disable: Sequence[str] = (),
     fields: Mapping[str, str] | None = None,
-    button: str | None = None,
+    button: str | None | bool = None,
     cancel: str | None = None,
     **callback_kwargs,
 ) -> Callable:
-    """Register ``fn(progress, *values)`` as the background job of the block ``prefix``."""
-    button = button or f"{prefix}-button"
+    """Register ``fn(progress, *values)`` as the background job of the block ``prefix``.
+
+    ``button=False`` for a job that starts by itself (no button to disable while it runs).
+    """
+    if button is None:
+        button = f"{prefix}-button"
     cancel = cancel or f"{prefix}-cancel"
+    button_state = [(Output(button, "disabled"), True, False)] if button else []
 
     def decorate(fn: Callable) -> Callable:
         @functools.wraps(fn)
@@ -84,7 +89,7 @@ def job_callback(
                 Output(f"{prefix}-progress-text", "children"),
             ],
             running=[
-                (Output(button, "disabled"), True, False),
+                *button_state,
                 (Output(cancel, "disabled"), False, True),
                 (Output(f"{prefix}-status", "style"), {"display": "block"}, {"display": "none"}),
                 *[(Output(control, "disabled"), True, False) for control in disable],

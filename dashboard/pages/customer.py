@@ -13,11 +13,12 @@ from analytics.explain import describe_value
 from analytics.features import FEATURES
 from analytics.rfm import RFM_SEGMENTS, rfm_table
 from dashboard.app import service, settings
+from dashboard.background import job_callback
 from dashboard.components.alive import create_alive_section
 from dashboard.components.grid import create_grid
 from dashboard.components.shell import create_card, create_job_status
 from dashboard.components.tables import count, fixed, num, text
-from dashboard.errors import job_errors
+from dashboard.errors import create_alert, reports_to
 from dashboard.figures import GRAPH_CONFIG, empty_figure, explanation_figure, history_figure
 from dashboard.formatting import fmt_money, fmt_percent
 from dashboard.jobs import run_task
@@ -59,12 +60,28 @@ def layout(id: str | None = None, **_query) -> html.Div:  # noqa: A002 - the que
                 ],
                 className="mb-3 align-items-center g-2",
             ),
+            create_alert("customer-alert"),
             dcc.Loading(html.Div(id="customer-profile"), type="dot"),
             create_alive_section(),
             create_card(
                 "Explanations",
                 [
-                    create_job_status("customer-explain"),
+                    html.Div(
+                        [
+                            create_job_status("customer-explain"),
+                            dbc.Button(
+                                "Cancel",
+                                id="customer-explain-cancel",
+                                color="secondary",
+                                outline=True,
+                                size="sm",
+                                disabled=True,
+                                n_clicks=0,
+                                className="mb-2",
+                            ),
+                            create_alert("customer-explain-alert"),
+                        ]
+                    ),
                     html.Div(
                         id="customer-explanations",
                         children=html.P("Choose a customer.", className="text-muted"),
@@ -126,6 +143,7 @@ def _fact(label: str, value: str, id_: str | None = None) -> dbc.Col:
     Input("dataset-id", "data"),
     State("segments-settings", "data"),
 )
+@reports_to("customer-alert")
 def show_customer(customer_id: str | None, dataset_id: str, saved: dict | None):
     if not customer_id:
         return dbc.Alert(
@@ -263,33 +281,25 @@ def show_customer(customer_id: str | None, dataset_id: str, saved: dict | None):
     )
 
 
-@callback(
+@job_callback(
+    "customer-explain",
     Output("customer-explain-token", "data"),
     Input("customer-search", "value"),
     State("session-id", "data"),
     State("dataset-id", "data"),
     State("segments-settings", "data"),
-    background=True,
-    progress=[
-        Output("customer-explain-progress", "value"),
-        Output("customer-explain-progress-text", "children"),
-    ],
-    running=[
-        (Output("customer-explain-status", "style"), {"display": "block"}, {"display": "none"}),
-    ],
+    button=False,
     prevent_initial_call=False,
 )
-@job_errors
-def explain_customer(set_progress, customer_id, session_id, dataset_id, saved):
-    """Background job: LIME explanations of churn, CLV and segment (trains the models if needed)."""
+def explain_customer(progress, customer_id, session_id, dataset_id, saved):
+    """LIME explanations of churn, CLV and segment in a fresh process (trains models if needed)."""
     if not customer_id:
         raise PreventUpdate
-    set_progress((0, "Starting…"))
     params = params_from_saved(saved)
     outcome = run_task(
         settings(),
         "explain",
-        progress=lambda done, total, text: set_progress((round(100 * done / total), text)),
+        progress=progress,
         dataset_id=dataset_id,
         customer_id=customer_id,
         horizon_days=HORIZON,

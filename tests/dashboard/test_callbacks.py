@@ -267,6 +267,7 @@ def test_churn_and_customer_pages(app):
         "revenue_at_risk,value_at_risk"
     )
     assert customer.suggest("1234", None, BUNDLED_ID)[0] == {"label": "12346", "value": "12346"}
+    triggered("customer-search")
     profile = str(customer.show_customer("12347", BUNDLED_ID, None))
     assert (
         "Champions (545)" in profile
@@ -288,11 +289,14 @@ def test_churn_and_customer_pages(app):
     assert "probability of no purchase" in shown and "surrogate confidence" in shown
 
 
-def test_unknown_customer_is_a_user_error(app):
-    from analytics.errors import DataError
-
-    with pytest.raises(DataError, match="No customer with id '99999' in this dataset"):
-        page("customer").show_customer("99999", BUNDLED_ID, None)
+def test_unknown_customer_opens_the_customer_alert(app):
+    updated = triggered("customer-search")
+    assert page("customer").show_customer("99999", BUNDLED_ID, None) is dash.no_update
+    alert = updated["customer-alert"]
+    assert alert["is_open"] and "No customer with id '99999' in this dataset" in alert["children"]
+    updated = triggered("customer-search")
+    page("customer").show_customer("12347", BUNDLED_ID, None)
+    assert updated["customer-alert"] == {"is_open": False}
 
 
 def test_baskets_page_callbacks(app):
