@@ -87,6 +87,8 @@ def trend_figure(trend: pl.DataFrame, currency: str) -> go.Figure:
                 if is_partial
                 else None,
                 textposition="outside",
+                textfont={"size": 11},
+                constraintext="none",
                 cliponaxis=False,
                 # a month wide (bars on a date axis are sized in ms): a trace of two far-apart
                 # partial months would otherwise be drawn a year wide

@@ -37,6 +37,7 @@ def num(name: str, field: str, fmt: dict, **extra) -> dict:
         "field": field,
         "type": "numericColumn",
         "filter": "agNumberColumnFilter",
+        "minWidth": 130,
         "valueFormatter": fmt,
         **extra,
     }
