@@ -65,7 +65,7 @@ def money(currency: str, precision: int = 0) -> dict:
     digits = f"d3.format(',.{precision}f')(Math.abs(params.value))"
     zero = f"Math.abs(params.value) < 0.5e-{precision}"
     return _formatter(
-        f"(params.value < 0 && !({zero}) ? '-' : '') + {json.dumps(currency)} + {digits}"
+        f"(params.value < 0 && !({zero}) ? '-' : '') + {json.dumps(currency, ensure_ascii=False)} + {digits}"
     )
 
 
