@@ -80,6 +80,9 @@ def install_template() -> None:
 GRAPH_CONFIG = {"displaylogo": False, "displayModeBar": "hover"}
 #: Height of the mode bar's band at the top of a figure, kept clear of legends and titles.
 MODEBAR_BAND = 28
+#: A legend under the x-axis title, for charts whose legend may wrap to several rows in a
+#: narrow column (a wrapped legend on top would grow into the mode bar's band).
+LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.22, "x": 0}
 
 
 def segment_color(segment: int) -> str:
@@ -138,6 +141,8 @@ def trend_figure(trend: pl.DataFrame, currency: str) -> go.Figure:
                 if is_partial
                 else None,
                 textposition="outside",
+                textfont={"size": 11},
+                constraintext="none",
                 cliponaxis=False,
                 # a month wide (bars on a date axis are sized in ms): a trace of two far-apart
                 # partial months would otherwise be drawn a year wide
@@ -546,7 +551,7 @@ def calibration_figure(calibration: pl.DataFrame) -> go.Figure:
     )
     fig.update_xaxes(title_text="Predicted churn probability", tickformat=".0%", range=[0, 1])
     fig.update_yaxes(title_text="Observed churn rate", tickformat=".0%", range=[0, 1])
-    return _layout(fig, 320)
+    return _layout(fig, 340, legend=LEGEND_BELOW)
 
 
 def lift_figure(lift: pl.DataFrame) -> go.Figure:
@@ -600,17 +605,7 @@ def value_risk_figure(
     fig.add_hline(y=value_cut + 1, line_dash="dash", line_color="#7b8a8b")
     fig.update_xaxes(title_text="Churn probability", tickformat=".0%", range=[0, 1])
     fig.update_yaxes(title_text=f"Predicted CLV ({currency}, log scale)", type="log", dtick=1)
-    return _layout(
-        fig,
-        420,
-        legend={
-            "orientation": "h",
-            "yanchor": "bottom",
-            "y": 1.02,
-            "x": 0,
-            "itemsizing": "constant",
-        },
-    )
+    return _layout(fig, 440, legend={**LEGEND_BELOW, "itemsizing": "constant"})
 
 
 def importance_figure(

@@ -37,6 +37,7 @@ def num(name: str, field: str, fmt: dict, **extra) -> dict:
         "field": field,
         "type": "numericColumn",
         "filter": "agNumberColumnFilter",
+        "minWidth": 130,
         "valueFormatter": fmt,
         **extra,
     }
@@ -64,7 +65,7 @@ def money(currency: str, precision: int = 0) -> dict:
     digits = f"d3.format(',.{precision}f')(Math.abs(params.value))"
     zero = f"Math.abs(params.value) < 0.5e-{precision}"
     return _formatter(
-        f"(params.value < 0 && !({zero}) ? '-' : '') + {json.dumps(currency)} + {digits}"
+        f"(params.value < 0 && !({zero}) ? '-' : '') + {json.dumps(currency, ensure_ascii=False)} + {digits}"
     )
 
 

@@ -232,7 +232,7 @@ def layout(**_query) -> html.Div:
                                                 config=GRAPH_CONFIG,
                                             ),
                                         ),
-                                        xl=5,
+                                        xl=12,  # full width: the network needs room for labels on both sides
                                     ),
                                     dbc.Col(
                                         create_card(
@@ -244,7 +244,7 @@ def layout(**_query) -> html.Div:
                                             ),
                                             subtitle="The 25 rules with the highest lift; arrows run from what was bought to what comes with it",
                                         ),
-                                        xl=7,
+                                        xl=12,
                                     ),
                                 ]
                             ),

@@ -91,7 +91,7 @@ def _report_table(report) -> html.Div:
                 rows,
                 [
                     text("Cleaning step", "step", min_width=180),
-                    num("Rows", "rows", count(), maxWidth=120),
+                    num("Rows", "rows", count(), maxWidth=150),
                     text("Action", "action", min_width=100, maxWidth=120),
                     text("Why", "detail", min_width=260, flex=3),
                 ],

@@ -146,3 +146,21 @@ return hits;
 def modebar_overlaps(driver) -> list[str]:
     """Charts on the page whose mode bar (shown on hover) would cover a legend, title or colorbar."""
     return driver.execute_script(_MODEBAR_OVERLAPS)
+
+
+def clipped_labels(driver, css: str) -> list[str]:
+    """Axis tick labels of the charts matched by ``css`` that stick out of their chart."""
+    return driver.execute_script(
+        """
+        const out = [];
+        for (const plot of document.querySelectorAll(arguments[0] + ' .js-plotly-plot')) {
+          const box = plot.querySelector('.main-svg').getBoundingClientRect();
+          for (const t of plot.querySelectorAll('.xtick text, .ytick text, .y2tick text')) {
+            const r = t.getBoundingClientRect();
+            if (r.width && (r.left < box.left - 1 || r.right > box.right + 1)) out.push(t.textContent);
+          }
+        }
+        return out;
+        """,
+        css,
+    )

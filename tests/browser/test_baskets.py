@@ -1,5 +1,6 @@
 from tests.browser.helpers import (
     click,
+    clipped_labels,
     modebar_overlaps,
     search_and_choose,
     set_slider,
@@ -18,6 +19,9 @@ def test_bsk001_mine_rules_then_cross_sell(dash_duo, app):
     assert table_rows(dash_duo.driver, "baskets-rules-table") >= 12
     wait_until(lambda: len(dash_duo.find_elements("#baskets-network .scatterlayer .point")) > 5)
     assert modebar_overlaps(dash_duo.driver) == []
+    # every product name in the network and the pairs chart is inside its chart
+    assert clipped_labels(dash_duo.driver, "#baskets-network") == []
+    assert clipped_labels(dash_duo.driver, "#baskets-pairs") == []
     search_and_choose(dash_duo.driver, "baskets-customer", "12347")
     wait_until(lambda: table_rows(dash_duo.driver, "baskets-cross-sell-table") >= 1, timeout=30)
     # a stricter lift threshold mines again in the background and leaves fewer rules

@@ -8,6 +8,7 @@ from dashboard.settings import Settings
 from tests.browser.helpers import (
     choose,
     click,
+    clipped_labels,
     column_values,
     modebar_overlaps,
     search_and_choose,
@@ -102,6 +103,7 @@ def test_cus001_customer_lookup_shows_explanations(dash_duo, app):
     bars = dash_duo.find_elements("#customer-explanations .bars path")
     assert len(bars) >= 12
     assert modebar_overlaps(dash_duo.driver) == []
+    assert clipped_labels(dash_duo.driver, "#customer-explanations") == []  # LIME sentences
     assert dash_duo.get_logs() == []
 
 
