@@ -791,6 +791,44 @@ def _rules(
     )
 
 
+def rederive_rules(mined: Rules, min_confidence: float, min_lift: float = 1.0) -> Rules:
+    """The rules of itemsets already mined, at another confidence and lift: no mining again.
+
+    Itemsets do not depend on confidence or lift, so the result equals :func:`mine_rules` with
+    the same baskets, support and algorithm and the new thresholds (tested).
+    """
+    _check_fraction("min_confidence", min_confidence, low_open=False)
+    if isinstance(min_lift, bool) or not isinstance(min_lift, (int, float)) or min_lift < 0:
+        raise ParameterError(
+            f"The 'min_lift' parameter must be a number >= 0. Got {min_lift!r} instead."
+        )
+    itemsets = mined.itemsets
+    names = sorted({item for items in itemsets["items"].to_list() for item in items})
+    index = {name: i for i, name in enumerate(names)}
+    # found tuples list their items in label order, as _mine makes them
+    found = [
+        (tuple(sorted(index[item] for item in items)), int(count))
+        for items, count in zip(
+            itemsets["items"].to_list(), itemsets["count"].to_list(), strict=True
+        )
+    ]
+    rules = _rules(
+        found, pa.array(names, pa.large_string()), mined.n_baskets, min_confidence, False
+    )
+    rules = rules.filter(pl.col("lift") >= min_lift).sort(
+        ["lift", "confidence", "antecedents", "consequents"], descending=[True, True, False, False]
+    )
+    return Rules(
+        itemsets,
+        rules,
+        mined.n_baskets,
+        mined.min_support,
+        min_confidence,
+        min_lift,
+        mined.algorithm,
+    )
+
+
 def top_pairs(rules: Rules, n: int = 15) -> pl.DataFrame:
     """The most frequent two-item sets: ``item_a, item_b, support, count``."""
     pairs = (

@@ -426,9 +426,9 @@ def run_pipeline(
     from analytics.datasets import open_dataset
     from analytics.features import customer_features
     from analytics.predict import predict, quadrant_summary
-    from analytics.profiles import profile_segments
     from analytics.rfm import rfm_table
-    from analytics.segmentation import Segmenter, sweep_k
+    from analytics.segment_report import SegmentParams, segment_report
+    from analytics.segmentation import sweep_k
 
     out = Path(output)
     if out.exists() and not out.is_dir():
@@ -483,9 +483,9 @@ def run_pipeline(
     if k == "auto":
         sweep = sweep_k(features)
         k = sweep.recommended_k
-    seg = Segmenter(n_clusters=k).fit(features)
-    profile = profile_segments(features, seg.labels_, seg.features_)
-    write(seg.assignments(profile.names()), "segments.parquet")
+    report = segment_report(features, SegmentParams(k=k))  # as `segment` and the app do
+    profile = report.profile
+    write(report.assignments, "segments.parquet")
     write(profile.table, "segment_profiles.parquet")
     lap("segments")
 
@@ -511,7 +511,7 @@ def run_pipeline(
         "segments": {
             "k": int(k),
             "k_reason": sweep.reason if sweep else "given with --k",
-            "silhouette": seg.metrics_.silhouette,
+            "silhouette": report.metrics.silhouette,
             "personas": [
                 {
                     "segment": p.segment,

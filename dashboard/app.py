@@ -73,15 +73,22 @@ def _register_shell_callbacks(app: dash.Dash) -> None:
 
 
 def _warm_up(service: Service, dataset_id: str) -> None:
-    """Compute what the first visitor sees (cleaned data, features, the default segmentation and
-    overview), so nobody waits for it; the per-result locks make workers share the work."""
+    """Compute what the first visitor sees (cleaned data, features, the default segmentation,
+    overview and basket rules), so nobody waits for it; the per-result locks make workers share
+    the work. Mining runs in a fresh process, as a job does (this process has threads)."""
+    from analytics.basket_analysis import BasketParams
     from analytics.periods import default_period
+    from dashboard.jobs import run_task
     from dashboard.segment_settings import params_from_saved
 
     try:
         first, last = service.date_range(dataset_id)
         service.overview(dataset_id, *default_period(first, last))
         service.segmentation(dataset_id, params_from_saved(None))
+        if service.quick_rules(dataset_id, BasketParams()) is None:
+            run_task(
+                service.settings, "rules", dataset_id=dataset_id, params=BasketParams().to_dict()
+            )
     except Exception:  # noqa: BLE001 - a failed warm-up only means the first visitor waits
         logging.getLogger("segmenta").exception("Warming up %s failed", dataset_id)
 

@@ -392,26 +392,54 @@ class Service:
         params: BasketParams,
         progress: Callable[[int, int, str], None] | None = None,
     ) -> Rules:
-        """Frequent itemsets and rules (long at low support: run it in a job); cached."""
-        from analytics.baskets import mine_rules
+        """Frequent itemsets and rules (long at low support: run it in a job); cached.
 
-        return self._memo(
-            self._rules_key(dataset_id, params),
-            lambda: mine_rules(
+        Itemsets do not depend on confidence or lift: once a support (with its scope and
+        filters) has been mined, rules at any other confidence or lift are derived from the
+        stored itemsets instead of mining again.
+        """
+        from analytics.baskets import mine_rules, rederive_rules
+
+        def compute() -> Rules:
+            mined = self.results.get(self._itemsets_key(dataset_id, params))
+            if mined is not None:
+                return rederive_rules(mined, params.min_confidence, params.min_lift)
+            mined = mine_rules(
                 self.baskets(dataset_id, params),
                 params.min_support,
                 params.min_confidence,
                 params.min_lift,
                 algorithm=params.algorithm,
                 progress=progress,
-            ),
-        )
+            )
+            self.results.disk.set(self._itemsets_key(dataset_id, params), mined)
+            return mined
+
+        return self._memo(self._rules_key(dataset_id, params), compute)
 
     def cached_rules(self, dataset_id: str, params: BasketParams) -> Rules | None:
         return self.results.get(self._rules_key(dataset_id, params))
 
+    def quick_rules(self, dataset_id: str, params: BasketParams) -> Rules | None:
+        """The rules when they need no mining (cached, or derived from mined itemsets); else None.
+
+        Deriving rules from the 1,342 itemsets of the bundled data at 1% support takes a few
+        hundredths of a second, so the page shows them at once instead of starting a job.
+        """
+        cached = self.cached_rules(dataset_id, params)
+        if cached is not None:
+            return cached
+        if self.results.get(self._itemsets_key(dataset_id, params)) is None:
+            return None
+        return self.rules(dataset_id, params)
+
     def _rules_key(self, dataset_id: str, params: BasketParams) -> str:
         return f"rules:{self.fingerprint(dataset_id)}:{params.key()}"
+
+    def _itemsets_key(self, dataset_id: str, params: BasketParams) -> str:
+        """The key of the mined itemsets: every parameter but confidence and lift."""
+        mining = {**params.to_dict(), "min_confidence": None, "min_lift": None}
+        return f"itemsets:{self.fingerprint(dataset_id)}:{json.dumps(mining, sort_keys=True)}"
 
     def countries(self, dataset_id: str) -> list[str]:
         def compute() -> list[str]:

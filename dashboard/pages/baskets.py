@@ -353,8 +353,10 @@ def check_cache(
         raise
     request = {"dataset_id": dataset_id, "params": params.to_dict()}
     svc = service()
-    done = svc.cached_rules(dataset_id, params) is not None and (
-        scope != "segment" or svc.cached_rules(dataset_id, params.overall()) is not None
+    # cached rules, or rules derived from itemsets mined before (a new confidence or lift),
+    # show at once; only a new support, scope or filter needs the mining job
+    done = svc.quick_rules(dataset_id, params) is not None and (
+        scope != "segment" or svc.quick_rules(dataset_id, params.overall()) is not None
     )
     return request, (request if done else dash.no_update), (dash.no_update if done else request)
 

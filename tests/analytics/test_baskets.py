@@ -14,6 +14,7 @@ from analytics.baskets import (
     cross_sell,
     estimate_output,
     mine_rules,
+    rederive_rules,
     segment_rules,
     top_pairs,
 )
@@ -264,3 +265,20 @@ def test_cross_sell_and_segment_rules():
     ).row(0, named=True)
     assert row["lift"] == pytest.approx(2.0)
     assert row["lift_ratio"] == pytest.approx(2.0 / ((5 / 7) / 0.7))
+
+
+@pytest.mark.parametrize(("confidence", "lift"), [(0.5, 0.0), (0.2, 1.5), (0.9, 3.0), (0.0, 0.0)])
+def test_rules_rederived_from_mined_itemsets_equal_a_new_mining(confidence, lift):
+    baskets = baskets_from_lists(load_baskets(data_dir() / "groceries.csv.gz"))
+    mined = mine_rules(baskets, 0.002, 0.3, 1.0)
+    again = rederive_rules(mined, confidence, lift)
+    fresh = mine_rules(baskets, 0.002, confidence, lift)
+    assert again.itemsets.equals(fresh.itemsets)
+    assert again.rules.equals(fresh.rules)
+    assert (again.min_confidence, again.min_lift) == (confidence, lift)
+
+
+def test_rederive_checks_its_thresholds():
+    mined = mine_rules(baskets_from_lists(HAND), 0.2, 0.3, 0)
+    with pytest.raises(ParameterError, match="'min_confidence' parameter must be a float in"):
+        rederive_rules(mined, 1.5, 1.0)

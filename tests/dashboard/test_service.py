@@ -177,3 +177,19 @@ def test_basket_params_survive_json():
     params = BasketParams(min_support=0.02, min_confidence=1, min_lift=1, start="2011-01-01")
     again = BasketParams(**json.loads(json.dumps(params.to_dict())))
     assert again == params and again.key() == params.key() and again.min_confidence == 1.0
+
+
+def test_a_new_confidence_reuses_the_mined_itemsets(service, monkeypatch):
+    from dashboard.service import BasketParams
+
+    first = BasketParams(min_support=0.02, min_confidence=0.3)
+    assert service.quick_rules(BUNDLED_ID, first) is None  # never mined: needs the job
+    mined = service.rules(BUNDLED_ID, first)
+    monkeypatch.setattr("analytics.baskets.mine_rules", lambda *a, **k: pytest.fail("mined again"))
+    stricter = BasketParams(min_support=0.02, min_confidence=0.6, min_lift=2.0)
+    quick = service.quick_rules(BUNDLED_ID, stricter)
+    assert quick is not None and quick.itemsets.equals(mined.itemsets)
+    assert (quick.rules["confidence"] >= 0.6).all() and (quick.rules["lift"] >= 2.0).all()
+    assert service.cached_rules(BUNDLED_ID, stricter) is not None
+    # another support is a new mining
+    assert service.quick_rules(BUNDLED_ID, BasketParams(min_support=0.03)) is None
