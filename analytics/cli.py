@@ -483,9 +483,9 @@ def run_pipeline(
     if k == "auto":
         sweep = sweep_k(features)
         k = sweep.recommended_k
-    report = segment_report(features, SegmentParams(k=k))  # as `segment` and the app do
-    profile = report.profile
-    write(report.assignments, "segments.parquet")
+    segmentation = segment_report(features, SegmentParams(k=k))  # as `segment` and the app do
+    profile = segmentation.profile
+    write(segmentation.assignments, "segments.parquet")
     write(profile.table, "segment_profiles.parquet")
     lap("segments")
 
@@ -511,7 +511,7 @@ def run_pipeline(
         "segments": {
             "k": int(k),
             "k_reason": sweep.reason if sweep else "given with --k",
-            "silhouette": report.metrics.silhouette,
+            "silhouette": segmentation.metrics.silhouette,
             "personas": [
                 {
                     "segment": p.segment,
