@@ -13,10 +13,11 @@ from dash.exceptions import PreventUpdate
 from analytics.anomalies import KINDS, kind_labels
 from analytics.errors import ParameterError
 from dashboard.app import service, settings
+from dashboard.background import job_callback
 from dashboard.components.grid import LINK_RENDERER, create_grid
 from dashboard.components.shell import create_card, create_job_status
 from dashboard.components.tables import fixed, money, num, text
-from dashboard.errors import job_errors
+from dashboard.errors import create_alert, reports_to
 from dashboard.figures import GRAPH_CONFIG, empty_figure
 from dashboard.formatting import fmt_percent
 from dashboard.jobs import run_task
@@ -61,6 +62,7 @@ def layout(**_query) -> html.Div:
             create_card(
                 "Cohort retention",
                 [
+                    create_alert("lifecycle-cohort-alert"),
                     html.Div(
                         [
                             _radio(
@@ -118,7 +120,22 @@ def layout(**_query) -> html.Div:
                         ],
                         className="d-flex flex-wrap gap-4 align-items-center mb-2",
                     ),
-                    create_job_status("lifecycle-migration"),
+                    html.Div(
+                        [
+                            create_job_status("lifecycle-migration"),
+                            dbc.Button(
+                                "Cancel",
+                                id="lifecycle-migration-cancel",
+                                color="secondary",
+                                outline=True,
+                                size="sm",
+                                disabled=True,
+                                n_clicks=0,
+                                className="mb-2",
+                            ),
+                        ]
+                    ),
+                    create_alert("lifecycle-migration-alert"),
                     html.Div(id="lifecycle-migration-summary", className="small mb-2"),
                     dcc.Graph(
                         id="lifecycle-sankey",
@@ -176,6 +193,7 @@ def layout(**_query) -> html.Div:
                         className="mb-2",
                         style={"maxWidth": "320px"},
                     ),
+                    create_alert("lifecycle-anomalies-alert"),
                     dcc.Loading(html.Div(id="lifecycle-anomalies"), type="dot"),
                 ],
                 subtitle="Spend or order rhythm in the last 90 days unlike the customer's own "
@@ -192,6 +210,7 @@ def layout(**_query) -> html.Div:
     Input("lifecycle-cohort-value", "value"),
     Input("dataset-id", "data"),
 )
+@reports_to("lifecycle-cohort-alert")
 def show_cohorts(period: str, value: str, dataset_id: str):
     cohorts = service().cohorts(dataset_id, period or "month")
     return cohort_heatmap(cohorts, value or "retention", settings().currency, period or "month")
@@ -243,6 +262,7 @@ def _cached(request: dict):
     Input("lifecycle-migration-to", "date"),
     State("segments-settings", "data"),
 )
+@reports_to("lifecycle-migration-alert", {"from": "From", "to": "To"})
 def check_migration(dataset_id, by, start, end, saved):
     """Cached results show at once; otherwise a background job computes them."""
     request = _request(dataset_id, by or "rfm", start, end, saved)
@@ -252,30 +272,22 @@ def check_migration(dataset_id, by, start, end, saved):
     return dash.no_update, request
 
 
-@callback(
+@job_callback(
+    "lifecycle-migration",
     Output("lifecycle-migration-token", "data", allow_duplicate=True),
     Input("lifecycle-migration-request", "data"),
     State("session-id", "data"),
-    background=True,
-    progress=[
-        Output("lifecycle-migration-progress", "value"),
-        Output("lifecycle-migration-progress-text", "children"),
-    ],
-    running=[
-        (Output("lifecycle-migration-status", "style"), {"display": "block"}, {"display": "none"}),
-    ],
-    prevent_initial_call=True,
+    button=False,
+    disable=["lifecycle-migration-by", "lifecycle-migration-from", "lifecycle-migration-to"],
 )
-@job_errors
-def compute_migration(set_progress, request, session_id):
-    """Background job: both segmentations and the monthly snapshots, in a fresh process."""
+def compute_migration(progress, request, session_id):
+    """Both segmentations and the monthly snapshots, in a fresh process."""
     if not request:
         raise PreventUpdate
-    set_progress((0, "Starting…"))
     run_task(
         settings(),
         "migration",
-        progress=lambda done, total, text: set_progress((round(100 * done / total), text)),
+        progress=progress,
         dataset_id=request["dataset_id"],
         start=request["start"],
         end=request["end"],
@@ -390,6 +402,7 @@ def download_movers(n_clicks: int, token: dict | None):
     Input("lifecycle-anomaly-kind", "value"),
     Input("dataset-id", "data"),
 )
+@reports_to("lifecycle-anomalies-alert")
 def show_anomalies(kind: str | None, dataset_id: str):
     found = service().anomalies(dataset_id)
     if kind:
