@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,6 +12,7 @@ import polars as pl
 
 from analytics.datasets import Dataset, open_dataset
 from analytics.errors import ParameterError, SegmentaError
+from analytics.export import write_csv
 from analytics.features import customer_features
 from analytics.profiles import profile_segments
 from analytics.rfm import rfm_table
@@ -44,16 +46,53 @@ def _open(args: argparse.Namespace) -> Dataset:
     )
 
 
+def check_output(args: argparse.Namespace) -> None:
+    """Refuse an ``--output`` we cannot or must not write, before any work is done.
+
+    It must end in .csv or .parquet, must not be the ``--input`` file (that would destroy the
+    data being read), and its folder must exist or be creatable and be writable.
+    """
+    output = getattr(args, "output", None)
+    if output is None:
+        return
+    path = Path(output)
+    if path.suffix.lower() not in (".csv", ".parquet"):
+        raise ParameterError(f"--output must end in .csv or .parquet. Got {output!r} instead.")
+    source = getattr(args, "input", None)
+    if source and Path(source).exists() and path.exists() and path.samefile(source):
+        raise ParameterError(
+            f"--output {output} is the --input file: writing it would destroy your data. "
+            "Choose another --output file name."
+        )
+    if path.is_dir():
+        raise ParameterError(f"--output {output} is a folder; give a file name inside it.")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise ParameterError(
+            f"Cannot write --output {output}: the folder {folder} is not writable. "
+            "Choose an --output in a folder you can write to."
+        )
+    if path.exists() and not os.access(path, os.W_OK):
+        raise ParameterError(
+            f"Cannot write --output {output}: the file is read-only. Choose another --output."
+        )
+
+
 def _write(frame: pl.DataFrame, output: str) -> None:
     path = Path(output)
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".parquet"):
-        raise ParameterError(f"--output must end in .csv or .parquet. Got {output!r} instead.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".csv":
-        frame.write_csv(path)
-    else:
-        frame.write_parquet(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix.lower() == ".csv":
+            write_csv(frame, path)
+        else:
+            frame.write_parquet(path)
+    except OSError as error:
+        raise ParameterError(
+            f"Cannot write --output {output}: {error.strerror or error}. "
+            "Choose an --output in a folder you can write to."
+        ) from error
     print(f"Wrote {frame.height:,} rows to {path}")
 
 
@@ -364,6 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        check_output(args)
         args.run(args)
     except SegmentaError as error:
         print(f"error: {error}", file=sys.stderr)
