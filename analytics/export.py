@@ -10,6 +10,8 @@ columns are written as numbers: a negative number is data, not a formula.
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 from pathlib import Path
 
@@ -51,8 +53,16 @@ def neutralise(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def to_csv(frame: pl.DataFrame) -> str:
-    """``frame`` as CSV text, text cells neutralised and quoted (see the module docstring)."""
-    return neutralise(frame).write_csv(quote_style="non_numeric")
+    """``frame`` as CSV text, text cells neutralised and quoted (see the module docstring).
+
+    The header row is written plainly (quoted only where needed), as spreadsheets and CRMs
+    expect; its names are neutralised too.
+    """
+    header = io.StringIO()
+    names = ["'" + n if n.startswith(FORMULA_PREFIXES) else n for n in frame.columns]
+    csv.writer(header, lineterminator="\n").writerow(names)
+    body = neutralise(frame).write_csv(include_header=False, quote_style="non_numeric")
+    return header.getvalue() + body
 
 
 def write_csv(frame: pl.DataFrame, path: str | Path) -> None:

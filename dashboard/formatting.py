@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+from urllib.parse import quote
 
 
 def fmt_count(value: float | None) -> str:
@@ -43,3 +45,21 @@ def fmt_change(change: float | None) -> str:
         return "no earlier period to compare"
     arrow = "▲" if change > 0 else "▼" if change < 0 else "■"
     return f"{arrow} {abs(change) * 100:.1f}% vs previous period"
+
+
+# Markdown's special characters (CommonMark backslash escapes): text shown inside a link label.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~\"'&:])")
+
+
+def escape_markdown(text: str) -> str:
+    """``text`` shown literally by a Markdown renderer (every special character backslashed)."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text).replace("\n", " ").replace("\r", " ")
+
+
+def customer_link(customer_id: str) -> str:
+    """A Markdown link to the customer page whose label and URL an id cannot break out of.
+
+    The label is Markdown-escaped and the id is percent-encoded in the URL, so an id such as
+    ``c148](https://evil.example/phish)`` shows as text and still links to its own page.
+    """
+    return f"[{escape_markdown(customer_id)}](/customer?id={quote(customer_id, safe='')})"

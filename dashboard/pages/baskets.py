@@ -10,6 +10,7 @@ from dash.exceptions import PreventUpdate
 
 from analytics.baskets import rules_csv_frame, segment_rules, top_pairs
 from analytics.errors import ParameterError
+from analytics.export import to_csv
 from dashboard.app import service, settings
 from dashboard.components.shell import create_card, create_job_status
 from dashboard.components.tables import FONT, HEADER_STYLE, fixed, num, percent
@@ -539,7 +540,7 @@ def download_rules(n_clicks, token):
         raise PreventUpdate
     rules = service().cached_rules(token["dataset_id"], BasketParams(**token["params"]))
     return {
-        "content": rules_csv_frame(rules).write_csv(),
+        "content": to_csv(rules_csv_frame(rules)),
         "filename": "rules.csv",
         "type": "text/csv",
     }

@@ -8,6 +8,7 @@ import polars as pl
 from dash import Input, Output, State, callback, ctx, dash_table, dcc, html
 from dash.exceptions import PreventUpdate
 
+from analytics.export import to_csv
 from analytics.predict import MODEL_LABELS, QUADRANTS, quadrant_summary, with_threshold
 from dashboard.app import service, settings
 from dashboard.components.shell import create_card, create_job_status
@@ -20,7 +21,7 @@ from dashboard.figures import (
     lift_figure,
     value_risk_figure,
 )
-from dashboard.formatting import fmt_count, fmt_money, fmt_percent
+from dashboard.formatting import customer_link, fmt_count, fmt_money, fmt_percent
 from dashboard.jobs import run_task
 
 dash.register_page(
@@ -296,7 +297,9 @@ def _at_risk_table(result, currency: str) -> dash_table.DataTable:
     top = (
         result.table.sort("value_at_risk", descending=True)
         .head(AT_RISK_ROWS)
-        .with_columns(customer=pl.format("[{}](/customer?id={})", "customer_id", "customer_id"))
+        .with_columns(
+            customer=pl.col("customer_id").map_elements(customer_link, return_dtype=pl.String)
+        )
     )
     return dash_table.DataTable(
         id="churn-at-risk-table",
@@ -510,7 +513,7 @@ def download_predictions(n_clicks: int, token: dict | None, threshold: float | N
         "customer_id", "churn_probability", "predicted_clv", "quadrant", "action", "value_at_risk"
     )
     return {
-        "content": frame.write_csv(),
+        "content": to_csv(frame),
         "filename": f"predictions_{token['horizon']}d.csv",
         "type": "text/csv",
     }

@@ -9,6 +9,7 @@ from dash import Input, Output, State, callback, ctx, dash_table, dcc, html, no_
 from dash.dash_table.Format import Format, Group, Scheme
 from dash.exceptions import PreventUpdate
 
+from analytics.export import to_csv
 from analytics.features import FEATURES
 from analytics.profiles import box_stats
 from analytics.segmentation import ALGORITHMS, K_ALGORITHMS
@@ -581,7 +582,7 @@ def download_segments(n_clicks: int, current: dict | None):
         current["dataset_id"], SegmentParams.from_dict(current["params"])
     )
     frame: pl.DataFrame = result.assignments
-    return {"content": frame.write_csv(), "filename": "segments.csv", "type": "text/csv"}
+    return {"content": to_csv(frame), "filename": "segments.csv", "type": "text/csv"}
 
 
 @callback(Output("segments-surrogate", "children"), Input("segments-current", "data"))
