@@ -11,7 +11,7 @@ from pathlib import Path
 import polars as pl
 
 from analytics.datasets import Dataset, open_dataset
-from analytics.errors import ParameterError, SegmentaError
+from analytics.errors import ParameterError, SegmentaError, set_audience
 from analytics.export import write_csv
 from analytics.features import customer_features
 from analytics.profiles import profile_segments
@@ -401,6 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    set_audience("cli")
     args = build_parser().parse_args(argv)
     try:
         check_output(args)

@@ -7,8 +7,9 @@ from pathlib import Path
 import dash
 import dash_bootstrap_components as dbc
 import diskcache
-from dash import DiskcacheManager
 
+from analytics.errors import set_audience
+from dashboard.background import JobManager
 from dashboard.components.shell import create_shell
 from dashboard.errors import handle_callback_error
 from dashboard.service import Service
@@ -25,8 +26,9 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     """
     settings = settings or Settings.from_env()
     settings.configure_logging()
+    set_audience("web")  # messages name the page's fields, not the CLI's flags
     settings.cache_dir.mkdir(parents=True, exist_ok=True)
-    manager = DiskcacheManager(diskcache.Cache(str(settings.cache_dir / "jobs")))
+    manager = JobManager(diskcache.Cache(str(settings.cache_dir / "jobs")))
     app = dash.Dash(
         __name__,
         use_pages=True,
