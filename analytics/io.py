@@ -17,7 +17,13 @@ import polars as pl
 
 from analytics.dates import parse_datetimes
 from analytics.errors import WEB_COLUMNS, DataError, SchemaError, fix
-from analytics.schema import CANONICAL, NUMERIC, resolve_columns, suggest_columns
+from analytics.schema import (
+    CANONICAL,
+    NUMERIC,
+    check_unique_headers,
+    resolve_columns,
+    suggest_columns,
+)
 
 CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
 EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls"}
@@ -201,6 +207,56 @@ def read_table(path: str | Path) -> tuple[pl.DataFrame, str | None]:
         f"{path.name}: unsupported file type {kind!r}. Use CSV (.csv, .csv.gz), Excel (.xlsx) or "
         "Parquet (.parquet)."
     )
+
+
+#: How much of a file :func:`read_columns` reads (after decompression) to find the header.
+HEADER_BYTES = 2**20
+
+
+def read_columns(path: str | Path) -> list[str]:
+    """The column names of a CSV, Excel or Parquet file, reading as little as possible.
+
+    CSV: the first :data:`HEADER_BYTES` (decompressed); Parquet: the schema; Excel: the first
+    row. Raises :class:`DataError` (wrong content for the name, unreadable, empty) and
+    :class:`SchemaError` for a header naming a column twice.
+    """
+    path = Path(path)
+    suffixes = _suffixes(path)
+    kind = suffixes[-1] if suffixes else ""
+    if kind in PARQUET_SUFFIXES | EXCEL_SUFFIXES:
+        _check_magic(path, kind)
+        try:
+            if kind in PARQUET_SUFFIXES:
+                columns = list(pl.read_parquet_schema(path))
+            else:
+                columns = pl.read_excel(
+                    path, infer_schema_length=0, read_options={"n_rows": 1}
+                ).columns
+        except Exception as exc:  # polars and fastexcel errors: the file is not what it says
+            raise DataError(
+                f"Cannot read {path.name}: {str(exc).splitlines()[0]}. Export it again, or as CSV."
+            ) from exc
+    else:
+        with open(path, "rb") as handle:
+            if handle.read(2) == b"\x1f\x8b":
+                handle.seek(0)
+                try:
+                    with gzip.GzipFile(fileobj=handle) as stream:
+                        head = stream.read(HEADER_BYTES)
+                except (OSError, EOFError) as exc:
+                    raise DataError(
+                        f"{path.name} looks gzip-compressed but is damaged ({exc})."
+                    ) from exc
+            else:
+                handle.seek(0)
+                head = handle.read(HEADER_BYTES)
+        text, _ = decode_text(head.rsplit(b"\n", 1)[0] if b"\n" in head else head, path.name)
+        if not text.strip():
+            raise DataError(f"{path.name} is empty.")
+        first = text.lstrip("\ufeff").splitlines()[0]
+        columns = next(csv.reader([first], delimiter=_sniff_delimiter(text)))
+    check_unique_headers(columns, where=path.name)
+    return columns
 
 
 def _as_text(series: pl.Series) -> pl.Series:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dash
@@ -14,6 +15,7 @@ from dashboard.components.shell import create_shell
 from dashboard.errors import handle_callback_error
 from dashboard.service import Service
 from dashboard.settings import Settings
+from dashboard.uploads import install as install_uploads
 
 HERE = Path(__file__).resolve().parent
 
@@ -27,7 +29,9 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     settings = settings or Settings.from_env()
     settings.configure_logging()
     set_audience("web")  # messages name the page's fields, not the CLI's flags
-    settings.cache_dir.mkdir(parents=True, exist_ok=True)
+    # Every file this process and its jobs create (uploads, cleaned data, caches) is private.
+    os.umask(0o077)
+    settings.cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     manager = JobManager(diskcache.Cache(str(settings.cache_dir / "jobs")))
     app = dash.Dash(
         __name__,
@@ -44,6 +48,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     app.server.secret_key = settings.secret_key
     app.server.config["SEGMENTA_SETTINGS"] = settings
     app.server.config["SEGMENTA_SERVICE"] = Service(settings)
+    install_uploads(app.server, settings, app.server.config["SEGMENTA_SERVICE"])
     app.layout = create_shell
     _register_shell_callbacks(app)
     return app

@@ -20,6 +20,7 @@ import os
 import time
 
 from dash import DiskcacheManager
+from dash.background_callback.managers.diskcache_manager import _make_job_fn
 
 from dashboard.jobs import JOB_KEY_ENV, heartbeat_key
 
@@ -34,7 +35,9 @@ class JobManager(DiskcacheManager):
     """:class:`~dash.DiskcacheManager` that reports dead jobs and records page heartbeats."""
 
     def make_job_fn(self, fn, progress, key=None):
-        inner = super().make_job_fn(fn, progress, key)
+        # Dash 4.4.1's job stores each set_props call under one key, replacing the previous one:
+        # only the last call of a job would reach the page. _MergingCache keeps them all.
+        inner = _make_job_fn(fn, _MergingCache(self.handle), progress)
         handle = self.handle
 
         def job_fn(result_key, progress_key, user_callback_args, context):
@@ -56,3 +59,21 @@ class JobManager(DiskcacheManager):
             return result
         self.handle.delete(heartbeat_key(key))
         return {"background_callback_error": {"msg": JOB_ENDED, "tb": ""}}
+
+
+class _MergingCache:
+    """The job's view of the cache: ``set_props`` entries merge instead of replacing."""
+
+    def __init__(self, handle):
+        self._handle = handle
+
+    def set(self, key, value, *args, **kwargs):
+        if isinstance(key, str) and key.endswith("-set_props") and isinstance(value, dict):
+            merged = dict(self._handle.get(key) or {})
+            for component, props in value.items():
+                merged[component] = {**merged.get(component, {}), **props}
+            value = merged
+        return self._handle.set(key, value, *args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._handle, name)

@@ -100,7 +100,12 @@ def _ingest(service, progress: Progress, dataset_id: str) -> dict:
     return {"rows_in": report.rows_in, "rows_out": report.rows_out, "customers": report.customers}
 
 
+def _inspect(service, progress: Progress, dataset_id: str) -> dict:
+    return {"columns": service.upload_columns(dataset_id)}
+
+
 TASKS: dict[str, Callable[..., Any]] = {
+    "inspect": _inspect,
     "sweep": _sweep,
     "train": _train,
     "explain": _explain,

@@ -167,3 +167,17 @@ def _status(process: psutil.Process) -> str | None:
         return process.status()
     except psutil.NoSuchProcess:
         return None
+
+
+def test_every_set_props_of_a_job_reaches_the_page(tmp_path):
+    from dashboard.background import _MergingCache
+
+    handle = diskcache.Cache(str(tmp_path / "jobs"))
+    cache = _MergingCache(handle)
+    cache.set("k-set_props", {"app-alert": {"children": "why", "is_open": True}})
+    cache.set("k-set_props", {"churn-token": {"data": None}})
+    cache.set("k-set_props", {"app-alert": {"color": "danger"}})
+    assert handle.get("k-set_props") == {
+        "app-alert": {"children": "why", "is_open": True, "color": "danger"},
+        "churn-token": {"data": None},
+    }
