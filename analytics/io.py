@@ -81,12 +81,14 @@ def _read_bytes(
         return _gunzip_bounded(handle, path, max_bytes, max_ratio)
 
 
-def _gunzip_bounded(handle, path: Path, max_bytes: int | None, max_ratio: float | None) -> bytes:
+def _gunzip_bounded(
+    handle, path: Path, max_bytes: int | None, max_ratio: float | None
+) -> bytearray:
     max_bytes = MAX_DECOMPRESSED_BYTES if max_bytes is None else max_bytes
     max_ratio = MAX_COMPRESSION_RATIO if max_ratio is None else max_ratio
     compressed = path.stat().st_size
     limit = min(max_bytes, max(int(compressed * max_ratio), RATIO_FREE_BYTES))
-    chunks: list[bytes] = []
+    data = bytearray()  # grown in place: no second copy of the output at the end
     size = 0
     try:
         with gzip.GzipFile(fileobj=handle) as stream:
@@ -103,10 +105,10 @@ def _gunzip_bounded(handle, path: Path, max_bytes: int | None, max_ratio: float 
                         "(it looks like a decompression bomb). Upload the uncompressed file, or "
                         "split it into smaller files."
                     )
-                chunks.append(chunk)
+                data += chunk
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise DataError(f"{path.name} looks gzip-compressed but is damaged ({exc}).") from exc
-    return b"".join(chunks)
+    return data
 
 
 #: First bytes of the binary formats: a file named .xlsx or .parquet must really be one.
