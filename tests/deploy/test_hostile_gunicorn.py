@@ -215,3 +215,78 @@ def test_hos102_killed_job_is_reported_within_10_s_and_runs_again(cache_dir):
             assert wait_until(done, timeout=240) == "Use k = 4"
         finally:
             driver.quit()
+
+
+def _start(port: int, cache_dir):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "SEGMENTA_CACHE_DIR": str(cache_dir), "SEGMENTA_LOG_LEVEL": "WARNING"}
+    log = open(cache_dir.parent / f"gunicorn-{port}-{time.time():.0f}.log", "w")  # noqa: SIM115
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "-w",
+            "2",
+            "-b",
+            f"127.0.0.1:{port}",
+            "--timeout",
+            "180",
+            "--graceful-timeout",
+            "5",
+            "wsgi:server",
+        ],
+        cwd=root,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_until(lambda: _status(url + "/") == 200, timeout=60)
+    return process, url
+
+
+def _stop_all(process) -> None:
+    """Stop the server and everything it started (its process group), as a host restart does."""
+    import os
+
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()
+
+
+def test_hos103_server_restarted_mid_job_is_reported_and_runs_again(cache_dir):
+    from tests.deploy.test_gunicorn import _free_port
+
+    port = _free_port()
+    process, url = _start(port, cache_dir)
+    driver = _browser()
+    try:
+        driver.get(url + "/segments")
+        wait_until(lambda: table_rows(driver, "segments-profile-table") == 4, timeout=120)
+        click(driver, driver.find_element(By.ID, "segments-sweep-button"))
+        wait_until(lambda: _job_processes(url)[1], 60)
+        time.sleep(1.0)
+        _stop_all(process)
+        process, _ = _start(port, cache_dir)
+        restarted = time.monotonic()
+        wait_until(lambda: JOB_ENDED in _alert(driver), timeout=30)
+        print(f"alert {time.monotonic() - restarted:.1f} s after the server was back")
+        assert time.monotonic() - restarted < 10
+        wait_until(lambda: driver.find_element(By.ID, "segments-sweep-button").is_enabled(), 10)
+        click(driver, driver.find_element(By.ID, "segments-sweep-button"))
+
+        def done():
+            text = driver.find_element(By.ID, "segments-sweep-apply").text
+            return text if text.startswith("Use k =") else None
+
+        assert wait_until(done, timeout=240) == "Use k = 4"
+    finally:
+        driver.quit()
+        _stop_all(process)
