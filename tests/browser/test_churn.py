@@ -32,6 +32,8 @@ def test_chu001_training_shows_metrics_against_baselines(dash_duo, app):
     assert "Churn model beats recency" in dash_duo.find_element("#churn-content").text
     assert dash_duo.find_element("#churn-quadrant-loyal").text.endswith("customers")
     wait_until(lambda: len(dash_duo.find_elements("#churn-at-risk-table tbody tr")) > 10)
+    link = dash_duo.find_elements("#churn-at-risk-table tbody a")[0]
+    assert link.get_attribute("href").endswith(f"/customer?id={link.text}")
     assert dash_duo.get_logs() == []
 
 

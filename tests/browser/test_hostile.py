@@ -26,3 +26,25 @@ def test_hos001_customer_id_cannot_become_a_foreign_link(dash_duo):
     assert texts == [EVIL, "12347"]
     assert not any("evil.example/phish" in h.split("?")[0] for h in hrefs)
     assert dash_duo.get_logs() == []
+
+
+def test_hos002_refused_upload_shows_why_and_keeps_nothing(dash_duo, app, tmp_path):
+    fake = tmp_path / "orders.xlsx"
+    fake.write_text("Customer,Date,Total\nc1,2011-01-01,5\n")
+    before = fake.read_bytes()
+    dash_duo.start_server(app)
+    dash_duo.wait_for_element("#overview-kpis")
+    dash_duo.driver.get(dash_duo.server_url + "/data")
+    dash_duo.wait_for_element("#data-upload input[type=file]", timeout=60)
+    dash_duo.find_element("#data-upload input[type=file]").send_keys(str(fake))
+    dash_duo.wait_for_contains_text(
+        "#app-alert",
+        "orders.xlsx is named .xlsx but is not an Excel workbook: its content looks like text "
+        "(a CSV?). Rename it to .csv",
+        timeout=60,
+    )
+    assert "--" not in dash_duo.find_element("#app-alert").text
+    assert dash_duo.find_element("#topbar-dataset").text.endswith("(bundled)")
+    uploads = app.server.config["SEGMENTA_SETTINGS"].cache_dir / "uploads"
+    assert not uploads.exists() or list(uploads.iterdir()) == []
+    assert fake.read_bytes() == before
