@@ -63,10 +63,10 @@ def test_wall_clock_ceiling_stops_the_job_and_says_so(settings):
 
 
 def test_memory_ceiling_stops_the_job_and_says_so(settings):
-    small = dataclasses.replace(settings, job_memory_mb=1200)
+    small = dataclasses.replace(settings, job_memory_mb=1500, job_timeout_s=180)
     with pytest.raises(
         JobStopped,
-        match=r"^The loading of the file needed more than 1,200 MB of memory, this server's limit "
+        match=r"^The loading of the file needed more than 1,500 MB of memory, this server's limit "
         "for one job, and was stopped.",
     ):
         run_task(small, "ingest", dataset_id=BUNDLED_ID)
