@@ -3,6 +3,10 @@
 Steps, in order (each counts the rows it touched):
 
 1. rows without a readable date: removed (they cannot be placed in time);
+   then (:func:`implausible_value_steps`) rows dated before :data:`MIN_DATE` or after tomorrow
+   (UTC), rows whose quantity, unit price or amount is NaN or infinite, and rows whose magnitude
+   passes :data:`MAX_ABS_QUANTITY`, :data:`MAX_ABS_UNIT_PRICE` or :data:`MAX_ABS_AMOUNT` (typing
+   slips such as ``1e308``): all removed and counted, never passed on as numbers;
 2. exact duplicate rows: removed, first copy kept;
 3. non-positive prices (``unit_price <= 0``; ``amount == 0`` when the log has no prices): removed,
    they are write-offs, samples and bad-debt adjustments, not sales;
@@ -16,12 +20,22 @@ The input frame is never modified; a new frame is returned.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
 
 from analytics.errors import DataError
+
+#: Earliest plausible transaction date (older dates are typing slips or default values such as
+#: 1900-01-01); the latest is tomorrow, UTC, at the time of cleaning (one day of slack for time
+#: zones).
+MIN_DATE = dt.datetime(1990, 1, 1)
+#: Largest plausible magnitudes; anything beyond is a typing slip or an overflow, not a sale.
+MAX_ABS_QUANTITY = 1e6
+MAX_ABS_UNIT_PRICE = 1e6
+MAX_ABS_AMOUNT = 1e9
 
 
 @dataclass(frozen=True)
@@ -143,6 +157,9 @@ def clean_transactions(
     )
     frame = frame.filter(~undated)
 
+    frame, sanity = implausible_value_steps(frame)
+    steps.extend(sanity)
+
     before = frame.height
     frame = frame.filter(first_copies(frame))
     steps.append(
@@ -219,3 +236,61 @@ def clean_transactions(
         last_date=dates.max(),
     )
     return frame, report
+
+
+def implausible_value_steps(
+    frame: pl.DataFrame, today: dt.date | None = None
+) -> tuple[pl.DataFrame, list[CleaningStep]]:
+    """Remove rows with out-of-range dates and non-finite or absurd numbers, one step each.
+
+    Parameters
+    ----------
+    frame
+        A canonical log whose dates are all present.
+    today
+        The cleaning date (default: today, UTC); dates after ``today + 1 day`` are out of range.
+
+    Returns
+    -------
+    (kept, steps)
+        The rows left and three :class:`CleaningStep` (counts may be zero).
+    """
+    today = today or dt.datetime.now(dt.UTC).date()
+    latest = dt.datetime.combine(today + dt.timedelta(days=2), dt.time())  # end of tomorrow
+    date = pl.col("invoice_date")
+    out_of_range = (date < MIN_DATE) | (date >= latest)
+    numbers = [pl.col(c) for c in ("quantity", "unit_price", "amount")]
+    non_finite = pl.any_horizontal([c.is_nan() | c.is_infinite() for c in numbers]).fill_null(False)
+    absurd = pl.any_horizontal(
+        (pl.col("quantity").abs() > MAX_ABS_QUANTITY),
+        (pl.col("unit_price").abs() > MAX_ABS_UNIT_PRICE),
+        (pl.col("amount").abs() > MAX_ABS_AMOUNT),
+    ).fill_null(False)
+    counts = frame.select(
+        dates=out_of_range.sum(),
+        non_finite=non_finite.sum(),
+        absurd=(absurd & ~non_finite).sum(),
+    ).row(0, named=True)
+    kept = frame.filter(~(out_of_range | non_finite | absurd))
+    steps = [
+        CleaningStep(
+            "date out of range",
+            int(counts["dates"]),
+            "removed",
+            f"dated before {MIN_DATE:%d %b %Y} or after {today + dt.timedelta(days=1):%d %b %Y}",
+        ),
+        CleaningStep(
+            "non-finite number",
+            int(counts["non_finite"]),
+            "removed",
+            "quantity, unit price or amount is NaN or infinite",
+        ),
+        CleaningStep(
+            "implausible number",
+            int(counts["absurd"]),
+            "removed",
+            f"quantity or unit price beyond {MAX_ABS_QUANTITY:,.0f}, or amount beyond "
+            f"{MAX_ABS_AMOUNT:,.0f}, in absolute value",
+        ),
+    ]
+    return kept, steps

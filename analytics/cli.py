@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from analytics.choices import ALGORITHMS, K_ALGORITHMS, SCALINGS
-from analytics.errors import ParameterError, SegmentaError
+from analytics.errors import ParameterError, SegmentaError, set_audience
 from analytics.schema import parse_column_mapping
 
 # Each command imports what it needs when it runs (scikit-learn, scipy and LightGBM alone take
@@ -48,16 +49,55 @@ def _open(args: argparse.Namespace) -> Dataset:
     )
 
 
-def _write(frame: pl.DataFrame, output: str) -> None:
+def check_output(args: argparse.Namespace) -> None:
+    """Refuse an ``--output`` we cannot or must not write, before any work is done.
+
+    It must end in .csv or .parquet, must not be the ``--input`` file (that would destroy the
+    data being read), and its folder must exist or be creatable and be writable.
+    """
+    output = getattr(args, "output", None)
+    if output is None:
+        return
     path = Path(output)
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".parquet"):
+    if path.suffix.lower() not in (".csv", ".parquet"):
         raise ParameterError(f"--output must end in .csv or .parquet. Got {output!r} instead.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".csv":
-        frame.write_csv(path)
-    else:
-        frame.write_parquet(path)
+    source = getattr(args, "input", None)
+    if source and Path(source).exists() and path.exists() and path.samefile(source):
+        raise ParameterError(
+            f"--output {output} is the --input file: writing it would destroy your data. "
+            "Choose another --output file name."
+        )
+    if path.is_dir():
+        raise ParameterError(f"--output {output} is a folder; give a file name inside it.")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise ParameterError(
+            f"Cannot write --output {output}: the folder {folder} is not writable. "
+            "Choose an --output in a folder you can write to."
+        )
+    if path.exists() and not os.access(path, os.W_OK):
+        raise ParameterError(
+            f"Cannot write --output {output}: the file is read-only. Choose another --output."
+        )
+
+
+def _write(frame: pl.DataFrame, output: str) -> None:
+    from analytics.export import write_csv
+
+    path = Path(output)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix.lower() == ".csv":
+            write_csv(frame, path)
+        else:
+            frame.write_parquet(path)
+    except OSError as error:
+        raise ParameterError(
+            f"Cannot write --output {output}: {error.strerror or error}. "
+            "Choose an --output in a folder you can write to."
+        ) from error
     print(f"Wrote {frame.height:,} rows to {path}")
 
 
@@ -424,6 +464,7 @@ def run_pipeline(
 
     from analytics.baskets import baskets_from_transactions, mine_rules, rules_csv_frame
     from analytics.datasets import open_dataset
+    from analytics.export import write_csv
     from analytics.features import customer_features
     from analytics.predict import predict, quadrant_summary
     from analytics.rfm import rfm_table
@@ -447,7 +488,7 @@ def run_pipeline(
     def write(frame, name: str) -> None:
         target = out / name
         if name.endswith(".csv"):
-            frame.write_csv(target)
+            write_csv(frame, target)  # formula-leading cells neutralised, as every export
         else:
             frame.write_parquet(target)
         files[name] = f"{frame.height:,} rows"
@@ -803,10 +844,12 @@ def _flag_for(parser: argparse.ArgumentParser, argv: Sequence[str], parameter: s
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    set_audience("cli")
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        check_output(args)
         args.run(args)
     except SegmentaError as error:
         flag = _flag_for(parser, argv, getattr(error, "parameter", None))

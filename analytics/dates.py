@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from analytics.errors import DataError
+from analytics.errors import WEB_DATE_FORMAT, DataError, fix
 
 _TIMES = (" %H:%M:%S%.f", " %H:%M", " %I:%M:%S %p", " %I:%M %p", "")
 
@@ -89,11 +89,12 @@ def parse_datetimes(
 
     if date_format is not None:
         parsed = _parse_with(uniques, (date_format,))
-        used = f"--date-format {date_format}"
+        used = fix(f"--date-format {date_format}", f"date format {date_format}")
         if parsed.null_count() == uniques.len():
             raise DataError(
-                f"No value of column {column!r} in {where} matches --date-format {date_format!r} "
-                f"(e.g. {uniques[0]!r}). Check the format: %d day, %m month, %Y year, %H:%M time."
+                f"No value of column {column!r} in {where} matches "
+                + fix(f"--date-format {date_format!r} ", f"the date format {date_format!r} ")
+                + f"(e.g. {uniques[0]!r}). Check the format: %d day, %m month, %Y year, %H:%M time."
             )
     else:
         readings = {name: _parse_with(uniques, fmts) for name, fmts in FAMILIES.items()}
@@ -102,7 +103,10 @@ def parse_datetimes(
         if best == 0:
             raise DataError(
                 f"Cannot read the dates in column {column!r} of {where} (e.g. {uniques[0]!r}). "
-                "Pass the format with --date-format, e.g. --date-format '%d/%m/%Y %H:%M'."
+                + fix(
+                    "Pass the format with --date-format, e.g. --date-format '%d/%m/%Y %H:%M'.",
+                    f"Type the format in {WEB_DATE_FORMAT}, e.g. %d/%m/%Y %H:%M.",
+                )
             )
         winners = [name for name, score in scores.items() if score == best]
         if "year-first (ISO)" in winners:
@@ -111,8 +115,13 @@ def parse_datetimes(
             example = _ambiguous_example(uniques, readings)
             raise DataError(
                 f"The dates in column {column!r} of {where} can be read day-first or month-first "
-                f"(e.g. {example!r}), and no value settles which. Pass --date-format "
-                "'%d/%m/%Y %H:%M' (day first) or --date-format '%m/%d/%Y %H:%M' (month first)."
+                f"(e.g. {example!r}), and no value settles which. "
+                + fix(
+                    "Pass --date-format '%d/%m/%Y %H:%M' (day first) or "
+                    "--date-format '%m/%d/%Y %H:%M' (month first).",
+                    f"Type %d/%m/%Y %H:%M (day first) or %m/%d/%Y %H:%M (month first) in "
+                    f"{WEB_DATE_FORMAT}.",
+                )
             )
         else:
             used = winners[0]
@@ -131,8 +140,8 @@ def parse_datetimes(
         row = int(pl.arg_where(result.is_null() & text.is_not_null(), eager=True)[0])
         raise DataError(
             f"{bad_rows:,} of {non_null:,} values in column {column!r} of {where} are not dates "
-            f"read as {used} (first at data row {row + 1}: {text[row]!r}). Fix those rows, or pass "
-            "the right --date-format."
+            f"read as {used} (first at data row {row + 1}: {text[row]!r}). Fix those rows, or "
+            + fix("pass the right --date-format.", f"type the right format in {WEB_DATE_FORMAT}.")
         )
     return result.alias(values.name), used
 

@@ -33,3 +33,32 @@ class ParameterError(SegmentaError, ValueError):
     def __init__(self, message: str, parameter: str | None = None) -> None:
         super().__init__(message)
         self.parameter = parameter
+
+
+# -- where the reader is -------------------------------------------------------------------
+# A message that tells the user what to change must name what *they* can change: a flag on the
+# command line, a field on the web page. The process says once, at start-up, which it is
+# (``set_audience("web")`` in the dashboard and its job processes); the default is the CLI.
+AUDIENCES = ("cli", "web")
+_audience = ["cli"]  # one value per process, set at start-up only
+
+
+def set_audience(audience: str) -> None:
+    """Say once per process whether messages are read in a shell (``"cli"``) or a browser (``"web"``)."""
+    if audience not in AUDIENCES:
+        raise ValueError(f"audience must be one of {AUDIENCES}. Got {audience!r} instead.")
+    _audience[0] = audience
+
+
+def current_audience() -> str:
+    return _audience[0]
+
+
+def fix(cli: str, web: str) -> str:
+    """The part of a message saying what to change: ``cli`` in a shell, ``web`` in the app."""
+    return web if _audience[0] == "web" else cli
+
+
+#: The web app's name for what the CLI calls ``--columns`` and ``--date-format``.
+WEB_COLUMNS = 'the "Which column is which?" choices on the Data page'
+WEB_DATE_FORMAT = 'the "Date format" field on the Data page'

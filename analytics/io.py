@@ -16,8 +16,14 @@ from pathlib import Path
 import polars as pl
 
 from analytics.dates import parse_datetimes
-from analytics.errors import DataError, SchemaError
-from analytics.schema import CANONICAL, NUMERIC, resolve_columns
+from analytics.errors import WEB_COLUMNS, DataError, SchemaError, fix
+from analytics.schema import (
+    CANONICAL,
+    NUMERIC,
+    check_unique_headers,
+    resolve_columns,
+    suggest_columns,
+)
 
 CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
 EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls"}
@@ -52,15 +58,85 @@ def _suffixes(path: Path) -> list[str]:
     return suffixes
 
 
-def _read_bytes(path: Path) -> bytes:
+#: Decompression bounds (gzip bombs): at most this many bytes out of one file ...
+MAX_DECOMPRESSED_BYTES = 1 * 2**30
+#: ... and at most this many times the compressed size (real CSV logs compress 4-15x; a bomb
+#: 1000x). Files whose output stays under ``RATIO_FREE_BYTES`` are never refused for their ratio.
+MAX_COMPRESSION_RATIO = 100
+RATIO_FREE_BYTES = 16 * 2**20
+
+
+def _read_bytes(
+    path: Path,
+    max_bytes: int | None = None,
+    max_ratio: float | None = None,
+) -> bytes:
+    """The file's bytes, gunzipped when it starts with the gzip magic number.
+
+    Decompression streams and stops as soon as the output passes ``max_bytes`` (default
+    :data:`MAX_DECOMPRESSED_BYTES`) or ``max_ratio`` (default :data:`MAX_COMPRESSION_RATIO`)
+    times the compressed size, so a gzip bomb costs a few megabytes, never its expanded size.
+    """
     with open(path, "rb") as handle:
-        data = handle.read()
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
-            raise DataError(f"{path.name} looks gzip-compressed but is damaged ({exc}).") from exc
+        magic = handle.read(2)
+        handle.seek(0)
+        if magic != b"\x1f\x8b":
+            return handle.read()
+        return _gunzip_bounded(handle, path, max_bytes, max_ratio)
+
+
+def _gunzip_bounded(
+    handle, path: Path, max_bytes: int | None, max_ratio: float | None
+) -> bytearray:
+    max_bytes = MAX_DECOMPRESSED_BYTES if max_bytes is None else max_bytes
+    max_ratio = MAX_COMPRESSION_RATIO if max_ratio is None else max_ratio
+    compressed = path.stat().st_size
+    limit = min(max_bytes, max(int(compressed * max_ratio), RATIO_FREE_BYTES))
+    data = bytearray()  # grown in place: no second copy of the output at the end
+    size = 0
+    try:
+        with gzip.GzipFile(fileobj=handle) as stream:
+            while chunk := stream.read(min(2**20, limit + 1 - size)):
+                size += len(chunk)
+                if size > limit:
+                    why = (
+                        f"more than {max_bytes / 2**20:,.0f} MB"
+                        if limit == max_bytes
+                        else f"more than {max_ratio:g} times its compressed size"
+                    )
+                    raise DataError(
+                        f"{path.name} expands to {why} when decompressed, which this app refuses "
+                        "(it looks like a decompression bomb). Upload the uncompressed file, or "
+                        "split it into smaller files."
+                    )
+                data += chunk
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise DataError(f"{path.name} looks gzip-compressed but is damaged ({exc}).") from exc
     return data
+
+
+#: First bytes of the binary formats: a file named .xlsx or .parquet must really be one.
+_MAGIC = {
+    ".xlsx": (b"PK\x03\x04",),
+    ".xlsm": (b"PK\x03\x04",),
+    ".xls": (b"\xd0\xcf\x11\xe0", b"PK\x03\x04"),
+    ".parquet": (b"PAR1",),
+    ".pq": (b"PAR1",),
+}
+
+
+def _check_magic(path: Path, kind: str) -> None:
+    """Refuse a file whose content is not the format its name says (e.g. a CSV named .xlsx)."""
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    if any(head.startswith(magic) for magic in _MAGIC.get(kind, (head[:0],))):
+        return
+    looks = "text (a CSV?)" if head and b"\x00" not in head else "another kind of file"
+    fmt = "an Excel workbook" if kind in EXCEL_SUFFIXES else "a Parquet file"
+    raise DataError(
+        f"{path.name} is named {kind} but is not {fmt}: its content looks like {looks}. "
+        "Rename it to .csv if it is a CSV, or export it again in the format its name says."
+    )
 
 
 def decode_text(data: bytes, name: str) -> tuple[str, str]:
@@ -118,12 +194,22 @@ def read_table(path: str | Path) -> tuple[pl.DataFrame, str | None]:
     kind = suffixes[-1] if suffixes else ""
     try:
         if kind in PARQUET_SUFFIXES:
+            _check_magic(path, kind)
             import pyarrow.parquet as pq
 
             check_memory(pq.ParquetFile(path).metadata.num_rows, path.name)
             return pl.read_parquet(path), None
         if kind in EXCEL_SUFFIXES:
-            return pl.read_excel(path, infer_schema_length=0), None
+            _check_magic(path, kind)
+            try:
+                return pl.read_excel(path, infer_schema_length=0), None
+            except Exception as exc:  # fastexcel's own error classes (CalamineError, ...)
+                if type(exc).__module__.split(".")[0] not in {"fastexcel", "_fastexcel"}:
+                    raise
+                raise DataError(
+                    f"Cannot read {path.name} as an Excel workbook: {str(exc).splitlines()[0]}. "
+                    "Open it in a spreadsheet and save it again as .xlsx, or export it as CSV."
+                ) from exc
         if kind in CSV_SUFFIXES or not kind:
             text, encoding = decode_text(_read_bytes(path), path.name)
             if not text.strip():
@@ -151,6 +237,56 @@ def read_table(path: str | Path) -> tuple[pl.DataFrame, str | None]:
     )
 
 
+#: How much of a file :func:`read_columns` reads (after decompression) to find the header.
+HEADER_BYTES = 2**20
+
+
+def read_columns(path: str | Path) -> list[str]:
+    """The column names of a CSV, Excel or Parquet file, reading as little as possible.
+
+    CSV: the first :data:`HEADER_BYTES` (decompressed); Parquet: the schema; Excel: the first
+    row. Raises :class:`DataError` (wrong content for the name, unreadable, empty) and
+    :class:`SchemaError` for a header naming a column twice.
+    """
+    path = Path(path)
+    suffixes = _suffixes(path)
+    kind = suffixes[-1] if suffixes else ""
+    if kind in PARQUET_SUFFIXES | EXCEL_SUFFIXES:
+        _check_magic(path, kind)
+        try:
+            if kind in PARQUET_SUFFIXES:
+                columns = list(pl.read_parquet_schema(path))
+            else:
+                columns = pl.read_excel(
+                    path, infer_schema_length=0, read_options={"n_rows": 1}
+                ).columns
+        except Exception as exc:  # polars and fastexcel errors: the file is not what it says
+            raise DataError(
+                f"Cannot read {path.name}: {str(exc).splitlines()[0]}. Export it again, or as CSV."
+            ) from exc
+    else:
+        with open(path, "rb") as handle:
+            if handle.read(2) == b"\x1f\x8b":
+                handle.seek(0)
+                try:
+                    with gzip.GzipFile(fileobj=handle) as stream:
+                        head = stream.read(HEADER_BYTES)
+                except (OSError, EOFError) as exc:
+                    raise DataError(
+                        f"{path.name} looks gzip-compressed but is damaged ({exc})."
+                    ) from exc
+            else:
+                handle.seek(0)
+                head = handle.read(HEADER_BYTES)
+        text, _ = decode_text(head.rsplit(b"\n", 1)[0] if b"\n" in head else head, path.name)
+        if not text.strip():
+            raise DataError(f"{path.name} is empty.")
+        first = text.lstrip("\ufeff").splitlines()[0]
+        columns = next(csv.reader([first], delimiter=_sniff_delimiter(text)))
+    check_unique_headers(columns, where=path.name)
+    return columns
+
+
 def _as_text(series: pl.Series) -> pl.Series:
     """Ids as text exactly as written; whole floats (17850.0 from spreadsheets) lose the '.0'."""
     if series.dtype.is_float():
@@ -175,8 +311,10 @@ def _as_number(series: pl.Series, column: str, where: str) -> pl.Series:
         row = int(pl.arg_where(bad, eager=True)[0])
         raise DataError(
             f"Column {column!r} in {where} must hold numbers, but data row {row + 1} has "
-            f"{text[row]!r} ({int(bad.sum()):,} such rows). Fix those values in the file, or map "
-            "the right column with --columns."
+            f"{text[row]!r} ({int(bad.sum()):,} such rows). Fix those values in the file, or "
+            + fix(
+                "map the right column with --columns.", f"choose the right column in {WEB_COLUMNS}."
+            )
         )
     return parsed
 
@@ -290,7 +428,26 @@ def load_baskets(path: str | Path) -> list[list[str]]:
         raise DataError(
             f"{path.name} has no baskets: expected one basket per line, items separated by commas."
         )
+    check_not_a_log(baskets[0], path.name)
     return baskets
+
+
+def check_not_a_log(first_row: list[str], name: str) -> None:
+    """Refuse a transaction log given as baskets: its header would be mined as a basket.
+
+    A first line naming a date column and a customer or invoice column (as
+    :func:`analytics.schema.suggest_columns` recognises them) is a log's header, not a basket.
+    """
+    found = suggest_columns(first_row)
+    if "invoice_date" in found and ({"customer_id", "invoice_id"} & found.keys()):
+        named = ", ".join(
+            repr(found[c]) for c in ("customer_id", "invoice_id", "invoice_date") if c in found
+        )
+        raise DataError(
+            f"{name} looks like a transaction log, not one basket per line: its first line is a "
+            f"header naming {named}. Read it as a log with --format transactions (the default); "
+            "baskets are then built from its invoices."
+        )
 
 
 __all__ = [

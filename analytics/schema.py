@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 
 import polars as pl
 
-from analytics.errors import SchemaError
+from analytics.errors import WEB_COLUMNS, SchemaError, fix
 
 #: Canonical columns in order, with their polars types after loading.
 CANONICAL: dict[str, pl.DataType] = {
@@ -113,7 +113,9 @@ def resolve_columns(
         message suggests the closest existing column names.
     """
     columns = list(source_columns)
+    check_unique_headers(columns, where=where)
     mapping = dict(mapping or {})
+    check_mapping_targets(mapping)
     for canonical, source in mapping.items():
         if source not in columns:
             raise SchemaError(
@@ -144,12 +146,65 @@ def resolve_columns(
             if _suggest(name.split(" ")[0], columns)
         )
         raise SchemaError(
-            f"{where.capitalize()} has no column for {', '.join(missing)}. "
-            f"Its columns are: {', '.join(columns)}. Map them with --columns "
-            f"canonical=source pairs, e.g. --columns customer_id=Client,invoice_date=OrderedAt."
+            f"{_start(where)} has no column for {', '.join(missing)}. "
+            f"Its columns are: {', '.join(columns)}. "
+            + fix(
+                "Map them with --columns canonical=source pairs, e.g. "
+                "--columns customer_id=Client,invoice_date=OrderedAt.",
+                f"Choose them in {WEB_COLUMNS}.",
+            )
             + (f" {hints}" if hints else "")
         )
     return resolved
+
+
+def check_unique_headers(columns: Iterable[str], *, where: str = "the file") -> None:
+    """Refuse a header that names two columns the same (one of them would be silently lost).
+
+    Raises
+    ------
+    SchemaError
+        Naming the repeated header and the fix.
+    """
+    seen: dict[str, int] = {}
+    for column in columns:
+        seen[column] = seen.get(column, 0) + 1
+    # polars renames a repeated CSV header "x" to "x_duplicated_0"
+    renamed = [c for c in seen if re.search(r"_duplicated_\d+$", c)]
+    repeated = [c for c, n in seen.items() if n > 1] or [
+        re.sub(r"_duplicated_\d+$", "", c) for c in renamed
+    ]
+    if repeated:
+        raise SchemaError(
+            f"{_start(where)} has more than one column named "
+            + " and ".join(repr(c) for c in dict.fromkeys(repeated))
+            + ", so it is unclear which one holds the data. Rename the repeated columns in the "
+            "file's header so every column name is different, then load it again."
+        )
+
+
+def check_mapping_targets(mapping: Mapping[str, str]) -> None:
+    """Refuse a mapping that feeds one source column into two canonical columns.
+
+    Raises
+    ------
+    SchemaError
+        Naming the source column, both canonical columns and the fix.
+    """
+    by_source: dict[str, list[str]] = {}
+    for canonical, source in mapping.items():
+        by_source.setdefault(source, []).append(canonical)
+    for source, canonicals in by_source.items():
+        if len(canonicals) > 1:
+            raise SchemaError(
+                f"Column {source!r} is chosen for both "
+                + " and ".join(canonicals)
+                + "; each column of the file can feed only one of them. "
+                + fix(
+                    "Map each canonical column to a different source column in --columns.",
+                    f"Choose a different column for one of them in {WEB_COLUMNS}.",
+                )
+            )
 
 
 def _suggest(name: str, columns: list[str]) -> str:
@@ -163,3 +218,8 @@ def _suggest(name: str, columns: list[str]) -> str:
     if not close:
         return ""
     return " Did you mean " + " or ".join(repr(c) for c in close[:3]) + "?"
+
+
+def _start(where: str) -> str:
+    """``where`` at the start of a sentence: "The file", but a file name keeps its spelling."""
+    return where[:1].upper() + where[1:] if where.startswith("the ") else where

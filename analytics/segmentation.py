@@ -217,9 +217,16 @@ class Segmenter:
         if self.algorithm in K_ALGORITHMS:
             _check_int("n_clusters", self.n_clusters, *K_RANGE)
             if n_rows < self.n_clusters * 2:
+                most = n_rows // 2
                 raise InsufficientDataError(
-                    f"{n_rows:,} customers are too few for {self.n_clusters} segments: "
-                    f"use at most {max(n_rows // 2, 1)} segments or more data."
+                    f"{n_rows:,} {_plural(n_rows, 'customer')} "
+                    f"{'is' if n_rows == 1 else 'are'} too few for {self.n_clusters} "
+                    + (
+                        f"segments: use at most {most} segments or more data."
+                        if most >= K_RANGE[0]
+                        else f"segments: segmenting needs at least {2 * K_RANGE[0]} customers "
+                        "(two per segment, and at least two segments). Use more data."
+                    )
                 )
         if self.algorithm == "dbscan":
             _check_float("eps", self.eps, 0.0, 100.0)
@@ -440,3 +447,7 @@ def sweep_k(
         reason=reason,
         silhouette_sample_size=min(SILHOUETTE_SAMPLE, features.height),
     )
+
+
+def _plural(n: int, word: str) -> str:
+    return word if n == 1 else word + "s"

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from pathlib import Path
 
 import dash
 import dash_bootstrap_components as dbc
 import diskcache
-from dash import DiskcacheManager
 
+from analytics.errors import set_audience
 from dashboard.components.shell import create_shell
 from dashboard.errors import ALERT_ID, handle_callback_error
 from dashboard.figures import install_template
+from dashboard.job_manager import JobManager
 from dashboard.service import Service
 from dashboard.settings import Settings
+from dashboard.uploads import install as install_uploads
 
 HERE = Path(__file__).resolve().parent
 
@@ -28,9 +31,12 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     """
     settings = settings or Settings.from_env()
     settings.configure_logging()
-    settings.cache_dir.mkdir(parents=True, exist_ok=True)
+    set_audience("web")  # messages name the page's fields, not the CLI's flags
+    # Every file this process and its jobs create (uploads, cleaned data, caches) is private.
+    os.umask(0o077)
+    settings.cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     install_template()
-    manager = DiskcacheManager(diskcache.Cache(str(settings.cache_dir / "jobs")))
+    manager = JobManager(diskcache.Cache(str(settings.cache_dir / "jobs")))
     app = dash.Dash(
         __name__,
         use_pages=True,
@@ -46,6 +52,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     app.server.secret_key = settings.secret_key
     app.server.config["SEGMENTA_SETTINGS"] = settings
     app.server.config["SEGMENTA_SERVICE"] = Service(settings)
+    install_uploads(app.server, settings, app.server.config["SEGMENTA_SERVICE"])
     app.layout = create_shell
     _register_shell_callbacks(app)
     if settings.warm_up:

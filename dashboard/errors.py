@@ -19,9 +19,11 @@ from collections.abc import Callable, Mapping
 
 import dash_bootstrap_components as dbc
 from dash import no_update, set_props
+from dash._callback_context import context_value
 from dash.exceptions import BackgroundCallbackError, PreventUpdate
 
 from analytics.errors import ParameterError, SegmentaError
+from dashboard.job_manager import JOB_ENDED
 
 ALERT_ID = "app-alert"
 log = logging.getLogger("segmenta")
@@ -63,9 +65,18 @@ def alert_props(error: BaseException, fields: Mapping[str, str] | None = None) -
 
 
 def handle_callback_error(error: Exception):
-    """App-wide ``on_error``: show the shell's alert, keep every output as it was."""
+    """App-wide ``on_error``: show the alert; keep every output as it was, except for a job.
+
+    A background job that failed or whose process died (see :mod:`dashboard.job_manager`) has no
+    result for the parameters now on the page, so its outputs (the page's result tokens) are
+    cleared: the page never shows the previous parameters' results under the new ones.
+    """
     if isinstance(error, BackgroundCallbackError):
         log.error("Background job failed: %s", error)
+        clear_outputs()
+        if JOB_ENDED in str(error):
+            set_props(ALERT_ID, {"children": JOB_ENDED, "color": "danger", "is_open": True})
+            return None
     elif not isinstance(error, SegmentaError):
         log.exception("Callback failed", exc_info=error)
     set_props(ALERT_ID, alert_props(error))
@@ -101,6 +112,15 @@ def reports_to(alert_id: str, fields: Mapping[str, str] | None = None) -> Callab
     return decorate
 
 
+def clear_outputs() -> None:
+    """Set every output of the running callback to None (a job's result token: "no result")."""
+    outputs = getattr(context_value.get(), "outputs_list", None) or []
+    for output in outputs if isinstance(outputs, list) else [outputs]:
+        for item in output if isinstance(output, list) else [output]:
+            if isinstance(item, dict) and "id" in item and "property" in item:
+                set_props(item["id"], {item["property"]: None})
+
+
 def job_errors(fn: Callable) -> Callable:
     """For background callbacks without an alert of their own: user errors go to the shell alert."""
 
@@ -110,6 +130,7 @@ def job_errors(fn: Callable) -> Callable:
             return fn(*args, **kwargs)
         except SegmentaError as error:
             set_props(ALERT_ID, alert_props(error))
+            clear_outputs()
             raise PreventUpdate from error
 
     return wrapper

@@ -11,11 +11,15 @@ this process included. Only JSON crosses the pipe: no pickles.
 
 from __future__ import annotations
 
-import dataclasses
 import json
+import logging
 import os
+import resource
+import signal
 import subprocess
 import sys
+import threading
+import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +30,7 @@ from dashboard.settings import Settings
 
 Progress = Callable[[int, int, str], None]
 ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger("segmenta")
 
 
 class JobFailed(RuntimeError):
@@ -113,8 +118,13 @@ def _migration(
     return {"customers": result.moves.height}
 
 
+def _inspect(service, progress: Progress, dataset_id: str) -> dict:
+    return {"columns": service.upload_columns(dataset_id)}
+
+
 TASKS: dict[str, Callable[..., Any]] = {
     "migration": _migration,
+    "inspect": _inspect,
     "sweep": _sweep,
     "train": _train,
     "explain": _explain,
@@ -123,21 +133,109 @@ TASKS: dict[str, Callable[..., Any]] = {
 }
 
 
+class JobStopped(errors.SegmentaError):
+    """The job was stopped by a ceiling or died: its message says why and what to do."""
+
+
+#: The background-callback cache key of the job this process runs (set by
+#: :class:`dashboard.background.JobManager` in the forked job process); lets :func:`run_task`
+#: see whether the page still polls for the result.
+JOB_KEY_ENV = "SEGMENTA_JOB_KEY"
+HEARTBEAT_PREFIX = "segmenta-heartbeat:"
+
+
+def heartbeat_key(job_key: str) -> str:
+    return HEARTBEAT_PREFIX + job_key
+
+
+class _Watchdog:
+    """Kills the job process at its wall-clock ceiling, or once its page stops polling."""
+
+    def __init__(self, settings: Settings, process: subprocess.Popen, task: str):
+        self.settings, self.process, self.task = settings, process, task
+        self.reason: str | None = None
+        self.started = time.monotonic()
+        self._stop = threading.Event()
+        self._job_key = os.environ.get(JOB_KEY_ENV)
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _abandoned(self, cache) -> bool:
+        beat = cache.get(heartbeat_key(self._job_key))
+        now = time.time()
+        last = beat if beat is not None else now - (time.monotonic() - self.started)
+        return now - last > self.settings.job_abandon_s
+
+    def _watch(self) -> None:
+        cache = None
+        if self._job_key:
+            import diskcache
+
+            cache = diskcache.Cache(str(self.settings.cache_dir / "jobs"))
+        try:
+            while not self._stop.wait(1.0):
+                if self.process.poll() is not None:
+                    return
+                elapsed = time.monotonic() - self.started
+                if elapsed > self.settings.job_timeout_s:
+                    self.reason = (
+                        f"The {TASK_WORDS.get(self.task, self.task)} was stopped after "
+                        f"{_seconds(self.settings.job_timeout_s)}, this server's time limit for "
+                        "one job. Choose settings that ask for less work (fewer values, a higher "
+                        "minimum support, a shorter date range) and run it again."
+                    )
+                elif cache is not None and self._abandoned(cache):
+                    self.reason = (
+                        f"The {TASK_WORDS.get(self.task, self.task)} was stopped because its page "
+                        f"stopped asking for it for {_seconds(self.settings.job_abandon_s)} "
+                        "(the browser tab was closed). Run it again."
+                    )
+                else:
+                    continue
+                log.warning(
+                    "Stopping job %s (pid %s): %s", self.task, self.process.pid, self.reason
+                )
+                self.process.kill()
+                return
+        finally:
+            if cache is not None:
+                cache.close()
+
+
+def _seconds(n: int) -> str:
+    return f"{n:,} second" + ("" if n == 1 else "s")
+
+
+TASK_WORDS = {
+    "sweep": "search for the best number of segments",
+    "train": "churn and CLV training",
+    "explain": "explanation",
+    "rules": "basket analysis",
+    "ingest": "loading of the file",
+    "inspect": "reading of the file's columns",
+}
+
+
 def run_task(settings: Settings, task: str, progress: Progress | None = None, **kwargs) -> Any:
     """Run ``TASKS[task](service, progress, **kwargs)`` in a new interpreter and return its result.
 
+    The process runs under ``settings.job_memory_mb`` of address space and is killed after
+    ``settings.job_timeout_s`` seconds, or once the page that started it has not polled for
+    ``settings.job_abandon_s`` seconds; it dies with the process that started it.
+
     ``kwargs`` and the result must be JSON-serialisable. Raises the task's own
-    :class:`analytics.errors.SegmentaError` (same class, same message) for user errors and
-    :class:`JobFailed` when the process crashes.
+    :class:`analytics.errors.SegmentaError` (same class, same message) for user errors,
+    :class:`JobStopped` (a user-safe message saying why) when a ceiling stopped it or its process
+    was killed, and :class:`JobFailed` when it crashed with a traceback.
     """
     if task not in TASKS:
         raise ValueError(f"Unknown task {task!r}.")
     request = json.dumps(
-        {
-            "settings": {k: str(v) for k, v in dataclasses.asdict(settings).items()},
-            "task": task,
-            "kwargs": kwargs,
-        }
+        {"settings": settings.to_json(), "task": task, "kwargs": kwargs, "parent": os.getpid()}
     )
     env = {
         **os.environ,
@@ -152,6 +250,10 @@ def run_task(settings: Settings, task: str, progress: Progress | None = None, **
         env=env,
         cwd=ROOT,
     )
+    watchdog = _Watchdog(settings, process, task)
+    stderr: list[str] = []
+    drain = threading.Thread(target=lambda: stderr.append(process.stderr.read()), daemon=True)
+    drain.start()
     try:
         process.stdin.write(request)
         process.stdin.close()
@@ -163,34 +265,82 @@ def run_task(settings: Settings, task: str, progress: Progress | None = None, **
             elif message["kind"] == "done":
                 return message["result"]
             elif message["kind"] == "user-error":
-                error_class = getattr(errors, message["error"], errors.SegmentaError)
-                raise error_class(message["message"])
+                error_class = getattr(errors, message["error"], None)
+                if message["error"] == "JobStopped":
+                    error_class = JobStopped
+                raise (error_class or errors.SegmentaError)(message["message"])
             else:
                 raise JobFailed(f"The {task} job failed:\n{message['traceback']}")
         process.wait()
-        raise JobFailed(
-            f"The {task} job stopped unexpectedly (exit code {process.returncode}): "
-            f"{process.stderr.read()[-2000:]}"
+        drain.join(timeout=5)
+        if watchdog.reason:
+            raise JobStopped(watchdog.reason)
+        log.error(
+            "Job %s ended without a result (exit code %s): %s",
+            task,
+            process.returncode,
+            "".join(stderr)[-2000:],
         )
+        raise JobStopped(_ended_message(task, process.returncode, "".join(stderr), settings))
     finally:
+        watchdog.stop()
         if process.poll() is None:
             process.kill()
         process.wait()
+
+
+def _memory_message(words: str, settings: Settings) -> str:
+    return (
+        f"The {words} needed more than {settings.job_memory_mb:,} MB of memory, this server's "
+        "limit for one job, and was stopped. Choose settings that ask for less work (a higher "
+        "minimum support, fewer rows, a shorter date range) and run it again."
+    )
+
+
+def _ended_message(task: str, returncode: int | None, stderr: str, settings: Settings) -> str:
+    words = TASK_WORDS.get(task, task)
+    if "memory allocation of" in stderr or "MemoryError" in stderr:
+        return _memory_message(words, settings)  # polars aborts when an allocation fails
+    if returncode is not None and returncode < 0:
+        name = signal.Signals(-returncode).name
+        how = f"its process was killed ({name})"
+        if -returncode == signal.SIGKILL:
+            how += ", usually because the server ran short of memory or was restarted"
+    else:
+        how = f"its process stopped unexpectedly (exit code {returncode})"
+    return f"The {words} ended without a result: {how}. Nothing was saved; run it again."
+
+
+def _limit_memory(megabytes: int) -> None:
+    """Cap this process's address space; allocations beyond it fail with MemoryError."""
+    limit = megabytes * 2**20
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux to kill this process when the process that started it dies (PR_SET_PDEATHSIG)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+    except OSError:  # not Linux: the watchdog and Dash's cancel still stop it
+        return
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 def _main() -> None:
     from dashboard.service import Service
 
     request = json.loads(sys.stdin.read())
-    raw = request["settings"]
-    settings = Settings(
-        data_dir=Path(raw["data_dir"]),
-        cache_dir=Path(raw["cache_dir"]),
-        default_dataset=raw["default_dataset"],
-        log_level=raw["log_level"],
-        secret_key=raw["secret_key"],
-        currency=raw["currency"],
-    )
+    if request.get("parent"):
+        _die_with_parent(request["parent"])
+    settings = Settings.from_json(request["settings"])
+    errors.set_audience("web")
     out = sys.stdout
 
     def send(**message) -> None:
@@ -198,6 +348,7 @@ def _main() -> None:
         out.flush()
 
     sys.stdout = sys.stderr  # anything the libraries print must not corrupt the channel
+    _limit_memory(settings.job_memory_mb)
     try:
         result = TASKS[request["task"]](
             Service(settings),
@@ -206,6 +357,9 @@ def _main() -> None:
         )
     except errors.SegmentaError as error:
         send(kind="user-error", error=type(error).__name__, message=str(error))
+    except MemoryError:
+        words = TASK_WORDS.get(request["task"], request["task"])
+        send(kind="user-error", error="JobStopped", message=_memory_message(words, settings))
     except Exception:  # noqa: BLE001 - the parent turns this into JobFailed with the traceback
         send(kind="crash", traceback=traceback.format_exc())
     else:

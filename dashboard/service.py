@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import json
 import os
 import re
+import shutil
 import threading
 import uuid
 from collections.abc import Callable
@@ -30,7 +32,7 @@ from analytics.customers import CustomerHistory, customer_history, search_custom
 from analytics.datasets import BUNDLED_ID, BUNDLED_NAME, fingerprint, open_dataset
 from analytics.errors import DataError
 from analytics.features import customer_features
-from analytics.io import CSV_SUFFIXES, EXCEL_SUFFIXES, PARQUET_SUFFIXES, read_table
+from analytics.io import CSV_SUFFIXES, EXCEL_SUFFIXES, PARQUET_SUFFIXES, read_columns
 from analytics.kpis import Overview, period_overview
 from analytics.segment_report import SegmentParams, SegmentReport, segment_report
 from analytics.segmentation import KSweep, sweep_k
@@ -64,6 +66,31 @@ def upload_suffix(filename: str) -> str:
         f"{filename or 'The file'}: unsupported file type. Upload a CSV (.csv, .csv.gz, .txt), "
         "Excel (.xlsx) or Parquet (.parquet) file."
     )
+
+
+def stored_name(filename: str, suffix: str) -> str:
+    """The upload's own name, reduced to safe characters, so messages name the user's file.
+
+    Only letters, digits, ``-``, ``_`` and ``.`` are kept (no path separator can survive) and
+    the normalised ``suffix`` is forced, so the name never collides with ``meta.json``.
+    """
+    name = Path(filename.replace("\\", "/").rsplit("/", 1)[-1]).name
+    stem = name[: -len(suffix)] if name.lower().endswith(suffix) else Path(name).stem
+    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", stem).strip(".")[:80] or "upload"
+    return stem + suffix
+
+
+class UploadTooLarge(DataError):
+    """An upload is over the server's size limit."""
+
+
+def _write_private(path: Path, value: dict) -> None:
+    """Write JSON atomically to a file only this account can read (0600)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(json.dumps(value))
+    os.replace(tmp, path)
 
 
 def code_version() -> str:
@@ -137,19 +164,74 @@ class Service:
     def save_upload(self, content: bytes, filename: str) -> tuple[str, list[str]]:
         """Store an uploaded file under a new random id; return the id and the file's columns.
 
-        The file is kept byte for byte; its name is only a label (the path is built from the id).
+        The file is kept byte for byte, privately (see :meth:`store_upload`); its name is only a
+        label. An upload whose header cannot be read is deleted.
+        """
+        dataset_id = self.store_upload(io.BytesIO(content), filename, "", len(content))
+        try:
+            return dataset_id, self.upload_columns(dataset_id)
+        except BaseException:
+            self.discard_upload(dataset_id)
+            raise
+
+    # -- uploads from the web: streamed, bounded, private, owned (dashboard/uploads.py) -----
+    def store_upload(self, stream, filename: str, owner: str, max_bytes: int) -> str:
+        """Copy an upload ``stream`` to a new private folder in 1 MB chunks; return its id.
+
+        The folder is 0700 and the file 0600; the owner is recorded. A stream longer than
+        ``max_bytes`` raises :class:`UploadTooLarge` and leaves nothing behind.
         """
         suffix = upload_suffix(filename)
         dataset_id = f"u-{uuid.uuid4().hex}"
         folder = self.upload_dir(dataset_id)
-        folder.mkdir(parents=True)
-        path = folder / f"source{suffix}"
-        path.write_bytes(content)
-        frame, _ = read_table(path)
-        (folder / "meta.json").write_text(
-            json.dumps({"label": filename, "file": path.name, "ready": False})
-        )
-        return dataset_id, frame.columns
+        folder.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700)
+        path = folder / stored_name(filename, suffix)
+        size = 0
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                while chunk := stream.read(2**20):
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise UploadTooLarge(
+                            f"{filename} is larger than this app's upload limit of "
+                            f"{max_bytes / 2**20:,.0f} MB. Upload a smaller file (for example "
+                            "a shorter date range), or compress it as .csv.gz."
+                        )
+                    handle.write(chunk)
+            if size == 0:
+                raise DataError(f"{filename} is empty: choose a file with a header and rows.")
+            _write_private(
+                folder / "meta.json",
+                {"label": filename, "file": path.name, "ready": False, "owner": owner},
+            )
+        except BaseException:
+            self.discard_upload(dataset_id)
+            raise
+        return dataset_id
+
+    def upload_columns(self, dataset_id: str) -> list[str]:
+        """The column names in an upload's header (cheap: the rows are read by the load job)."""
+        folder = self.upload_dir(dataset_id)
+        meta = json.loads((folder / "meta.json").read_text())
+        return read_columns(folder / meta["file"])
+
+    def upload_owner(self, dataset_id: str) -> str | None:
+        """Who uploaded ``dataset_id`` ("" for an upload of unknown owner); None if no such upload."""
+        try:
+            meta = self.upload_dir(dataset_id) / "meta.json"
+        except DataError:
+            return None
+        if not meta.exists():
+            return None
+        return json.loads(meta.read_text()).get("owner") or ""
+
+    def discard_upload(self, dataset_id: str | None) -> None:
+        """Delete an upload's folder (a refused or failed upload leaves nothing behind)."""
+        if dataset_id is None:
+            return
+        shutil.rmtree(self.upload_dir(dataset_id), ignore_errors=True)
 
     def configure_upload(
         self, dataset_id: str, columns: dict[str, str], date_format: str | None
@@ -158,7 +240,7 @@ class Service:
         meta_path = self.upload_dir(dataset_id) / "meta.json"
         meta = json.loads(meta_path.read_text())
         meta.update({"columns": columns, "date_format": date_format or None, "ready": True})
-        meta_path.write_text(json.dumps(meta))
+        _write_private(meta_path, meta)
 
     def fingerprint(self, dataset_id: str) -> str:
         source = self.source(dataset_id)

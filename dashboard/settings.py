@@ -6,7 +6,7 @@ import logging
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from analytics.datasets import BUNDLED_ID, data_dir
@@ -32,6 +32,12 @@ class Settings:
                                   (default 1: concurrent requests share the cores)
     ``SEGMENTA_WARM_UP``          ``1`` (default): compute the default views of the default dataset
                                   when the server starts; ``0``: only when first asked
+    ``SEGMENTA_MAX_UPLOAD_MB``    largest upload body accepted, in MB (default 300); larger
+                                  requests are refused (413) before they are read
+    ``SEGMENTA_JOB_TIMEOUT_S``    wall-clock ceiling of one background job, seconds (default 900)
+    ``SEGMENTA_JOB_MEMORY_MB``    address-space ceiling of one job process, MB (default 6144)
+    ``SEGMENTA_JOB_ABANDON_S``    a job whose page has not polled for this long is stopped
+                                  (the browser was closed), seconds (default 120)
     ============================  ===============================================================
     """
 
@@ -45,6 +51,27 @@ class Settings:
     lock_timeout: int = 900
     request_threads: int = 1
     warm_up: bool = True
+    max_upload_mb: int = 300
+    job_timeout_s: int = 900
+    job_memory_mb: int = 6144
+    job_abandon_s: int = 120
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 2**20
+
+    def to_json(self) -> dict:
+        """Every field as JSON (paths as strings), for a job process."""
+        return {f.name: str(v) if isinstance(v, Path) else v for f, v in _fields(self)}
+
+    @classmethod
+    def from_json(cls, raw: dict) -> Settings:
+        """The inverse of :meth:`to_json`."""
+        known = {f.name: f for f in fields(cls)}
+        values = {k: v for k, v in raw.items() if k in known}
+        for name in ("data_dir", "cache_dir"):
+            values[name] = Path(values[name])
+        return cls(**values)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -66,6 +93,10 @@ class Settings:
             lock_timeout=_int(env, "SEGMENTA_LOCK_TIMEOUT", 900, 10, 86_400),
             request_threads=_int(env, "SEGMENTA_REQUEST_THREADS", 1, 1, 256),
             warm_up=_flag(env, "SEGMENTA_WARM_UP", True),
+            max_upload_mb=_positive_int(env, "SEGMENTA_MAX_UPLOAD_MB", 300),
+            job_timeout_s=_positive_int(env, "SEGMENTA_JOB_TIMEOUT_S", 900),
+            job_memory_mb=_positive_int(env, "SEGMENTA_JOB_MEMORY_MB", 6144),
+            job_abandon_s=_positive_int(env, "SEGMENTA_JOB_ABANDON_S", 120),
         )
 
     def configure_logging(self) -> None:
@@ -118,3 +149,20 @@ def _shared_secret(cache_dir: Path) -> str:
         finally:
             tmp.unlink()
     return path.read_text().strip()
+
+
+def _fields(settings: Settings):
+    return [(f, getattr(settings, f.name)) for f in fields(settings)]
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    text = env.get(name)
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise ValueError(f"{name} must be a whole number above 0. Got {text!r} instead.")
+    return value

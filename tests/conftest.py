@@ -35,3 +35,13 @@ def toy_log(rows: list[tuple]) -> pl.DataFrame:
     canonical, _, _ = to_canonical(raw)
     cleaned, _ = clean_transactions(canonical)
     return cleaned
+
+
+@pytest.fixture(autouse=True)
+def _cli_audience():
+    """Messages name CLI flags unless a test builds the app (which says "web" for its process)."""
+    from analytics.errors import set_audience
+
+    set_audience("cli")
+    yield
+    set_audience("cli")

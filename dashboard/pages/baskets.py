@@ -10,6 +10,7 @@ from dash.exceptions import PreventUpdate
 
 from analytics.baskets import rules_csv_frame, segment_rules, top_pairs
 from analytics.errors import ParameterError, SegmentaError
+from analytics.export import to_csv
 from dashboard.app import service, settings
 from dashboard.components.grid import create_grid
 from dashboard.components.shell import create_card, create_job_status
@@ -567,7 +568,7 @@ def download_rules(n_clicks, token):
         raise PreventUpdate
     rules = service().cached_rules(token["dataset_id"], BasketParams(**token["params"]))
     return {
-        "content": rules_csv_frame(rules).write_csv(),
+        "content": to_csv(rules_csv_frame(rules)),
         "filename": "rules.csv",
         "type": "text/csv",
     }

@@ -13,6 +13,7 @@ from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, 
 from dash.exceptions import PreventUpdate
 
 from analytics.explain import SHAP_TARGETS
+from analytics.export import to_csv
 from analytics.predict import CHOICE_RULE, quadrant_summary, revenue_at_risk, with_threshold
 from dashboard.app import service, settings
 from dashboard.background import job_callback
@@ -760,7 +761,7 @@ def download_predictions(n_clicks: int, token: dict | None, threshold: float | N
         "value_at_risk",
     )
     return {
-        "content": frame.write_csv(),
+        "content": to_csv(frame),
         "filename": f"predictions_{token['horizon']}d.csv",
         "type": "text/csv",
     }

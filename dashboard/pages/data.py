@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-
 import dash
 import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html
@@ -21,7 +19,6 @@ from dashboard.jobs import run_task
 
 dash.register_page(__name__, path="/data", name="Data", title="Data · Segmenta", order=5)
 
-MAX_UPLOAD_BYTES = 300 * 2**20
 LABELS = {
     "customer_id": "Customer id (required)",
     "invoice_date": "Date (required)",
@@ -39,6 +36,7 @@ def layout(**_query) -> html.Div:
     return html.Div(
         [
             dcc.Store(id="data-pending"),
+            dcc.Store(id="data-upload-result"),
             dcc.Store(id="data-token"),
             html.H3("Data", className="page-title mb-3"),
             create_card(
@@ -51,9 +49,9 @@ def layout(**_query) -> html.Div:
                 [
                     html.P(
                         "CSV (UTF-8, Windows-1252 or ISO-8859-1; comma, semicolon or tab separated; .gz allowed), "
-                        "Excel (.xlsx) or Parquet, up to 300 MB. It needs a customer, a date, and an amount or a "
-                        "quantity and a unit price. The file is stored as it is, in this app's cache folder, under "
-                        "a random id that only your browser session knows.",
+                        f"Excel (.xlsx) or Parquet, up to {settings().max_upload_mb:,} MB. It needs a customer, "
+                        "a date, and an amount or a quantity and a unit price. The file is stored as it is, "
+                        "privately, in this app's cache folder; only your browser session can open it.",
                         className="small",
                     ),
                     dcc.Upload(
@@ -61,7 +59,6 @@ def layout(**_query) -> html.Div:
                         children=html.Div(
                             ["Drag a file here or ", html.A("choose one", className="text-primary")]
                         ),
-                        max_size=MAX_UPLOAD_BYTES,
                         className="border border-2 rounded text-center p-4 mb-3 bg-light",
                         style={"borderStyle": "dashed"},
                     ),
@@ -188,28 +185,28 @@ def mapping_form(columns: list[str], suggested: dict[str, str]) -> html.Div:
 @callback(
     Output("data-pending", "data"),
     Output("data-mapping", "children"),
-    Input("data-upload", "contents"),
-    State("data-upload", "filename"),
+    Input("data-upload-result", "data"),
     prevent_initial_call=True,
 )
-def receive_upload(contents: str | None, filename: str | None):
-    """Store the file under a new id and ask which column is which."""
-    if not contents:
+def receive_upload(result: dict | None):
+    """The server stored the file (assets/upload.js posts it to /upload): ask which column is which."""
+    if not result:
         raise PreventUpdate
-    try:
-        payload = base64.b64decode(contents.split(",", 1)[1])
-    except (IndexError, ValueError) as error:
-        raise DataError(f"{filename}: the upload arrived damaged; please try again.") from error
-    dataset_id, columns = service().save_upload(payload, filename or "upload.csv")
-    suggested = suggest_columns(columns)
-    return {"dataset_id": dataset_id, "filename": filename, "columns": columns}, html.Div(
+    if "uploading" in result:
+        return None, html.P(
+            f"Uploading {result['uploading']}…", className="small text-muted", id="data-uploading"
+        )
+    if "error" in result:
+        raise DataError(result["error"])
+    filename, columns = result["filename"], result["columns"]
+    return {"dataset_id": result["dataset_id"], "filename": filename, "columns": columns}, html.Div(
         [
             html.P(
                 f"{filename}: {len(columns)} columns found.",
                 className="small text-muted mb-1",
                 id="data-upload-summary",
             ),
-            mapping_form(columns, suggested),
+            mapping_form(columns, suggest_columns(columns)),
         ]
     )
 

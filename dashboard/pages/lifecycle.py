@@ -12,6 +12,7 @@ from dash.exceptions import PreventUpdate
 
 from analytics.anomalies import KINDS, kind_labels
 from analytics.errors import ParameterError
+from analytics.export import to_csv
 from dashboard.app import service, settings
 from dashboard.background import job_callback
 from dashboard.components.grid import LINK_RENDERER, create_grid
@@ -390,7 +391,7 @@ def download_movers(n_clicks: int, token: dict | None):
     if migration is None:
         raise PreventUpdate
     return {
-        "content": migration.movers().write_csv(),
+        "content": to_csv(migration.movers()),
         "filename": f"movers_{token['by']}_{token['start']}_{token['end']}.csv",
         "type": "text/csv",
     }

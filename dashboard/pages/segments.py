@@ -18,6 +18,7 @@ from dash import (
 )
 from dash.exceptions import PreventUpdate
 
+from analytics.export import to_csv
 from analytics.features import FEATURES
 from analytics.profiles import box_stats
 from analytics.segmentation import ALGORITHMS, K_ALGORITHMS
@@ -631,4 +632,4 @@ def download_segments(n_clicks: int, current: dict | None):
         current["dataset_id"], SegmentParams.from_dict(current["params"])
     )
     frame: pl.DataFrame = result.assignments
-    return {"content": frame.write_csv(), "filename": "segments.csv", "type": "text/csv"}
+    return {"content": to_csv(frame), "filename": "segments.csv", "type": "text/csv"}

@@ -39,6 +39,9 @@ def test_each_rule_counts_its_rows():
     counts = {s.name: (s.rows, s.action) for s in report.steps}
     assert counts == {
         "missing or unreadable date": (1, "removed"),
+        "date out of range": (0, "removed"),
+        "non-finite number": (0, "removed"),
+        "implausible number": (0, "removed"),
         "exact duplicate rows": (1, "removed"),
         "non-positive price": (2, "removed"),
         "missing amount": (0, "removed"),
@@ -117,7 +120,11 @@ GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 def test_bundled_cleaning_and_features_unchanged(bundled):
     """Counts of every cleaning step and every feature exactly as before (tests/golden)."""
     golden = json.loads((GOLDEN / "bundled_cleaning_report.json").read_text())
-    assert bundled.report.to_rows() == golden["steps"]
+    # issue 9's checks for non-finite, implausible and out-of-range rows find none here
+    hostile = {"non-finite number", "implausible number", "date out of range"}
+    rows = bundled.report.to_rows()
+    assert [r for r in rows if r["step"] not in hostile] == golden["steps"]
+    assert all(bundled.report.step(name).rows == 0 for name in hostile)
     assert (bundled.report.rows_in, bundled.report.rows_out, bundled.report.customers) == (
         golden["rows_in"],
         golden["rows_out"],
@@ -147,3 +154,53 @@ def test_first_copies_survives_a_hash_collision(monkeypatch):
         lambda self, *a, **k: pl.Series([7] * self.height, dtype=pl.UInt64),
     )
     assert first_copies(TWINS).to_list() == [True, False, True, False, True, True]
+
+
+GOOD = ("A", "1", dt.datetime(2011, 1, 1), "X", 2, 5.0)
+
+
+@pytest.mark.parametrize(
+    ("bad_row", "step"),
+    [
+        (("B", "2", dt.datetime(2011, 1, 2), "Y", 1, float("nan")), "non-finite number"),
+        (("B", "2", dt.datetime(2011, 1, 2), "Y", 1, float("inf")), "non-finite number"),
+        (("B", "2", dt.datetime(2011, 1, 2), "Y", float("-inf"), 2.0), "non-finite number"),
+        (("B", "2", dt.datetime(2011, 1, 2), "Y", 1, 1e308), "implausible number"),
+        (("B", "2", dt.datetime(2011, 1, 2), "Y", 3e6, 1.0), "implausible number"),
+        (("B", "2", dt.datetime(2011, 1, 2), "Y", 1e5, 9e5), "implausible number"),  # amount 9e10
+        (("B", "2", dt.datetime(1900, 1, 1), "Y", 1, 2.0), "date out of range"),
+        (("B", "2", dt.datetime(1989, 12, 31, 23), "Y", 1, 2.0), "date out of range"),
+        (("B", "2", dt.datetime.now() + dt.timedelta(days=3), "Y", 1, 2.0), "date out of range"),
+        (("B", "2", dt.datetime(2056, 1, 1), "Y", 1, 2.0), "date out of range"),
+    ],
+)
+def test_non_finite_absurd_and_out_of_range_rows_are_removed_and_counted(bad_row, step):
+    tx = raw([GOOD, bad_row])
+    before = tx.clone()
+    cleaned, report = clean_transactions(tx)
+    assert cleaned["customer_id"].to_list() == ["A"]
+    assert report.step(step).rows == 1
+    others = {"non-finite number", "implausible number", "date out of range"} - {step}
+    assert all(report.step(name).rows == 0 for name in others)
+    assert tx.equals(before)
+
+
+def test_date_bounds_are_1990_and_tomorrow():
+    today = dt.datetime.now(dt.UTC).date()
+    tomorrow = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(23, 59))
+    rows = [
+        GOOD,
+        ("B", "2", dt.datetime(1990, 1, 1), "Y", 1, 2.0),
+        ("C", "3", tomorrow, "Y", 1, 2.0),
+    ]
+    cleaned, report = clean_transactions(raw(rows))
+    assert cleaned.height == 3
+    assert report.step("date out of range").rows == 0
+    assert "before 01 Jan 1990 or after" in report.step("date out of range").detail
+
+
+def test_a_price_of_nan_never_reaches_the_numbers():
+    rows = [GOOD, ("B", "2", dt.datetime(2011, 1, 2), "Y", 1, float("nan"))]
+    cleaned, _ = clean_transactions(raw(rows))
+    assert cleaned["amount"].is_finite().all()
+    assert cleaned["amount"].sum() == 10.0

@@ -316,3 +316,20 @@ def test_parquet_too_big_for_free_memory_is_refused_before_reading(tmp_path, mon
     monkeypatch.setattr(psutil, "virtual_memory", lambda: free)
     with pytest.raises(DataError, match=r"log.parquet has 10 rows: .* needs about 0.0 GB"):
         load_transactions(path)
+
+
+# -- read_columns: the header only (what an upload request reads) --------------------------
+def test_read_columns_of_every_format(tmp_path):
+    import gzip as _gzip
+
+    from analytics.io import read_columns
+
+    frame = pl.DataFrame({"Client": ["c1", "c2"], "OrderedAt": ["2011-01-01"] * 2, "Total": [1, 2]})
+    frame.write_parquet(tmp_path / "a.parquet")
+    frame.write_excel(tmp_path / "a.xlsx")
+    (tmp_path / "a.csv").write_text("Client;OrderedAt;Total\nc1;2011-01-01;1\n")
+    (tmp_path / "a.csv.gz").write_bytes(
+        _gzip.compress(b"\xef\xbb\xbfClient,OrderedAt,Total\nc1,x,1\n")
+    )
+    for name in ("a.parquet", "a.xlsx", "a.csv", "a.csv.gz"):
+        assert read_columns(tmp_path / name) == ["Client", "OrderedAt", "Total"], name

@@ -350,25 +350,26 @@ def test_segment_scope_compares_with_all_baskets(app):
 
 
 def test_data_page_upload_callbacks(app):
-    import base64
-
     data = page("data")
-    content = b"Client;OrderedAt;Total\nA;31/12/2011;2,5\n"
-    pending, form = data.receive_upload(
-        "data:text/csv;base64," + base64.b64encode(content).decode(), "shop.csv"
+    service = app.server.config["SEGMENTA_SERVICE"]
+    dataset_id, columns = service.save_upload(
+        b"Client;OrderedAt;Total\nA;31/12/2011;2,5\n", "shop.csv"
     )
-    assert pending["columns"] == ["Client", "OrderedAt", "Total"] and pending[
-        "dataset_id"
-    ].startswith("u-")
+    assert columns == ["Client", "OrderedAt", "Total"] and dataset_id.startswith("u-")
+    result = {"dataset_id": dataset_id, "filename": "shop.csv", "columns": columns}
+    pending, form = data.receive_upload(result)
+    assert pending == result
     assert "3 columns found" in str(form)
+    pending, form = data.receive_upload({"uploading": "shop.csv", "at": 1})
+    assert pending is None and "Uploading shop.csv" in str(form)
     current = str(data.show_current(BUNDLED_ID))
     assert "1,044,847 rows read" in current and "exact duplicate rows" in current
     from analytics.errors import DataError
 
+    with pytest.raises(DataError, match="script.py: unsupported file type"):
+        data.receive_upload({"error": "script.py: unsupported file type. Upload a CSV."})
     with pytest.raises(DataError, match="unsupported file type"):
-        data.receive_upload(
-            "data:text/plain;base64," + base64.b64encode(b"x").decode(), "script.py"
-        )
+        service.save_upload(b"x", "script.py")
 
 
 def test_basket_filters_are_applied_and_reported(app):

@@ -32,3 +32,152 @@ def test_user_errors_keep_their_class_and_message(settings):
             dataset_id=BUNDLED_ID,
             params=SegmentParams(features=("loyalty",)).to_dict(),
         )
+
+
+# -- ceilings and faults -------------------------------------------------------------------
+import dataclasses  # noqa: E402
+import os  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+
+import diskcache  # noqa: E402
+import psutil  # noqa: E402
+
+from dashboard.job_manager import JOB_ENDED, JobManager  # noqa: E402
+from dashboard.jobs import JOB_KEY_ENV, JobStopped, heartbeat_key  # noqa: E402
+
+
+def test_wall_clock_ceiling_stops_the_job_and_says_so(settings):
+    short = dataclasses.replace(settings, job_timeout_s=2)
+    started = time.monotonic()
+    with pytest.raises(
+        JobStopped,
+        match=r"^The churn and CLV training was stopped after 2 seconds, this server's time "
+        "limit for one job. Choose settings that ask for less work",
+    ):
+        run_task(short, "train", dataset_id=BUNDLED_ID, horizon_days=90)
+    assert time.monotonic() - started < 15
+
+
+def test_memory_ceiling_stops_the_job_and_says_so(settings):
+    small = dataclasses.replace(settings, job_memory_mb=1500, job_timeout_s=180)
+    with pytest.raises(
+        JobStopped,
+        match=r"^The loading of the file needed more than 1,500 MB of memory, this server's limit "
+        "for one job, and was stopped.",
+    ):
+        run_task(small, "ingest", dataset_id=BUNDLED_ID)
+
+
+def _children_running_jobs() -> list[psutil.Process]:
+    return [
+        p
+        for p in psutil.Process().children(recursive=True)
+        if "dashboard.jobs" in " ".join(p.cmdline())
+    ]
+
+
+def test_a_killed_job_process_is_reported_not_silent(settings):
+    def kill_soon():
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            found = _children_running_jobs()
+            if found:
+                time.sleep(1.0)
+                found[0].send_signal(signal.SIGKILL)
+                return
+            time.sleep(0.1)
+
+    killer = threading.Thread(target=kill_soon)
+    killer.start()
+    with pytest.raises(
+        JobStopped,
+        match=r"^The churn and CLV training ended without a result: its process was killed "
+        r"\(SIGKILL\), usually because the server ran short of memory or was restarted. "
+        "Nothing was saved; run it again.",
+    ):
+        run_task(settings, "train", dataset_id=BUNDLED_ID, horizon_days=90)
+    killer.join()
+    assert Service(settings).cached_predictions(BUNDLED_ID, 90) is None
+
+
+def test_a_job_whose_page_stopped_polling_is_stopped(settings, monkeypatch):
+    quick = dataclasses.replace(settings, job_abandon_s=2)
+    cache = diskcache.Cache(str(settings.cache_dir / "jobs"))
+    cache.set(heartbeat_key("k-test"), time.time())
+    monkeypatch.setenv(JOB_KEY_ENV, "k-test")
+    with pytest.raises(JobStopped, match="its page stopped asking for it for 2 seconds"):
+        run_task(quick, "train", dataset_id=BUNDLED_ID, horizon_days=90)
+
+
+def test_job_process_dies_with_its_parent(settings, tmp_path):
+    """The Dash job process is killed (cancel, worker crash): its analytics process goes too."""
+    script = (
+        "import sys; from dashboard.settings import Settings; from dashboard.jobs import run_task;"
+        f"s = Settings.from_env({{'SEGMENTA_CACHE_DIR': {str(settings.cache_dir)!r}}});"
+        "run_task(s, 'train', dataset_id='" + BUNDLED_ID + "', horizon_days=90)"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], cwd=os.getcwd())
+    try:
+        deadline = time.time() + 60
+        children = []
+        while time.time() < deadline and not children:
+            children = [
+                p
+                for p in psutil.Process(parent.pid).children(recursive=True)
+                if "dashboard.jobs" in " ".join(p.cmdline())
+            ]
+            time.sleep(0.2)
+        assert children, "the job process never started"
+        time.sleep(1.0)
+        parent.kill()
+        parent.wait()
+        _, alive = psutil.wait_procs(children, timeout=10)
+        # dead, though maybe not yet reaped (a container's init may not reap orphans)
+        assert all(_status(p) in (None, psutil.STATUS_ZOMBIE) for p in alive)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+
+
+def test_manager_reports_a_dead_job_as_an_error(tmp_path):
+    manager = JobManager(diskcache.Cache(str(tmp_path / "jobs")))
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    result = manager.get_result("key-1", str(dead.pid))
+    assert result == {"background_callback_error": {"msg": JOB_ENDED, "tb": ""}}
+    # a job that finished writes its result before exiting: that result is returned
+    manager.handle.set("key-2", {"ok": 1})
+    assert manager.get_result("key-2", str(dead.pid)) == {"ok": 1}
+    # a running job without a result yet: keep polling
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert manager.get_result("key-3", str(alive.pid)) is manager.UNDEFINED
+        assert manager.handle.get(heartbeat_key("key-3")) is not None
+    finally:
+        alive.kill()
+        alive.wait()
+
+
+def _status(process: psutil.Process) -> str | None:
+    try:
+        return process.status()
+    except psutil.NoSuchProcess:
+        return None
+
+
+def test_every_set_props_of_a_job_reaches_the_page(tmp_path):
+    from dashboard.job_manager import _MergingCache
+
+    handle = diskcache.Cache(str(tmp_path / "jobs"))
+    cache = _MergingCache(handle)
+    cache.set("k-set_props", {"app-alert": {"children": "why", "is_open": True}})
+    cache.set("k-set_props", {"churn-token": {"data": None}})
+    cache.set("k-set_props", {"app-alert": {"color": "danger"}})
+    assert handle.get("k-set_props") == {
+        "app-alert": {"children": "why", "is_open": True, "color": "danger"},
+        "churn-token": {"data": None},
+    }

@@ -130,7 +130,7 @@ def test_upload_is_stored_as_given_under_a_random_id(service):
     dataset_id, columns = service.save_upload(content, "../../etc/passwd.csv")
     folder = service.upload_dir(dataset_id)
     assert folder.parent == service.settings.cache_dir / "uploads"
-    assert (folder / "source.csv").read_bytes() == content
+    assert (folder / "passwd.csv").read_bytes() == content
     assert columns == ["Customer", "Date", "Total"]
     with pytest.raises(DataError, match="no column mapping yet"):
         service.source(dataset_id)
@@ -138,7 +138,7 @@ def test_upload_is_stored_as_given_under_a_random_id(service):
         dataset_id, {"customer_id": "Customer", "invoice_date": "Date", "amount": "Total"}, None
     )
     source = service.source(dataset_id)
-    assert source.label == "../../etc/passwd.csv" and source.path == folder / "source.csv"
+    assert source.label == "../../etc/passwd.csv" and source.path == folder / "passwd.csv"
     report = service.report(dataset_id)
     assert report.rows_in == 62 and report.customers == 60  # c0 spent 0: removed as non-positive
     assert service.transactions(dataset_id)["customer_id"][0] == "00017"

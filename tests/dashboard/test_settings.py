@@ -30,3 +30,33 @@ def test_bad_log_level(tmp_path):
         match="SEGMENTA_LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR. Got 'LOUD' instead.",
     ):
         Settings.from_env({"SEGMENTA_CACHE_DIR": str(tmp_path), "SEGMENTA_LOG_LEVEL": "loud"})
+
+
+def test_ceilings_have_defaults_and_read_the_environment(tmp_path):
+    s = Settings.from_env({"SEGMENTA_CACHE_DIR": str(tmp_path)})
+    assert (s.max_upload_mb, s.job_timeout_s, s.job_memory_mb, s.job_abandon_s) == (
+        300,
+        900,
+        6144,
+        120,
+    )
+    s = Settings.from_env(
+        {
+            "SEGMENTA_CACHE_DIR": str(tmp_path),
+            "SEGMENTA_MAX_UPLOAD_MB": "5",
+            "SEGMENTA_JOB_TIMEOUT_S": "60",
+            "SEGMENTA_JOB_MEMORY_MB": "2048",
+            "SEGMENTA_JOB_ABANDON_S": "30",
+        }
+    )
+    assert s.max_upload_bytes == 5 * 2**20 and s.job_timeout_s == 60
+    assert Settings.from_json(s.to_json()) == s
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "lots", "1.5"])
+def test_bad_ceiling(tmp_path, value):
+    with pytest.raises(
+        ValueError,
+        match=f"SEGMENTA_JOB_TIMEOUT_S must be a whole number above 0. Got '{value}' instead.",
+    ):
+        Settings.from_env({"SEGMENTA_CACHE_DIR": str(tmp_path), "SEGMENTA_JOB_TIMEOUT_S": value})

@@ -1,0 +1,79 @@
+"""The background-job manager: Dash's DiskcacheManager, plus dead-job detection.
+
+Dash 4.4.1's :class:`~dash.DiskcacheManager` runs a background callback in a forked process and
+the page polls for its result. When that process dies without writing a result (killed, out of
+memory, the server restarted), ``dash._callback._handle_rest_background_callback`` sees "not
+running and no result" and answers ``NoUpdate``: the progress bar disappears, no alert shows,
+and the page keeps the previous parameters' results under the new label.
+
+:class:`JobManager` changes exactly that case, for every page at once: a poll that finds the job's
+process gone *and then* still no result (checked in this order, so a job that finishes between
+the two reads is never called dead) returns a background-callback error, which Dash hands to the
+app's ``on_error`` handler (:func:`dashboard.errors.handle_callback_error`): the alert says the
+job ended and why, and the callback's outputs are cleared. Each poll also records a heartbeat,
+which :func:`dashboard.jobs.run_task` reads to stop jobs whose page is gone.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from dash import DiskcacheManager
+from dash.background_callback.managers.diskcache_manager import _make_job_fn
+
+from dashboard.jobs import JOB_KEY_ENV, heartbeat_key
+
+#: Recognised by :func:`dashboard.errors.handle_callback_error` inside Dash's error text.
+JOB_ENDED = (
+    "The job ended without a result: its process is gone (it was killed, ran out of memory, or "
+    "the server restarted while it ran). Nothing was saved; run it again."
+)
+
+
+class JobManager(DiskcacheManager):
+    """:class:`~dash.DiskcacheManager` that reports dead jobs and records page heartbeats."""
+
+    def make_job_fn(self, fn, progress, key=None):
+        # Dash 4.4.1's job stores each set_props call under one key, replacing the previous one:
+        # only the last call of a job would reach the page. _MergingCache keeps them all.
+        inner = _make_job_fn(fn, _MergingCache(self.handle), progress)
+        handle = self.handle
+
+        def job_fn(result_key, progress_key, user_callback_args, context):
+            # runs in the forked job process: tell run_task which page heartbeat to watch
+            os.environ[JOB_KEY_ENV] = result_key
+            handle.set(heartbeat_key(result_key), time.time(), expire=24 * 3600)
+            return inner(result_key, progress_key, user_callback_args, context)
+
+        return job_fn
+
+    def get_result(self, key, job):
+        self.handle.set(heartbeat_key(key), time.time(), expire=24 * 3600)
+        result = super().get_result(key, job)
+        if result is not self.UNDEFINED or job is None or self.job_running(job):
+            return result
+        # Gone. A result written just before it exited is read now, after the running check.
+        result = super().get_result(key, None)
+        if result is not self.UNDEFINED:
+            return result
+        self.handle.delete(heartbeat_key(key))
+        return {"background_callback_error": {"msg": JOB_ENDED, "tb": ""}}
+
+
+class _MergingCache:
+    """The job's view of the cache: ``set_props`` entries merge instead of replacing."""
+
+    def __init__(self, handle):
+        self._handle = handle
+
+    def set(self, key, value, *args, **kwargs):
+        if isinstance(key, str) and key.endswith("-set_props") and isinstance(value, dict):
+            merged = dict(self._handle.get(key) or {})
+            for component, props in value.items():
+                merged[component] = {**merged.get(component, {}), **props}
+            value = merged
+        return self._handle.set(key, value, *args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._handle, name)
