@@ -5,7 +5,7 @@ from __future__ import annotations
 import dash
 import dash_bootstrap_components as dbc
 import polars as pl
-from dash import Input, Output, State, callback, dcc, html, set_props
+from dash import Input, Output, State, callback, ctx, dcc, html, set_props
 from dash.exceptions import PreventUpdate
 
 from analytics.baskets import rules_csv_frame, segment_rules, top_pairs
@@ -461,7 +461,11 @@ def _rules_table(rules: pl.DataFrame) -> tuple[list[dict], list[dict]]:
 )
 def render(token: dict | None):
     if not token:
-        raise PreventUpdate
+        if ctx.triggered_id is None:  # the page's first load
+            raise PreventUpdate
+        # the mining job ended without a result (the alert says why): clear the last rules
+        ended = empty_figure("No rules: the mining job ended without a result")
+        return None, [], dash.no_update, ended, ended, ended, None
     if token.get("error"):
         error = SegmentaError(token["error"])
         set_props(ALERT_ID, alert_props(error))

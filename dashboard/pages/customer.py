@@ -5,7 +5,7 @@ from __future__ import annotations
 import dash
 import dash_bootstrap_components as dbc
 import polars as pl
-from dash import Input, Output, State, callback, dcc, html
+from dash import Input, Output, State, callback, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
 from analytics.errors import SegmentaError
@@ -317,7 +317,10 @@ def explain_customer(progress, customer_id, session_id, dataset_id, saved):
 @callback(Output("customer-explanations", "children"), Input("customer-explain-token", "data"))
 def show_explanations(token: dict | None):
     if not token:
-        raise PreventUpdate
+        if ctx.triggered_id is None:  # the page's first load
+            raise PreventUpdate
+        # the job ended without a result (the alert says why): nothing from an earlier customer
+        return html.P("No explanations: the job ended without a result.", className="text-muted")
     from dashboard.service import SegmentParams
 
     svc = service()

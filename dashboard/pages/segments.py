@@ -590,7 +590,11 @@ def find_best_k(progress, n_clicks, auto, session_id, dataset_id, features, scal
 )
 def show_sweep(token: dict | None):
     if not token:
-        raise PreventUpdate
+        if ctx.triggered_id is None:  # the page's first load: nothing swept yet
+            raise PreventUpdate
+        # the sweep ended without a result (see the alert): no earlier sweep stays on show
+        return False, empty_figure("No sweep result"), "", "Use k = –"
+
     sweep = service().sweep(token["dataset_id"], SegmentParams.from_dict(token["params"]))
     return (
         True,
