@@ -5,17 +5,18 @@ from __future__ import annotations
 import dash
 import dash_bootstrap_components as dbc
 import polars as pl
-from dash import Input, Output, State, callback, ctx, dcc, html, set_props
+from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, set_props
 from dash.exceptions import PreventUpdate
 
 from analytics.baskets import rules_csv_frame, segment_rules, top_pairs
 from analytics.errors import ParameterError, SegmentaError
 from analytics.export import to_csv
 from dashboard.app import service, settings
+from dashboard.background import job_callback
 from dashboard.components.grid import create_grid
 from dashboard.components.shell import create_card, create_job_status
 from dashboard.components.tables import fixed, num, percent, text
-from dashboard.errors import ALERT_ID, alert_props, job_errors
+from dashboard.errors import create_alert, reports_to
 from dashboard.figures import (
     GRAPH_CONFIG,
     empty_figure,
@@ -69,7 +70,53 @@ def _slider(
     )
 
 
-def layout(**_query) -> html.Div:
+#: Field labels on the page, for messages that point at the control to change.
+FIELDS = {
+    "min_support": "Minimum support",
+    "min_confidence": "Minimum confidence",
+    "min_lift": "Minimum lift",
+    "start": "Invoice dates",
+    "end": "Invoice dates",
+    "min_item_baskets": "Minimum baskets per item",
+    "max_basket_size": "Maximum items per basket",
+}
+#: What a link may set, with the page's defaults and the sliders' ranges.
+LINK_DEFAULTS = {"support": 0.01, "confidence": 0.3, "lift": 1.0, "algorithm": "fpgrowth"}
+LINK_RANGES = {"support": (0.002, 0.05), "confidence": (0.05, 1.0), "lift": (0.0, 20.0)}
+
+
+def _from_query(query: dict) -> tuple[dict, list[str]]:
+    """Support, confidence, lift and algorithm from a link, and what in it could not be used."""
+    values, problems = dict(LINK_DEFAULTS), []
+    for name, (low, high) in LINK_RANGES.items():
+        raw = query.get(name)
+        if not raw:
+            continue
+        try:
+            value = float(raw)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            problems.append(
+                f"The link's {name} ({raw}) is not a number between {low:g} and {high:g}; "
+                f"showing {LINK_DEFAULTS[name]:g}."
+            )
+        else:
+            values[name] = value
+    if query.get("algorithm"):
+        if query["algorithm"] in ("fpgrowth", "apriori"):
+            values["algorithm"] = query["algorithm"]
+        else:
+            problems.append(
+                f"The link's algorithm ({query['algorithm']}) is not fpgrowth or apriori; "
+                "showing FP-Growth."
+            )
+    return values, problems
+
+
+def layout(**query) -> html.Div:
+    """The page; support, confidence, lift and algorithm come from the URL when it has them."""
+    values, problems = _from_query(query)
     controls = dbc.Card(
         dbc.CardBody(
             [
@@ -79,7 +126,7 @@ def layout(**_query) -> html.Div:
                     0.002,
                     0.05,
                     0.001,
-                    0.01,
+                    values["support"],
                     {0.002: "0.2%", 0.01: "1%", 0.02: "2%", 0.03: "3%", 0.05: "5%"},
                 ),
                 _slider(
@@ -88,7 +135,7 @@ def layout(**_query) -> html.Div:
                     0.05,
                     1.0,
                     0.05,
-                    0.3,
+                    values["confidence"],
                     {0.1: "10%", 0.3: "30%", 0.5: "50%", 0.7: "70%", 1.0: "100%"},
                 ),
                 _slider(
@@ -97,7 +144,7 @@ def layout(**_query) -> html.Div:
                     0.0,
                     20.0,
                     0.5,
-                    1.0,
+                    values["lift"],
                     {0: "0", 5: "5", 10: "10", 15: "15", 20: "20"},
                 ),
                 dbc.Label("Algorithm", className="control-label"),
@@ -107,7 +154,7 @@ def layout(**_query) -> html.Div:
                         {"label": "FP-Growth", "value": "fpgrowth"},
                         {"label": "Apriori", "value": "apriori"},
                     ],
-                    value="fpgrowth",
+                    value=values["algorithm"],
                     inline=True,
                     className="mb-3",
                     persistence=True,
@@ -185,6 +232,7 @@ def layout(**_query) -> html.Div:
                     n_clicks=0,
                 ),
                 create_job_status("baskets-mine"),
+                create_alert("baskets-alert"),
                 dbc.Button(
                     "Download rules (CSV)",
                     id="baskets-download-button",
@@ -201,6 +249,12 @@ def layout(**_query) -> html.Div:
         [
             create_settings_store(),
             dcc.Store(id="baskets-params"),
+            dcc.Store(id="baskets-url"),
+            create_alert(
+                "baskets-link-alert",
+                is_open=bool(problems),
+                children=[html.Div(p) for p in problems] or None,
+            ),
             dcc.Store(id="baskets-token"),
             dcc.Store(id="baskets-need"),
             html.H3("Market baskets", className="page-title mb-3"),
@@ -318,6 +372,7 @@ def scope_choices(scope: str, dataset_id: str, saved: dict | None):
     Input("dataset-id", "data"),
     State("segments-settings", "data"),
 )
+@reports_to("baskets-alert", FIELDS)
 def check_cache(
     support,
     confidence,
@@ -380,38 +435,48 @@ def _params(
     )
 
 
-@callback(
+@job_callback(
+    "baskets-mine",
     Output("baskets-token", "data", allow_duplicate=True),
     Input("baskets-need", "data"),
     State("session-id", "data"),
-    background=True,
-    progress=[
-        Output("baskets-mine-progress", "value"),
-        Output("baskets-mine-progress-text", "children"),
-    ],
-    running=[
-        (Output("baskets-cancel", "disabled"), False, True),
-        (Output("baskets-mine-status", "style"), {"display": "block"}, {"display": "none"}),
-    ],
-    cancel=[Input("baskets-cancel", "n_clicks")],
-    prevent_initial_call=True,
+    button=False,
+    cancel="baskets-cancel",
 )
-@job_errors
-def mine(set_progress, need: dict, session_id: str):
-    """Background job: build baskets and mine rules in a fresh process (cached per thresholds)."""
-    set_progress((0, "Starting…"))
+def mine(progress, need: dict, session_id: str):
+    """Build baskets and mine rules in a fresh process (cached per thresholds)."""
     try:
         run_task(
             settings(),
             "rules",
-            progress=lambda d, t, text: set_progress((round(100 * d / t), text)),
+            progress=progress,
             dataset_id=need["dataset_id"],
             params=need["params"],
         )
     except SegmentaError as error:
-        # rendered by ``render`` (a background job's set_props keeps only its last call)
+        # rendered by ``render`` (the views and the page's alert say why)
         return {**need, "session": session_id, "error": str(error)}
     return {**need, "session": session_id}
+
+
+# Support, confidence, lift and algorithm go to the URL: a link shows the same rules.
+clientside_callback(
+    """
+    function(request) {
+        if (!request) { return window.dash_clientside.no_update; }
+        const p = request.params;
+        const q = new URLSearchParams({
+            support: p.min_support, confidence: p.min_confidence, lift: p.min_lift,
+            algorithm: p.algorithm
+        });
+        window.history.replaceState(window.history.state, "", "?" + q.toString());
+        return window.dash_clientside.no_update;
+    }
+    """,
+    Output("baskets-url", "data"),
+    Input("baskets-params", "data"),
+    prevent_initial_call=True,
+)
 
 
 def _whole(value, label: str, default):
@@ -459,6 +524,7 @@ def _rules_table(rules: pl.DataFrame) -> tuple[list[dict], list[dict]]:
     Output("baskets-segment-block", "children"),
     Input("baskets-token", "data"),
 )
+@reports_to("baskets-alert", FIELDS)
 def render(token: dict | None):
     if not token:
         if ctx.triggered_id is None:  # the page's first load
@@ -468,9 +534,8 @@ def render(token: dict | None):
         return None, [], dash.no_update, ended, ended, ended, None
     if token.get("error"):
         error = SegmentaError(token["error"])
-        set_props(ALERT_ID, alert_props(error))
-        failed = empty_figure(f"No rules: {_first_sentence(error)}")
-        return None, [], dash.no_update, failed, failed, failed, None
+        _show_no_rules(error)
+        raise error  # the page's alert says why
     svc = service()
     params = BasketParams(**token["params"])
     rules = svc.cached_rules(token["dataset_id"], params)

@@ -46,7 +46,7 @@ def test_bsk002_a_failed_mining_run_says_so(dash_duo, app, tmp_path):
     click(dash_duo.driver, dash_duo.find_element("#data-load-button"))
     dash_duo.wait_for_text_to_equal("#topbar-dataset", "no_products.csv", timeout=90)
     dash_duo.driver.get(dash_duo.server_url + "/baskets")
-    dash_duo.wait_for_element("#app-alert", timeout=60)
+    dash_duo.wait_for_element("#baskets-alert", timeout=60)
     wait_until(lambda: "No rules:" in dash_duo.find_element("#baskets-network").text, timeout=90)
     for figure_id in ("baskets-scatter", "baskets-pairs"):
         assert "No rules:" in dash_duo.find_element(f"#{figure_id}").text

@@ -391,15 +391,16 @@ def test_basket_filters_are_applied_and_reported(app):
         and "items in fewer than 20 baskets left out" in summary
     )
     context_value.set(AttributeDict(updated_props={}, triggered_inputs=[]))
-    with pytest.raises(
-        ParameterError,
-        match="The maximum items per basket must be a whole number of at least 1. Got 0 instead.",
-    ):
-        baskets.check_cache(
-            0.02, 0.3, 1.0, "apriori", "all", None, None, None, 1, 0, BUNDLED_ID, None
-        )
-    # the charts no longer show rules mined for other settings
+    out = baskets.check_cache(
+        0.02, 0.3, 1.0, "apriori", "all", None, None, None, 1, 0, BUNDLED_ID, None
+    )
+    assert out is dash.no_update
+    # the page's alert says why, and the charts no longer show rules mined for other settings
     shown = context_value.get().updated_props
+    assert shown["baskets-alert"]["is_open"] and (
+        "The maximum items per basket must be a whole number of at least 1. Got 0 instead."
+        in shown["baskets-alert"]["children"]
+    )
     assert shown["baskets-network"]["figure"].layout.annotations[0].text == (
         "No rules: The maximum items per basket must be a whole number of at least 1"
     )
@@ -414,8 +415,12 @@ def test_failed_mining_replaces_the_waiting_charts(app):
         "error": "This log has no product column. Map one.",
     }
     context_value.set(AttributeDict(updated_props={}, triggered_inputs=[]))
-    summary, rows, _, scatter, pairs, network, block = baskets.render(token)
-    assert summary is None and rows == [] and block is None
-    assert context_value.get().updated_props["app-alert"]["children"] == token["error"]
-    for figure in (scatter, pairs, network):
-        assert figure.layout.annotations[0].text == "No rules: This log has no product column"
+    assert baskets.render(token) is dash.no_update
+    shown = context_value.get().updated_props
+    assert shown["baskets-alert"]["children"] == token["error"]
+    assert shown["baskets-summary"] == {"children": None}
+    assert shown["baskets-rules-table"] == {"rowData": []}
+    for figure_id in ("baskets-scatter", "baskets-pairs", "baskets-network"):
+        assert shown[figure_id]["figure"].layout.annotations[0].text == (
+            "No rules: This log has no product column"
+        )
