@@ -119,18 +119,3 @@ def clear_outputs() -> None:
         for item in output if isinstance(output, list) else [output]:
             if isinstance(item, dict) and "id" in item and "property" in item:
                 set_props(item["id"], {item["property"]: None})
-
-
-def job_errors(fn: Callable) -> Callable:
-    """For background callbacks without an alert of their own: user errors go to the shell alert."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except SegmentaError as error:
-            set_props(ALERT_ID, alert_props(error))
-            clear_outputs()
-            raise PreventUpdate from error
-
-    return wrapper

@@ -11,10 +11,11 @@ from analytics.datasets import BUNDLED_ID
 from analytics.errors import DataError
 from analytics.schema import CANONICAL, suggest_columns
 from dashboard.app import service, settings
+from dashboard.background import job_callback
 from dashboard.components.grid import create_grid
 from dashboard.components.shell import create_card, create_job_status
 from dashboard.components.tables import count, num, text
-from dashboard.errors import job_errors
+from dashboard.errors import create_alert, reports_to
 from dashboard.jobs import run_task
 
 dash.register_page(__name__, path="/data", name="Data", title="Data · Segmenta", order=5)
@@ -62,8 +63,24 @@ def layout(**_query) -> html.Div:
                         className="border border-2 rounded text-center p-4 mb-3 bg-light",
                         style={"borderStyle": "dashed"},
                     ),
+                    create_alert("data-upload-alert"),
                     html.Div(id="data-mapping"),
-                    create_job_status("data-load"),
+                    html.Div(
+                        [
+                            create_job_status("data-load"),
+                            dbc.Button(
+                                "Cancel",
+                                id="data-load-cancel",
+                                color="secondary",
+                                outline=True,
+                                size="sm",
+                                disabled=True,
+                                n_clicks=0,
+                                className="mb-2",
+                            ),
+                        ]
+                    ),
+                    create_alert("data-load-alert"),
                 ],
             ),
         ]
@@ -188,6 +205,7 @@ def mapping_form(columns: list[str], suggested: dict[str, str]) -> html.Div:
     Input("data-upload-result", "data"),
     prevent_initial_call=True,
 )
+@reports_to("data-upload-alert")
 def receive_upload(result: dict | None):
     """The server stored the file (assets/upload.js posts it to /upload): ask which column is which."""
     if not result:
@@ -211,7 +229,8 @@ def receive_upload(result: dict | None):
     )
 
 
-@callback(
+@job_callback(
+    "data-load",
     Output("data-token", "data"),
     Input("data-load-button", "n_clicks"),
     State("data-pending", "data"),
@@ -219,26 +238,19 @@ def receive_upload(result: dict | None):
     State({"type": "data-map", "column": ALL}, "id"),
     State("data-date-format", "value"),
     State("session-id", "data"),
-    background=True,
-    progress=[Output("data-load-progress", "value"), Output("data-load-progress-text", "children")],
-    running=[
-        (Output("data-load-status", "style"), {"display": "block"}, {"display": "none"}),
-        (Output("data-load-button", "disabled"), True, False),
-    ],
-    prevent_initial_call=True,
+    fields={"columns": "Which column is which?", "date_format": "Date format"},
 )
-@job_errors
-def load_dataset(set_progress, n_clicks, pending, values, ids, date_format, session_id):
-    """Background job: read, map and clean the upload in a fresh process."""
+def load_dataset(progress, n_clicks, pending, values, ids, date_format, session_id):
+    """Read, map and clean the upload in a fresh process."""
     if not n_clicks or not pending:
         raise PreventUpdate
     mapping = {i["column"]: v for i, v in zip(ids, values, strict=True) if v}
     service().configure_upload(pending["dataset_id"], mapping, (date_format or "").strip() or None)
-    set_progress((10, "Reading, mapping and cleaning the file…"))
+    progress(1, 10, "Reading, mapping and cleaning the file…")
     result = run_task(
         settings(),
         "ingest",
-        progress=lambda d, t, text: set_progress((round(100 * d / t), text)),
+        progress=progress,
         dataset_id=pending["dataset_id"],
     )
     return {"dataset_id": pending["dataset_id"], "session": session_id, **result}

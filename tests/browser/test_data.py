@@ -48,7 +48,7 @@ def test_dat002_ambiguous_dates_get_a_clear_message(dash_duo, app, tmp_path):
     dash_duo.find_element("#data-upload input[type=file]").send_keys(str(path))
     click(dash_duo.driver, dash_duo.wait_for_element("#data-load-button", timeout=30))
     dash_duo.wait_for_contains_text(
-        "#app-alert", "can be read day-first or month-first", timeout=90
+        "#data-load-alert", "can be read day-first or month-first", timeout=90
     )
     assert dash_duo.find_element("#topbar-dataset").text.endswith("(bundled)")
 

@@ -38,12 +38,12 @@ def test_hos002_refused_upload_shows_why_and_keeps_nothing(dash_duo, app, tmp_pa
     dash_duo.wait_for_element("#data-upload input[type=file]", timeout=60)
     dash_duo.find_element("#data-upload input[type=file]").send_keys(str(fake))
     dash_duo.wait_for_contains_text(
-        "#app-alert",
+        "#data-upload-alert",
         "orders.xlsx is named .xlsx but is not an Excel workbook: its content looks like text "
         "(a CSV?). Rename it to .csv",
         timeout=60,
     )
-    assert "--" not in dash_duo.find_element("#app-alert").text
+    assert "--" not in dash_duo.find_element("#data-upload-alert").text
     assert dash_duo.find_element("#topbar-dataset").text.endswith("(bundled)")
     uploads = app.server.config["SEGMENTA_SETTINGS"].cache_dir / "uploads"
     assert not uploads.exists() or list(uploads.iterdir()) == []

@@ -351,6 +351,7 @@ def test_segment_scope_compares_with_all_baskets(app):
 
 def test_data_page_upload_callbacks(app):
     data = page("data")
+    triggered("data-upload-result", "data")
     service = app.server.config["SEGMENTA_SERVICE"]
     dataset_id, columns = service.save_upload(
         b"Client;OrderedAt;Total\nA;31/12/2011;2,5\n", "shop.csv"
@@ -366,8 +367,10 @@ def test_data_page_upload_callbacks(app):
     assert "1,044,847 rows read" in current and "exact duplicate rows" in current
     from analytics.errors import DataError
 
-    with pytest.raises(DataError, match="script.py: unsupported file type"):
-        data.receive_upload({"error": "script.py: unsupported file type. Upload a CSV."})
+    updated = triggered("data-upload-result", "data")
+    refused = data.receive_upload({"error": "script.py: unsupported file type. Upload a CSV."})
+    assert refused is dash.no_update
+    assert "script.py: unsupported file type" in updated["data-upload-alert"]["children"]
     with pytest.raises(DataError, match="unsupported file type"):
         service.save_upload(b"x", "script.py")
 
