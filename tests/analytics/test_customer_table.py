@@ -3,10 +3,11 @@ import pytest
 
 from analytics.cli import main
 from analytics.customer_table import load_customer_table, needs_transactions, segment_table
+from analytics.datasets import data_dir
 from analytics.errors import DataError, SchemaError
 
-MALL = "/work/shared/datasets/mall_customers.csv.gz"
-BEHAVIOURS = "/work/shared/datasets/customer_purchasing_behaviors.csv.gz"
+MALL = str(data_dir() / "mall_customers.csv.gz")
+BEHAVIOURS = str(data_dir() / "customer_purchasing_behaviors.csv.gz")
 
 
 def test_mall_columns_as_written_and_categoricals_encoded():
