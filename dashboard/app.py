@@ -14,7 +14,7 @@ import diskcache
 from analytics.errors import set_audience
 from dashboard.components.shell import create_shell
 from dashboard.errors import ALERT_ID, handle_callback_error
-from dashboard.figures import install_template
+from dashboard.figures.common import install_template
 from dashboard.job_manager import JobManager
 from dashboard.service import Service
 from dashboard.settings import Settings

@@ -13,9 +13,9 @@ from dash.exceptions import PreventUpdate
 from analytics.alive import HIGH_BELOW, LOW_FROM, band_thresholds
 from dashboard.app import service
 from dashboard.components.shell import create_card
-from dashboard.figures import GRAPH_CONFIG, empty_figure
+from dashboard.figures.common import GRAPH_CONFIG, empty_figure
+from dashboard.figures.lifecycle import p_alive_figure
 from dashboard.formatting import fmt_percent
-from dashboard.lifecycle_figures import p_alive_figure
 
 BAND_COLORS = {"Low": "success", "Medium": "warning", "High": "danger"}
 

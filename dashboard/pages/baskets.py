@@ -17,13 +17,8 @@ from dashboard.components.grid import create_grid
 from dashboard.components.shell import create_card, create_job_status
 from dashboard.components.tables import fixed, num, percent, text
 from dashboard.errors import create_alert, reports_to
-from dashboard.figures import (
-    GRAPH_CONFIG,
-    empty_figure,
-    pairs_figure,
-    rules_network,
-    rules_scatter,
-)
+from dashboard.figures.baskets import pairs_figure, rules_network, rules_scatter
+from dashboard.figures.common import GRAPH_CONFIG, empty_figure
 from dashboard.jobs import run_task
 from dashboard.segment_settings import create_settings_store, params_from_saved
 from dashboard.service import BasketParams

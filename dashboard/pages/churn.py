@@ -21,14 +21,13 @@ from dashboard.components.grid import LINK_RENDERER, create_grid
 from dashboard.components.shell import create_card, create_job_status
 from dashboard.components.tables import fixed, money, num, percent, text
 from dashboard.errors import create_alert, reports_to
-from dashboard.figures import (
-    GRAPH_CONFIG,
+from dashboard.figures.churn import (
     QUADRANT_COLORS,
     calibration_figure,
-    explanation_figure,
     lift_figure,
     value_risk_figure,
 )
+from dashboard.figures.common import GRAPH_CONFIG, explanation_figure
 from dashboard.formatting import fmt_count, fmt_money, fmt_percent
 from dashboard.jobs import run_task
 

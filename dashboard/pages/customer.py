@@ -19,7 +19,8 @@ from dashboard.components.grid import create_grid
 from dashboard.components.shell import create_card, create_job_status
 from dashboard.components.tables import count, fixed, num, text
 from dashboard.errors import create_alert, reports_to
-from dashboard.figures import GRAPH_CONFIG, empty_figure, explanation_figure, history_figure
+from dashboard.figures.common import GRAPH_CONFIG, empty_figure, explanation_figure
+from dashboard.figures.customer import history_figure
 from dashboard.formatting import fmt_money, fmt_percent
 from dashboard.jobs import run_task
 from dashboard.segment_settings import create_settings_store, params_from_saved

@@ -19,10 +19,10 @@ from dashboard.components.grid import LINK_RENDERER, create_grid
 from dashboard.components.shell import create_card, create_job_status
 from dashboard.components.tables import fixed, money, num, text
 from dashboard.errors import create_alert, reports_to
-from dashboard.figures import GRAPH_CONFIG, empty_figure
+from dashboard.figures.common import GRAPH_CONFIG, empty_figure
+from dashboard.figures.lifecycle import cohort_heatmap, migration_sankey, segment_sizes_figure
 from dashboard.formatting import fmt_percent
 from dashboard.jobs import run_task
-from dashboard.lifecycle_figures import cohort_heatmap, migration_sankey, segment_sizes_figure
 from dashboard.segment_settings import create_settings_store, params_from_saved
 
 dash.register_page(

@@ -13,7 +13,8 @@ from dashboard.app import service, settings
 from dashboard.components.cards import create_kpi_card
 from dashboard.components.shell import create_card
 from dashboard.errors import create_alert, reports_to
-from dashboard.figures import GRAPH_CONFIG, countries_figure, rfm_figure, trend_figure
+from dashboard.figures.common import GRAPH_CONFIG
+from dashboard.figures.overview import countries_figure, rfm_figure, trend_figure
 
 dash.register_page(__name__, path="/", name="Overview", title="Overview · Segmenta", order=0)
 

@@ -29,16 +29,8 @@ from dashboard.components.grid import create_grid
 from dashboard.components.shell import create_card
 from dashboard.components.tables import count, fixed, money, num, p_value, percent, text
 from dashboard.errors import create_alert, reports_to
-from dashboard.figures import (
-    GRAPH_CONFIG,
-    box_figure,
-    empty_figure,
-    heatmap_figure,
-    importance_figure,
-    pca_figure,
-    segment_color,
-    sweep_figure,
-)
+from dashboard.figures.common import GRAPH_CONFIG, empty_figure, importance_figure, segment_color
+from dashboard.figures.segments import box_figure, heatmap_figure, pca_figure, sweep_figure
 from dashboard.formatting import fmt_percent
 from dashboard.jobs import run_task
 from dashboard.segment_settings import (

@@ -4,7 +4,7 @@ import polars as pl
 
 from analytics.cohorts import cohort_retention
 from analytics.migration import migrate
-from dashboard.lifecycle_figures import (
+from dashboard.figures.lifecycle import (
     cohort_heatmap,
     migration_sankey,
     p_alive_figure,

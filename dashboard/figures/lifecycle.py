@@ -5,7 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import polars as pl
 
-from dashboard.figures import ACCENT, PALETTE, PRIMARY, _layout, empty_figure
+from dashboard.figures.common import ACCENT, PALETTE, PRIMARY, _layout, empty_figure
 
 NEW_COLOR = "#9e9e9e"
 

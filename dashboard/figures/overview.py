@@ -1,0 +1,157 @@
+"""Overview figures: the monthly trend, the RFM mix and the top countries."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import polars as pl
+from plotly.subplots import make_subplots
+
+from dashboard.figures.common import (
+    ACCENT,
+    MODEBAR_BAND,
+    MONTH_BAR_MS,
+    PRIMARY,
+    _layout,
+    empty_figure,
+)
+
+
+def trend_figure(trend: pl.DataFrame, currency: str) -> go.Figure:
+    """Revenue (bars) and active customers (line, right axis) per month.
+
+    Months the period or the data only partly cover are hatched and labelled "n of m days", so a
+    short month does not read as a collapse.
+    """
+    if trend.height == 0:
+        return empty_figure("No transactions in this period")
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    partial = trend.get_column("partial").to_list()
+    for is_partial, name in ((False, "Revenue"), (True, "Revenue, partial month")):
+        part = trend.filter(pl.col("partial") == is_partial)
+        if part.height == 0:
+            continue
+        fig.add_trace(
+            go.Bar(
+                x=part.get_column("month").to_list(),
+                y=part.get_column("revenue").to_list(),
+                name=name,
+                marker={
+                    "color": PRIMARY if not is_partial else "rgba(44,62,80,0.35)",
+                    "pattern": {"shape": "/" if is_partial else ""},
+                    "line": {"color": PRIMARY, "width": 1 if is_partial else 0},
+                },
+                text=[
+                    f"{d} of {m} days"
+                    for d, m in zip(part["days"], part["days_in_month"], strict=True)
+                ]
+                if is_partial
+                else None,
+                textposition="outside",
+                textfont={"size": 11},
+                constraintext="none",
+                cliponaxis=False,
+                # a month wide (bars on a date axis are sized in ms): a trace of two far-apart
+                # partial months would otherwise be drawn a year wide
+                width=MONTH_BAR_MS,
+                customdata=np.column_stack([part["days"], part["days_in_month"]]),
+                hovertemplate=f"%{{x|%b %Y}}<br>Revenue {currency}%{{y:,.0f}}"
+                + ("<br>partial: %{customdata[0]} of %{customdata[1]} days" if is_partial else "")
+                + "<extra></extra>",
+            ),
+            secondary_y=False,
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=trend.get_column("month").to_list(),
+            y=trend.get_column("active_customers").to_list(),
+            name="Active customers",
+            mode="lines+markers",
+            line={"color": ACCENT, "width": 3},
+            marker={
+                "symbol": ["circle-open" if p else "circle" for p in partial],
+                "size": [11 if p else 7 for p in partial],
+            },
+            hovertemplate="%{x|%b %Y}<br>%{y:,} active customers<extra></extra>",
+        ),
+        secondary_y=True,
+    )
+    fig.update_yaxes(title_text=f"Revenue ({currency})", tickformat=",.0f", secondary_y=False)
+    fig.update_yaxes(
+        title_text="Active customers", tickformat=",.0f", secondary_y=True, showgrid=False
+    )
+    fig.update_xaxes(tickformat="%b\n%Y", dtick="M1")
+    fig.update_layout(barmode="overlay")
+    return _layout(fig, 340)
+
+
+def rfm_figure(summary: pl.DataFrame, currency: str) -> go.Figure:
+    """Revenue in the period and share of customers, per RFM segment (side by side)."""
+    if summary.height == 0:
+        return empty_figure("No customers before the end of this period")
+    names = summary.get_column("rfm_segment").to_list()[::-1]
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        shared_yaxes=True,
+        horizontal_spacing=0.06,
+        subplot_titles=(f"Revenue in period ({currency})", "Share of customers"),
+    )
+    fig.add_trace(
+        go.Bar(
+            y=names,
+            x=summary.get_column("revenue").to_list()[::-1],
+            orientation="h",
+            marker_color=PRIMARY,
+            customdata=summary.get_column("revenue_share").to_list()[::-1],
+            hovertemplate=f"%{{y}}<br>{currency}%{{x:,.0f}} (%{{customdata:.1%}} of revenue)<extra></extra>",
+            name="Revenue",
+        ),
+        row=1,
+        col=1,
+    )
+    fig.add_trace(
+        go.Bar(
+            y=names,
+            x=summary.get_column("share").to_list()[::-1],
+            orientation="h",
+            marker_color=ACCENT,
+            text=[f"{c:,}" for c in summary.get_column("customers").to_list()[::-1]],
+            textposition="auto",
+            hovertemplate="%{y}<br>%{x:.1%} of customers<extra></extra>",
+            name="Customers",
+        ),
+        row=1,
+        col=2,
+    )
+    fig.update_xaxes(tickformat="~s", nticks=4, row=1, col=1)
+    fig.update_xaxes(tickformat=".0%", nticks=4, row=1, col=2)
+    fig = _layout(fig, 400, showlegend=False)
+    fig.update_layout(margin={"t": MODEBAR_BAND + 40})
+    return fig
+
+
+def countries_figure(countries: pl.DataFrame, currency: str) -> go.Figure:
+    """Top countries by revenue in the period."""
+    if countries.height == 0:
+        return empty_figure(
+            "No country on this period's rows: map a country column on the Data page to see this chart"
+        )
+    rows = countries.reverse()
+    fig = go.Figure(
+        go.Bar(
+            y=rows.get_column("country").to_list(),
+            x=rows.get_column("revenue").to_list(),
+            orientation="h",
+            marker_color=PRIMARY,
+            customdata=np.column_stack(
+                [
+                    rows.get_column("customers").to_numpy(),
+                    rows.get_column("revenue_share").to_numpy(),
+                ]
+            ),
+            hovertemplate=f"%{{y}}<br>{currency}%{{x:,.0f}} (%{{customdata[1]:.1%}})<br>%{{customdata[0]:,}} customers<extra></extra>",
+        )
+    )
+    fig.update_xaxes(tickformat="~s", title_text=f"Revenue ({currency})")
+    return _layout(fig, 400)
