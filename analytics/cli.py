@@ -56,8 +56,8 @@ def check_output(args: argparse.Namespace) -> None:
     data being read), and its folder must exist or be creatable and be writable.
     """
     output = getattr(args, "output", None)
-    if output is None:
-        return
+    if output is None or getattr(args, "output_is_folder", False):
+        return  # `run` writes a folder of results and checks it itself
     path = Path(output)
     if path.suffix.lower() not in (".csv", ".parquet"):
         raise ParameterError(f"--output must end in .csv or .parquet. Got {output!r} instead.")
@@ -629,7 +629,7 @@ def _add_run(sub) -> None:
     run.add_argument("--min-support", type=float, default=0.01, metavar="S", help="default 0.01")
     run.add_argument("--min-confidence", type=float, default=0.3, metavar="C", help="default 0.3")
     run.add_argument("--min-lift", type=float, default=1.0, metavar="L", help="default 1.0")
-    run.set_defaults(run=cmd_run)
+    run.set_defaults(run=cmd_run, output_is_folder=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
