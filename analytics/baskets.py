@@ -31,7 +31,7 @@ import polars as pl
 import pyarrow as pa
 from scipy import sparse
 
-from analytics.errors import InsufficientDataError, ParameterError
+from analytics.errors import InsufficientDataError, ParameterError, fix
 
 ALGORITHMS = ("fpgrowth", "apriori")
 #: UCI Online Retail codes that are fees, postage or adjustments rather than products.
@@ -538,7 +538,12 @@ def _refusal(
     safe = [support for support, sizes in estimate.counted.items() if fits(sizes)]
     advice = []
     if safe:
-        advice.append(f"use a minimum support of at least {min(safe):g}")
+        advice.append(
+            fix(
+                f"use a minimum support of at least {min(safe):g}",
+                f"set “Minimum support” to at least {min(safe):.1%}",
+            )
+        )
     if estimate.complete:
         sizes = estimate.itemsets_by_size
         longest = [
@@ -546,10 +551,13 @@ def _refusal(
             for k in sorted(sizes)
             if fits({j: n for j, n in sizes.items() if j <= k}) and k < max(sizes)
         ]
-        if longest and longest[-1] > 1:
+        # the page has no itemset-length control: only the command line offers this way out
+        if longest and longest[-1] > 1 and fix("cli", "web") == "cli":
             advice.append(f"keep the support and limit itemsets to max_len={longest[-1]} items")
     if not advice:
-        advice.append("use a higher minimum support or a shorter max_len")
+        advice.append(
+            fix("use a higher minimum support or a shorter max_len", "raise “Minimum support”")
+        )
     return what + " To mine safely, " + ", or ".join(advice) + "."
 
 

@@ -144,10 +144,11 @@ def customer_features(
         .collect()
     )
     if features.height == 0:
+        first = transactions.get_column("invoice_date").min()
+        since = f"the data's first purchase is {first:%Y-%m-%d}" if first else "the log is empty"
+        when = f"before {cutoff:%Y-%m-%d}" if cutoff is not None else "in this log"
         raise InsufficientDataError(
-            f"No customer bought anything before {cutoff:%Y-%m-%d}. Choose a later as-of date "
-            "(the data's first purchase is "
-            f"{transactions.get_column('invoice_date').min():%Y-%m-%d})."
+            f"No customer bought anything {when}. Choose a later date ({since})."
         )
     return features
 

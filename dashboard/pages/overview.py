@@ -6,8 +6,9 @@ import datetime as dt
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, callback, clientside_callback, ctx, dcc, html, no_update
+from dash import Input, Output, callback, clientside_callback, ctx, dcc, html, no_update, set_props
 
+from analytics.errors import ParameterError
 from analytics.periods import PRESETS, default_period, preset_period
 from dashboard.app import service, settings
 from dashboard.components.cards import create_kpi_card
@@ -33,6 +34,12 @@ def _query_dates(query: dict) -> tuple[str | None, str | None, list[str]]:
                 "the last 12 months instead."
             )
     if None in dates:
+        dates = [None, None]
+    elif dates[1] < dates[0]:
+        problems.append(
+            f"The link's period ends ({dates[1]}) before it starts ({dates[0]}); showing the "
+            "last 12 months instead."
+        )
         dates = [None, None]
     return dates[0], dates[1], problems
 
@@ -147,6 +154,19 @@ def update_overview(dataset_id: str, start_date: str | None, end_date: str | Non
         start, end = default_period(first, last)
     if not start or not end:
         start, end = default_period(first, last)
+    if end < first or start > last:
+        outside = (
+            f"{start:%d %b %Y} – {end:%d %b %Y} has no data: this log runs from "
+            f"{first:%d %b %Y} to {last:%d %b %Y}."
+        )
+        if trigger in (None, "dataset-id"):  # a link or a new dataset: say so, show the default
+            start, end = default_period(first, last)
+            set_props(
+                "overview-link-alert",
+                {"children": outside + " Showing the last 12 months.", "is_open": True},
+            )
+        else:
+            raise ParameterError(outside + " Pick dates inside it.", parameter="preset")
     keep_preset = trigger == "overview-preset" or preset is None
     data = svc.overview(dataset_id, start, end)
     currency = settings().currency

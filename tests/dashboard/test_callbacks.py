@@ -427,3 +427,26 @@ def test_failed_mining_replaces_the_waiting_charts(app):
         assert shown[figure_id]["figure"].layout.annotations[0].text == (
             "No rules: This log has no product column"
         )
+
+
+def test_overview_link_outside_the_data_shows_the_default_and_says_why(overview):
+    updated = triggered(None)
+    out = overview.update_overview(BUNDLED_ID, "1990-01-01", "1990-02-01", None)
+    assert out[2:4] == ("2010-12-10", "2011-12-09")
+    alert = updated["overview-link-alert"]
+    assert alert["is_open"] and alert["children"].startswith(
+        "01 Jan 1990 – 01 Feb 1990 has no data: this log runs from 01 Dec 2009 to 09 Dec 2011."
+    )
+    # picked by hand, it is an error on the page's own alert and nothing is redrawn
+    updated = triggered("overview-dates", "end_date")
+    assert overview.update_overview(BUNDLED_ID, "2030-01-01", "2030-02-01", None) is dash.no_update
+    assert "has no data" in updated["overview-alert"]["children"]
+
+
+def test_overview_reversed_link_is_named(overview):
+    start, end, problems = overview._query_dates({"start": "2011-03-31", "end": "2011-01-01"})
+    assert (start, end) == (None, None)
+    assert problems == [
+        "The link's period ends (2011-01-01) before it starts (2011-03-31); showing the last 12 "
+        "months instead."
+    ]
