@@ -585,7 +585,7 @@ def show_sweep(token: dict | None):
         if ctx.triggered_id is None:  # the page's first load: nothing swept yet
             raise PreventUpdate
         # the sweep ended without a result (see the alert): no earlier sweep stays on show
-        return False, empty_figure("No sweep result"), "", "Use k = –"
+        return False, empty_figure("No sweep result"), "", ""
 
     sweep = service().sweep(token["dataset_id"], SegmentParams.from_dict(token["params"]))
     return (

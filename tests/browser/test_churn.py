@@ -82,7 +82,7 @@ def test_chu001_training_shows_metrics_against_baselines(dash_duo, app):
         >= 1
     )
     dash_duo.wait_for_contains_text("#churn-lime-label", "probability of no purchase", timeout=60)
-    assert "Churn model beats recency" in dash_duo.find_element("#churn-content").text
+    assert "Churn model beats recency" in dash_duo.find_element("#churn-by-threshold").text
     assert dash_duo.find_element("#churn-quadrant-value-safe").text.endswith("customers")
     wait_until(lambda: table_rows(dash_duo.driver, "churn-at-risk-table") > 10)
     assert modebar_overlaps(dash_duo.driver) == []
