@@ -27,7 +27,8 @@ class Settings:
                                   once in the cache folder, so every worker shares it
     ``SEGMENTA_CURRENCY``         currency symbol for money figures (default £, the bundled data's)
     ``SEGMENTA_MEMORY_CACHE``     results each worker keeps unpickled in memory (default 64)
-    ``SEGMENTA_LOCK_TIMEOUT``     seconds one computation may hold its result's lock (default 900)
+    ``SEGMENTA_LOCK_TIMEOUT``     seconds a computation may hold its result's lock before another
+                                  may take over (default 120: a killed worker never blocks long)
     ``SEGMENTA_REQUEST_THREADS``  BLAS/OpenMP threads for work done inside a web request
                                   (default 1: concurrent requests share the cores)
     ``SEGMENTA_WARM_UP``          ``1`` (default): compute the default views of the default dataset
@@ -48,7 +49,7 @@ class Settings:
     secret_key: str = ""
     currency: str = "£"
     memory_cache_items: int = 64
-    lock_timeout: int = 900
+    lock_timeout: int = 120
     request_threads: int = 1
     warm_up: bool = True
     max_upload_mb: int = 300
@@ -90,7 +91,7 @@ class Settings:
             secret_key=env.get("SEGMENTA_SECRET_KEY") or _shared_secret(cache_dir),
             currency=env.get("SEGMENTA_CURRENCY") or "£",
             memory_cache_items=_int(env, "SEGMENTA_MEMORY_CACHE", 64, 0, 10_000),
-            lock_timeout=_int(env, "SEGMENTA_LOCK_TIMEOUT", 900, 10, 86_400),
+            lock_timeout=_int(env, "SEGMENTA_LOCK_TIMEOUT", 120, 10, 86_400),
             request_threads=_int(env, "SEGMENTA_REQUEST_THREADS", 1, 1, 256),
             warm_up=_flag(env, "SEGMENTA_WARM_UP", True),
             max_upload_mb=_positive_int(env, "SEGMENTA_MAX_UPLOAD_MB", 300),

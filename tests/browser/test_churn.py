@@ -59,7 +59,9 @@ def shared_cache(tmp_path_factory):
 def app(shared_cache):
     from dashboard.app import create_app
 
-    return create_app(Settings.from_env({"SEGMENTA_CACHE_DIR": str(shared_cache)}))
+    return create_app(
+        Settings.from_env({"SEGMENTA_CACHE_DIR": str(shared_cache), "SEGMENTA_WARM_UP": "0"})
+    )
 
 
 def test_chu001_training_shows_metrics_against_baselines(dash_duo, app):
