@@ -60,3 +60,47 @@ def test_bad_ceiling(tmp_path, value):
         match=f"SEGMENTA_JOB_TIMEOUT_S must be a whole number above 0. Got '{value}' instead.",
     ):
         Settings.from_env({"SEGMENTA_CACHE_DIR": str(tmp_path), "SEGMENTA_JOB_TIMEOUT_S": value})
+
+
+def test_cache_and_request_settings(tmp_path):
+    s = Settings.from_env({"SEGMENTA_CACHE_DIR": str(tmp_path)})
+    assert (s.memory_cache_items, s.lock_timeout, s.request_threads, s.warm_up) == (
+        64,
+        120,
+        1,
+        True,
+    )
+    s = Settings.from_env(
+        {
+            "SEGMENTA_CACHE_DIR": str(tmp_path),
+            "SEGMENTA_MEMORY_CACHE": "0",
+            "SEGMENTA_LOCK_TIMEOUT": "30",
+            "SEGMENTA_REQUEST_THREADS": "2",
+            "SEGMENTA_WARM_UP": "0",
+        }
+    )
+    assert (s.memory_cache_items, s.lock_timeout, s.request_threads, s.warm_up) == (0, 30, 2, False)
+    assert Settings.from_json(s.to_json()) == s
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        (
+            "SEGMENTA_MEMORY_CACHE",
+            "-1",
+            "SEGMENTA_MEMORY_CACHE must be a whole number in [0, 10000]",
+        ),
+        (
+            "SEGMENTA_LOCK_TIMEOUT",
+            "5",
+            "SEGMENTA_LOCK_TIMEOUT must be a whole number in [10, 86400]",
+        ),
+        ("SEGMENTA_REQUEST_THREADS", "two", "Got 'two' instead."),
+        ("SEGMENTA_WARM_UP", "maybe", "SEGMENTA_WARM_UP must be 1 or 0. Got 'maybe' instead."),
+    ],
+)
+def test_bad_cache_settings_are_named(tmp_path, name, value, message):
+    with pytest.raises(ValueError) as info:
+        Settings.from_env({"SEGMENTA_CACHE_DIR": str(tmp_path), name: value})
+    assert message in str(info.value)
