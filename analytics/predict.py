@@ -597,15 +597,15 @@ def choose_clv_model(metrics: dict[str, dict[str, float]]) -> str:
 
 
 def _compare(metric: str, ours: float, theirs: float, currency: str) -> str:
+    fmt = (lambda v: f"{currency}{v:,.1f}") if metric in ("mae", "rmse") else (lambda v: f"{v:.3f}")
+    if fmt(ours) == fmt(theirs):  # equal at the precision shown: no "higher" the reader cannot see
+        return f"the same {METRIC_NAMES[metric]} ({fmt(ours)})"
     better = ours > theirs if HIGHER_IS_BETTER[metric] else ours < theirs
-    if ours == theirs:
-        word = "the same"
-    elif metric in ("mae", "rmse"):
+    if metric in ("mae", "rmse"):
         word = "a lower" if ours < theirs else "a higher"
     else:
         word = "a higher" if ours > theirs else "a lower"
-    fmt = (lambda v: f"{currency}{v:,.1f}") if metric in ("mae", "rmse") else (lambda v: f"{v:.3f}")
-    verdict = "" if ours == theirs else (" (better)" if better else " (worse)")
+    verdict = " (better)" if better else " (worse)"
     return f"{word} {METRIC_NAMES[metric]} ({fmt(ours)} vs {fmt(theirs)}){verdict}"
 
 

@@ -14,7 +14,7 @@ from dash.exceptions import PreventUpdate
 
 from analytics.explain import SHAP_TARGETS
 from analytics.export import to_csv
-from analytics.predict import CHOICE_RULE, quadrant_summary, revenue_at_risk, with_threshold
+from analytics.predict import BGNBD, CHOICE_RULE, quadrant_summary, revenue_at_risk, with_threshold
 from dashboard.app import service, settings
 from dashboard.background import job_callback
 from dashboard.components.grid import LINK_RENDERER, create_grid
@@ -314,6 +314,15 @@ def shap_beeswarm_figure(points: pl.DataFrame) -> go.Figure:
     return fig
 
 
+def _bgnbd_verdict(chosen: str, wins: bool) -> str:
+    """The badge on BG/NBD: a chosen BG/NBD is not said to lose to itself."""
+    if chosen == BGNBD:
+        return "BG/NBD + Gamma-Gamma was chosen: no LightGBM CLV model beat it on this backtest"
+    if wins:
+        return "Chosen CLV beats BG/NBD on MAE, R² and Spearman"
+    return "Chosen CLV does not beat BG/NBD on all of MAE, R², Spearman"
+
+
 def _metrics_table(result) -> html.Div:
     bt = result.backtest
     if bt is None:
@@ -341,9 +350,7 @@ def _metrics_table(result) -> html.Div:
             className="me-2",
         ),
         dbc.Badge(
-            "Chosen CLV beats BG/NBD on MAE, R² and Spearman"
-            if wins["clv_vs_bgnbd"]
-            else "Chosen CLV does not beat BG/NBD on all of MAE, R², Spearman",
+            _bgnbd_verdict(bt.clv_winner, wins["clv_vs_bgnbd"]),
             color="success" if wins["clv_vs_bgnbd"] else "warning",
         ),
     ]

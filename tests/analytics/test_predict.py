@@ -226,6 +226,10 @@ def test_backtest_sentence_follows_the_numbers():
     text = clv_choice_sentence(mixed, "Two-stage LightGBM")
     assert "a lower MAE (£380.0 vs £385.0) (better)" in text
     assert "a lower Spearman (0.550 vs 0.560) (worse)" in text
+    # equal at the precision shown: no "higher" the reader cannot see (walk: "0.529 vs 0.529")
+    close = {**METRICS, "Two-stage LightGBM": {"mae": 380.0, "r2": 0.5704, "spearman": 0.55}}
+    text = clv_choice_sentence(close, "Two-stage LightGBM")
+    assert "the same R² (0.570)" in text and "higher R²" not in text
 
 
 @pytest.mark.parametrize(
