@@ -203,7 +203,6 @@ clientside_callback(
     Output("churn-url", "data"),
     Input("churn-horizon", "value"),
     Input("churn-threshold", "value"),
-    prevent_initial_call=True,
 )
 
 
