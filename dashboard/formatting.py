@@ -28,10 +28,13 @@ def fmt_money(value: float | None, currency: str = "£", *, compact: bool = True
 
 
 def fmt_percent(value: float | None, digits: int = 1) -> str:
-    """``12.3%``; a value that rounds to zero prints ``0.0%``, never ``-0.0%``."""
+    """``12.3%``; zero prints ``0.0%`` (never ``-0.0%``); a share too small to show, ``<0.1%``."""
     if value is None or math.isnan(value):
         return "–"
-    return f"{round(value * 100, digits) + 0.0:.{digits}f}%"
+    shown = round(value * 100, digits) + 0.0
+    if shown == 0 and value > 0:
+        return f"<{10.0**-digits:.{digits}f}%"
+    return f"{shown:.{digits}f}%"
 
 
 def fmt_value(value: float | None, kind: str, currency: str = "£") -> str:
@@ -43,22 +46,31 @@ def fmt_value(value: float | None, kind: str, currency: str = "£") -> str:
     return fmt_count(value)
 
 
-def fmt_change(change: float | None, window_days: int | None = None) -> str:
+def fmt_change(
+    change: float | None, window_days: int | None = None, points: float | None = None
+) -> str:
     """``▲ 12.3% vs previous period`` / ``▼ 4.0% …`` / ``■ 0.0% …`` / ``no earlier period``.
 
-    With ``window_days`` the change is between two shorter equal windows, and says so.
+    With ``window_days`` the change is between two shorter equal windows, and says so. A rate
+    (repeat rate 25.1% -> 33.0%) changes by ``points``: ``▲ 7.9 pts``, not a relative ``31.6%``.
     """
     if change is None:
         return "no earlier period to compare"
-    shown = round(abs(change) * 100, 1)
-    arrow = "■" if shown == 0 else "▲" if change > 0 else "▼"
+    if points is not None:
+        shown = round(abs(points) * 100, 1)
+        arrow = "■" if shown == 0 else "▲" if points > 0 else "▼"
+        unit = " pts"
+    else:
+        shown = round(abs(change) * 100, 1)
+        arrow = "■" if shown == 0 else "▲" if change > 0 else "▼"
+        unit = "%"
     against = (
         "vs previous period"
         if window_days is None
         else f"in the last {window_days:,} days vs the {window_days:,} before "
         "(too little history for a full previous period)"
     )
-    return f"{arrow} {shown:.1f}% {against}"
+    return f"{arrow} {shown:.1f}{unit} {against}"
 
 
 def fmt_p_value(p: float | None) -> str:

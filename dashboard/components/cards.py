@@ -9,6 +9,14 @@ from analytics.kpis import Kpi
 from dashboard.formatting import fmt_change, fmt_money, fmt_percent, fmt_value
 
 
+def _points(kpi: Kpi) -> float | None:
+    """A rate's change in percentage points (None for counts and money)."""
+    if kpi.kind != "percent" or kpi.previous is None:
+        return None
+    current = kpi.compared if kpi.window_days is not None else kpi.value
+    return None if current is None else current - kpi.previous
+
+
 def create_kpi_card(kpi: Kpi, currency: str) -> dbc.Card:
     """Value, and change against the previous period coloured by whether it is good news."""
     change = kpi.change
@@ -27,7 +35,7 @@ def create_kpi_card(kpi: Kpi, currency: str) -> dbc.Card:
                     id=f"overview-kpi-{kpi.key}",
                 ),
                 html.Div(
-                    fmt_change(change, kpi.window_days),
+                    fmt_change(change, kpi.window_days, _points(kpi)),
                     className=f"small {tone}",
                     id=f"overview-kpi-{kpi.key}-change",
                 ),

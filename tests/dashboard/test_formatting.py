@@ -72,3 +72,28 @@ def test_change_over_shorter_windows_says_so():
 )
 def test_p_values(p, text):
     assert fmt_p_value(p) == text
+
+
+@pytest.mark.parametrize(
+    ("change", "points", "expected"),
+    [
+        (0.316, 0.079, "▲ 7.9 pts vs previous period"),  # repeat rate 25.1% -> 33.0%
+        (1.57, 0.09, "▲ 9.0 pts vs previous period"),
+        (-0.5, -0.001, "▼ 0.1 pts vs previous period"),
+        (0.0, 0.0, "■ 0.0 pts vs previous period"),
+        (0.316, None, "▲ 31.6% vs previous period"),
+    ],
+)
+def test_rates_change_in_points(change, points, expected):
+    from dashboard.formatting import fmt_change
+
+    assert fmt_change(change, points=points) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [(2 / 5878, "<0.1%"), (0.0, "0.0%"), (-0.0001, "0.0%"), (0.25, "25.0%")]
+)
+def test_tiny_shares_are_not_zero(value, expected):
+    from dashboard.formatting import fmt_percent
+
+    assert fmt_percent(value) == expected
