@@ -78,7 +78,8 @@ def job_callback(
             def progress(done: int, total: int, text: str) -> None:
                 set_progress((round(100 * done / max(total, 1)), text))
 
-            progress(0, 1, "Starting…")
+            # no progress before ``fn`` decides to work: a job that declines (PreventUpdate)
+            # after reporting progress left the page waiting on it forever
             return fn(progress, *args)
 
         return callback(
