@@ -54,6 +54,25 @@ def create_job_controls(prefix: str, label: str, *, color: str = "primary") -> h
     )
 
 
+def create_job_progress(prefix: str) -> html.Div:
+    """The progress block and a Cancel button of a job that starts by itself (no button)."""
+    return html.Div(
+        [
+            create_job_status(prefix),
+            dbc.Button(
+                "Cancel",
+                id=f"{prefix}-cancel",
+                color="secondary",
+                outline=True,
+                size="sm",
+                disabled=True,
+                n_clicks=0,
+                className="mb-2",
+            ),
+        ]
+    )
+
+
 def job_callback(
     prefix: str,
     *dependencies,

@@ -13,10 +13,10 @@ from analytics.explain import describe_value
 from analytics.features import FEATURES
 from analytics.rfm import RFM_SEGMENTS, rfm_table
 from dashboard.app import service, settings
-from dashboard.background import job_callback
+from dashboard.background import create_job_progress, job_callback
 from dashboard.components.alive import create_alive_section
 from dashboard.components.grid import create_grid
-from dashboard.components.shell import create_card, create_job_status
+from dashboard.components.shell import create_card
 from dashboard.components.tables import count, fixed, num, text
 from dashboard.errors import create_alert, reports_to
 from dashboard.figures.common import GRAPH_CONFIG, empty_figure, explanation_figure
@@ -69,17 +69,7 @@ def layout(id: str | None = None, **_query) -> html.Div:  # noqa: A002 - the que
                 [
                     html.Div(
                         [
-                            create_job_status("customer-explain"),
-                            dbc.Button(
-                                "Cancel",
-                                id="customer-explain-cancel",
-                                color="secondary",
-                                outline=True,
-                                size="sm",
-                                disabled=True,
-                                n_clicks=0,
-                                className="mb-2",
-                            ),
+                            create_job_progress("customer-explain"),
                             create_alert("customer-explain-alert"),
                         ]
                     ),

@@ -11,9 +11,9 @@ from analytics.datasets import BUNDLED_ID
 from analytics.errors import DataError
 from analytics.schema import CANONICAL, suggest_columns
 from dashboard.app import service, settings
-from dashboard.background import job_callback
+from dashboard.background import create_job_progress, job_callback
 from dashboard.components.grid import create_grid
-from dashboard.components.shell import create_card, create_job_status
+from dashboard.components.shell import create_card
 from dashboard.components.tables import count, num, text
 from dashboard.errors import create_alert, reports_to
 from dashboard.jobs import run_task
@@ -67,17 +67,7 @@ def layout(**_query) -> html.Div:
                     html.Div(id="data-mapping"),
                     html.Div(
                         [
-                            create_job_status("data-load"),
-                            dbc.Button(
-                                "Cancel",
-                                id="data-load-cancel",
-                                color="secondary",
-                                outline=True,
-                                size="sm",
-                                disabled=True,
-                                n_clicks=0,
-                                className="mb-2",
-                            ),
+                            create_job_progress("data-load"),
                         ]
                     ),
                     create_alert("data-load-alert"),

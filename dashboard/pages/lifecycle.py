@@ -14,9 +14,9 @@ from analytics.anomalies import KINDS, kind_labels
 from analytics.errors import ParameterError
 from analytics.export import to_csv
 from dashboard.app import service, settings
-from dashboard.background import job_callback
+from dashboard.background import create_job_progress, job_callback
 from dashboard.components.grid import LINK_RENDERER, create_grid
-from dashboard.components.shell import create_card, create_job_status
+from dashboard.components.shell import create_card
 from dashboard.components.tables import fixed, money, num, text
 from dashboard.errors import create_alert, reports_to
 from dashboard.figures.common import GRAPH_CONFIG, empty_figure
@@ -123,17 +123,7 @@ def layout(**_query) -> html.Div:
                     ),
                     html.Div(
                         [
-                            create_job_status("lifecycle-migration"),
-                            dbc.Button(
-                                "Cancel",
-                                id="lifecycle-migration-cancel",
-                                color="secondary",
-                                outline=True,
-                                size="sm",
-                                disabled=True,
-                                n_clicks=0,
-                                className="mb-2",
-                            ),
+                            create_job_progress("lifecycle-migration"),
                         ]
                     ),
                     create_alert("lifecycle-migration-alert"),
