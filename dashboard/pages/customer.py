@@ -285,13 +285,10 @@ def show_customer(customer_id: str | None, dataset_id: str, saved: dict | None):
 def explain_customer(progress, customer_id, session_id, dataset_id, saved):
     """LIME explanations of churn, CLV and segment in a fresh process (trains models if needed).
 
-    An id with no purchase starts no job: the profile's alert already says there is no such
-    customer, and three more alerts about the same id would only repeat it.
+    This runs in the forked job process, where polars must not run (FIELD-NOTES): everything
+    about the customer is looked up by the ``explain`` task in its own interpreter.
     """
     if not customer_id:
-        raise PreventUpdate
-    features = service().features(dataset_id)
-    if features.filter(pl.col("customer_id") == customer_id).height == 0:
         raise PreventUpdate
     params = params_from_saved(saved)
     outcome = run_task(
