@@ -651,7 +651,13 @@ class Service:
         from analytics.alive import alive_table
 
         key = f"alive:{self.fingerprint(dataset_id)}"
-        return self._memo(key, lambda: alive_table(self.transactions(dataset_id)))
+
+        def compute():
+            # in a web request: one BLAS/OpenMP thread, as every in-request computation
+            with threadpool_limits(limits=self.settings.request_threads):
+                return alive_table(self.transactions(dataset_id))
+
+        return self._memo(key, compute)
 
     def p_alive_history(self, dataset_id: str, customer_id: str) -> pl.DataFrame:
         from analytics.alive import p_alive_history
