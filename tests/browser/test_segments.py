@@ -60,21 +60,21 @@ def test_seg003_invalid_parameter_alert_names_the_field_and_clears_when_fixed(da
     _open_segments(dash_duo, app)
     driver = dash_duo.driver
     choose(driver, "segments-algorithm", "DBSCAN (density, finds outliers)")
-    eps = wait_until(
+    wait_until(
         lambda: (
             driver.find_element(By.ID, "segments-eps").is_displayed()
             and driver.find_element(By.ID, "segments-eps")
         )
     )
-    eps.send_keys(Keys.BACKSPACE * 4, "0", Keys.TAB)
+    driver.find_element(By.ID, "segments-eps").send_keys(Keys.BACKSPACE * 4, "0", Keys.TAB)
     wait_until(lambda: "DBSCAN radius (eps)" in _alert_text(driver, "segments-alert"), timeout=30)
     assert "must be a number in (0.0, 100.0]" in _alert_text(driver, "segments-alert")
     assert table_rows(driver, "segments-profile-table") == 4  # the last good result stays
     # fixing the input closes the alert
-    eps.send_keys(Keys.BACKSPACE * 4, "0.5", Keys.TAB)
+    driver.find_element(By.ID, "segments-eps").send_keys(Keys.BACKSPACE * 4, "0.5", Keys.TAB)
     wait_until(lambda: _alert_text(driver, "segments-alert") == "", timeout=30)
     # a new error does not follow the user to another page
-    eps.send_keys(Keys.BACKSPACE * 4, "-3", Keys.TAB)
+    driver.find_element(By.ID, "segments-eps").send_keys(Keys.BACKSPACE * 4, "-3", Keys.TAB)
     wait_until(lambda: "DBSCAN radius (eps)" in _alert_text(driver, "segments-alert"), timeout=30)
     driver.find_element(By.ID, "nav-overview").click()
     dash_duo.wait_for_element("#overview-kpis .kpi-card", timeout=30)
