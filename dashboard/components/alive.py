@@ -1,6 +1,10 @@
 """The Customer page's "Alive or gone" section: P(alive), next order, churn band and its history.
 
-Kept in its own module (layout factory + callback) so the Customer page only places it.
+Kept in its own module (layout factory + callback) so the Customer page only places it. The page
+calls :func:`register_alive_callbacks` when it is imported: Dash re-executes page modules for every
+app it builds, but a component module is imported once per process, so a ``@callback`` here would
+reach only the first app (a second app in the same process, as in the test suite, never updated
+the section).
 """
 
 from __future__ import annotations
@@ -48,12 +52,16 @@ def _fact(label: str, value, id_: str) -> dbc.Col:
     )
 
 
-@callback(
-    Output("customer-alive-facts", "children"),
-    Output("customer-alive-curve", "figure"),
-    Input("customer-search", "value"),
-    Input("dataset-id", "data"),
-)
+def register_alive_callbacks() -> None:
+    """Register the section's callback with the app being built (call at page import)."""
+    callback(
+        Output("customer-alive-facts", "children"),
+        Output("customer-alive-curve", "figure"),
+        Input("customer-search", "value"),
+        Input("dataset-id", "data"),
+    )(show_alive)
+
+
 def show_alive(customer_id: str | None, dataset_id: str):
     if not customer_id:
         raise PreventUpdate

@@ -14,7 +14,7 @@ from analytics.features import FEATURES
 from analytics.rfm import RFM_SEGMENTS, rfm_table
 from dashboard.app import service, settings
 from dashboard.background import create_job_progress, job_callback
-from dashboard.components.alive import create_alive_section
+from dashboard.components.alive import create_alive_section, register_alive_callbacks
 from dashboard.components.grid import create_grid
 from dashboard.components.shell import create_card
 from dashboard.components.tables import count, fixed, num, text
@@ -28,6 +28,8 @@ from dashboard.segment_settings import create_settings_store, params_from_saved
 dash.register_page(
     __name__, path="/customer", name="Customer", title="Customer · Segmenta", order=3
 )
+
+register_alive_callbacks()
 
 HORIZON = 90
 TARGETS = {

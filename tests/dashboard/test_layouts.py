@@ -28,3 +28,24 @@ def test_no_page_uses_the_deprecated_datatable(app):
     for name, module in sys.modules.items():
         if name.startswith(("dashboard.", "analytics.")):
             assert not hasattr(module, "dash_table"), name
+
+
+def _outputs(app) -> set[str]:
+    response = app.server.test_client().get("/_dash-dependencies")
+    assert response.status_code == 200
+    return {d["output"] for d in response.get_json()}
+
+
+def test_a_second_app_in_the_process_gets_every_callback(settings):
+    """Callbacks registered at a component module's import reached only the first app built.
+
+    The test suite builds one app per test; the second one's Customer page never filled its
+    "Alive or gone" section.
+    """
+    from dashboard.app import create_app
+
+    first = create_app(settings)
+    served_first = _outputs(first)  # Dash hands an app the registered callbacks on first request
+    second = create_app(settings)
+    assert any("customer-alive-facts.children" in o for o in served_first)
+    assert _outputs(second) == served_first
