@@ -33,6 +33,9 @@ LABELS = {
 }
 
 
+HIDDEN = {"display": "none"}
+
+
 def layout(**_query) -> html.Div:
     return html.Div(
         [
@@ -65,6 +68,17 @@ def layout(**_query) -> html.Div:
                     ),
                     create_alert("data-upload-alert"),
                     html.Div(id="data-mapping"),
+                    # In the page from the start, shown once a file's columns are known: a button
+                    # inserted with the mapping form fired the load job (n_clicks=0) on insertion,
+                    # and that job raced the user's own click, which was then lost.
+                    dbc.Button(
+                        "Load this dataset",
+                        id="data-load-button",
+                        color="primary",
+                        n_clicks=0,
+                        className="mb-3",
+                        style=HIDDEN,
+                    ),
                     html.Div(
                         [
                             create_job_progress("data-load"),
@@ -184,7 +198,6 @@ def mapping_form(columns: list[str], suggested: dict[str, str]) -> html.Div:
                 ],
                 className="mb-3 align-items-center",
             ),
-            dbc.Button("Load this dataset", id="data-load-button", color="primary", n_clicks=0),
         ]
     )
 
@@ -192,6 +205,7 @@ def mapping_form(columns: list[str], suggested: dict[str, str]) -> html.Div:
 @callback(
     Output("data-pending", "data"),
     Output("data-mapping", "children"),
+    Output("data-load-button", "style"),
     Input("data-upload-result", "data"),
     prevent_initial_call=True,
 )
@@ -201,21 +215,31 @@ def receive_upload(result: dict | None):
     if not result:
         raise PreventUpdate
     if "uploading" in result:
-        return None, html.P(
-            f"Uploading {result['uploading']}…", className="small text-muted", id="data-uploading"
+        return (
+            None,
+            html.P(
+                f"Uploading {result['uploading']}…",
+                className="small text-muted",
+                id="data-uploading",
+            ),
+            HIDDEN,
         )
     if "error" in result:
         raise DataError(result["error"])
     filename, columns = result["filename"], result["columns"]
-    return {"dataset_id": result["dataset_id"], "filename": filename, "columns": columns}, html.Div(
-        [
-            html.P(
-                f"{filename}: {len(columns)} columns found.",
-                className="small text-muted mb-1",
-                id="data-upload-summary",
-            ),
-            mapping_form(columns, suggest_columns(columns)),
-        ]
+    return (
+        {"dataset_id": result["dataset_id"], "filename": filename, "columns": columns},
+        html.Div(
+            [
+                html.P(
+                    f"{filename}: {len(columns)} columns found.",
+                    className="small text-muted mb-1",
+                    id="data-upload-summary",
+                ),
+                mapping_form(columns, suggest_columns(columns)),
+            ]
+        ),
+        {},
     )
 
 

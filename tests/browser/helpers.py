@@ -164,3 +164,13 @@ def clipped_labels(driver, css: str) -> list[str]:
         """,
         css,
     )
+
+
+def load_button(driver, timeout: float = 30):
+    """The Data page's "Load this dataset" button, once shown (it appears with the column form)."""
+
+    def shown():
+        buttons = driver.find_elements(By.ID, "data-load-button")
+        return buttons[0] if buttons and buttons[0].is_displayed() else None
+
+    return wait_until(shown, timeout=timeout)

@@ -1,6 +1,7 @@
 from tests.browser.helpers import (
     click,
     clipped_labels,
+    load_button,
     modebar_overlaps,
     search_and_choose,
     set_slider,
@@ -43,7 +44,7 @@ def test_bsk002_a_failed_mining_run_says_so(dash_duo, app, tmp_path):
     dash_duo.wait_for_contains_text("#data-current-label", "bundled", timeout=60)
     dash_duo.find_element("#data-upload input[type=file]").send_keys(str(path))
     dash_duo.wait_for_contains_text("#data-upload-summary", "3 columns found", timeout=30)
-    click(dash_duo.driver, dash_duo.find_element("#data-load-button"))
+    click(dash_duo.driver, load_button(dash_duo.driver))
     dash_duo.wait_for_text_to_equal("#topbar-dataset", "no_products.csv", timeout=90)
     dash_duo.driver.get(dash_duo.server_url + "/baskets")
     dash_duo.wait_for_element("#baskets-alert", timeout=60)

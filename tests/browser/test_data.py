@@ -1,7 +1,7 @@
 import polars as pl
 
 from analytics.synthetic import synthetic_log
-from tests.browser.helpers import click
+from tests.browser.helpers import click, load_button
 
 
 def _write_log(path, date_format="%Y-%m-%d %H:%M"):
@@ -24,7 +24,7 @@ def test_dat001_upload_map_and_analyse_own_data(dash_duo, app, tmp_path):
     dash_duo.wait_for_contains_text(
         "#data-upload-summary", "shop_orders.csv: 3 columns found", timeout=30
     )
-    click(dash_duo.driver, dash_duo.find_element("#data-load-button"))
+    click(dash_duo.driver, load_button(dash_duo.driver))
     dash_duo.wait_for_text_to_equal("#topbar-dataset", "shop_orders.csv", timeout=90)
     dash_duo.wait_for_contains_text("#data-report-summary", "customers", timeout=30)
     # every page now analyses the upload
@@ -46,7 +46,7 @@ def test_dat002_ambiguous_dates_get_a_clear_message(dash_duo, app, tmp_path):
     dash_duo.driver.get(dash_duo.server_url + "/data")
     dash_duo.wait_for_element("#data-upload input[type=file]", timeout=30)
     dash_duo.find_element("#data-upload input[type=file]").send_keys(str(path))
-    click(dash_duo.driver, dash_duo.wait_for_element("#data-load-button", timeout=30))
+    click(dash_duo.driver, load_button(dash_duo.driver))
     dash_duo.wait_for_contains_text(
         "#data-load-alert", "can be read day-first or month-first", timeout=90
     )

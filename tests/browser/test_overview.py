@@ -1,6 +1,6 @@
 from selenium.webdriver.common.by import By
 
-from tests.browser.helpers import click, modebar_overlaps, wait_until
+from tests.browser.helpers import click, load_button, modebar_overlaps, wait_until
 from tests.browser.test_data import _write_log
 
 
@@ -44,7 +44,7 @@ def test_ovw004_upload_with_short_history_and_no_country(dash_duo, app, tmp_path
     dash_duo.wait_for_contains_text("#data-current-label", "bundled", timeout=60)
     dash_duo.find_element("#data-upload input[type=file]").send_keys(str(path))
     dash_duo.wait_for_contains_text("#data-upload-summary", "3 columns found", timeout=30)
-    click(dash_duo.driver, dash_duo.find_element("#data-load-button"))
+    click(dash_duo.driver, load_button(dash_duo.driver))
     dash_duo.wait_for_text_to_equal("#topbar-dataset", "shop.csv", timeout=90)
     dash_duo.driver.get(dash_duo.server_url + "/")
     dash_duo.wait_for_text_to_equal("#topbar-dataset", "shop.csv", timeout=30)

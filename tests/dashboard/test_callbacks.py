@@ -358,11 +358,12 @@ def test_data_page_upload_callbacks(app):
     )
     assert columns == ["Client", "OrderedAt", "Total"] and dataset_id.startswith("u-")
     result = {"dataset_id": dataset_id, "filename": "shop.csv", "columns": columns}
-    pending, form = data.receive_upload(result)
-    assert pending == result
+    pending, form, button = data.receive_upload(result)
+    assert pending == result and button == {}  # the Load button shows with the column form
     assert "3 columns found" in str(form)
-    pending, form = data.receive_upload({"uploading": "shop.csv", "at": 1})
+    pending, form, button = data.receive_upload({"uploading": "shop.csv", "at": 1})
     assert pending is None and "Uploading shop.csv" in str(form)
+    assert button == {"display": "none"}
     current = str(data.show_current(BUNDLED_ID))
     assert "1,044,847 rows read" in current and "exact duplicate rows" in current
     from analytics.errors import DataError

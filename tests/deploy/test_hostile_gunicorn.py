@@ -14,7 +14,7 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from dashboard.job_manager import JOB_ENDED
-from tests.browser.helpers import click, table_rows, wait_until
+from tests.browser.helpers import click, load_button, table_rows, wait_until
 from tests.deploy.test_gunicorn import _browser, _status, gunicorn
 
 #: The stated bound: no gunicorn worker may pass this resident size while under attack.
@@ -145,8 +145,7 @@ def test_hos101_bomb_and_oversize_bodies_keep_workers_small_and_serving(cache_di
             driver.find_element(By.CSS_SELECTOR, "#data-upload input[type=file]").send_keys(
                 str(bomb)
             )
-            wait_until(lambda: driver.find_elements(By.ID, "data-load-button"), 60)
-            click(driver, driver.find_element(By.ID, "data-load-button"))
+            click(driver, load_button(driver, 60))
             alert = wait_until(
                 lambda: "expands to more than" in _alert(driver) and _alert(driver), 240
             )
