@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import threading
@@ -80,22 +81,36 @@ def _register_shell_callbacks(app: dash.Dash) -> None:
 
 
 def _warm_up(service: Service, dataset_id: str) -> None:
-    """Compute what the first visitor sees (cleaned data, features, the default segmentation,
-    overview and basket rules), so nobody waits for it; the per-result locks make workers share
+    """Compute what the first visitor sees (cleaned data, features, the default segmentation at
+    every k of the slider and for every algorithm, overview and basket rules), so nobody waits
+    for it; the per-result locks make workers share
     the work. Mining runs in a fresh process, as a job does (this process has threads)."""
     from analytics.basket_analysis import BasketParams
     from analytics.periods import default_period
+    from analytics.segmentation import ALGORITHMS
     from dashboard.jobs import run_task
-    from dashboard.segment_settings import params_from_saved
+    from dashboard.segment_settings import K_SLIDER, params_from_saved
 
     try:
         first, last = service.date_range(dataset_id)
         service.overview(dataset_id, *default_period(first, last))
-        service.segmentation(dataset_id, params_from_saved(None))
+        default = params_from_saved(None)
+        service.segmentation(dataset_id, default)
         if service.quick_rules(dataset_id, BasketParams()) is None:
             run_task(
                 service.settings, "rules", dataset_id=dataset_id, params=BasketParams().to_dict()
             )
+        # Every k the slider offers, then each other algorithm with its defaults, so moving the
+        # slider or picking an algorithm answers from the cache. In a fresh process: this
+        # worker's threads keep serving while it runs (the per-result locks share the work).
+        others = [dataclasses.replace(default, k=k) for k in range(K_SLIDER[0], K_SLIDER[1] + 1)]
+        others += [params_from_saved({"algorithm": a}) for a in ALGORITHMS]
+        run_task(
+            service.settings,
+            "segmentations",
+            dataset_id=dataset_id,
+            params=[p.to_dict() for p in others],
+        )
     except Exception:  # noqa: BLE001 - a failed warm-up only means the first visitor waits
         logging.getLogger("segmenta").exception("Warming up %s failed", dataset_id)
 

@@ -48,6 +48,16 @@ def _sweep(service, progress: Progress, dataset_id: str, params: dict) -> dict:
     return {"recommended_k": sweep.recommended_k, "reason": sweep.reason}
 
 
+def _segmentations(service, progress: Progress, dataset_id: str, params: list[dict]) -> dict:
+    """Compute (or find cached) one segmentation per settings; the results stay in the cache."""
+    from dashboard.service import SegmentParams
+
+    for done, values in enumerate(params, start=1):
+        service.segmentation(dataset_id, SegmentParams.from_dict(values))
+        progress(done, len(params), f"Segmented {done} of {len(params)} settings")
+    return {"segmentations": len(params)}
+
+
 def _train(service, progress: Progress, dataset_id: str, horizon_days: int) -> dict:
     result = service.predictions(dataset_id, horizon_days, progress=progress)
     return {"method": result.method, "customers": result.table.height}
@@ -126,6 +136,7 @@ TASKS: dict[str, Callable[..., Any]] = {
     "migration": _migration,
     "inspect": _inspect,
     "sweep": _sweep,
+    "segmentations": _segmentations,
     "train": _train,
     "explain": _explain,
     "rules": _rules,
@@ -212,6 +223,7 @@ def _seconds(n: int) -> str:
 
 TASK_WORDS = {
     "sweep": "search for the best number of segments",
+    "segmentations": "precomputation of segmentations",
     "train": "churn and CLV training",
     "explain": "explanation",
     "rules": "basket analysis",

@@ -451,3 +451,17 @@ def test_overview_reversed_link_is_named(overview):
         "The link's period ends (2011-01-01) before it starts (2011-03-31); showing the last 12 "
         "months instead."
     ]
+
+
+def test_recluster_sends_grid_columns_only_when_they_change(segments):
+    """A new k keeps the grids' columns (AG Grid rebuilds itself on any new columnDefs)."""
+    args = (["recency_days", "frequency", "monetary"], "log-standard", "kmeans")
+    tail = (1.0, 10, None, "3d", "monetary", BUNDLED_ID)
+    triggered("segments-k")
+    first = segments.recluster(*args, 5, *tail)
+    shown_profile, shown_tests = first[6], first[8]
+    again = segments.recluster(*args, 6, *tail, shown_profile, shown_tests)
+    assert again[6] is dash.no_update and again[8] is dash.no_update
+    assert len(again[5]) == 6  # the rows do change
+    # columns the page does not show yet (first load, or after a failed first call) are sent
+    assert segments.recluster(*args, 6, *tail, None, shown_tests)[6] == shown_profile

@@ -24,6 +24,25 @@ def test_sweep_runs_in_a_fresh_process_with_progress(settings):
     assert cached is not None and cached.recommended_k == result["recommended_k"]
 
 
+def test_segmentations_job_fills_the_cache_the_pages_read(settings):
+    """The warm-up's precomputation: the web process then answers from the cache."""
+    params = [SegmentParams(k=k, features=("recency_days", "frequency")) for k in (3, 5)]
+    seen = []
+    result = run_task(
+        settings,
+        "segmentations",
+        progress=lambda done, total, text: seen.append(text),
+        dataset_id=BUNDLED_ID,
+        params=[p.to_dict() for p in params],
+    )
+    assert result == {"segmentations": 2} and seen[-1] == "Segmented 2 of 2 settings"
+    service = Service(settings)
+    for p in params:
+        key = f"segmentation:{service.fingerprint(BUNDLED_ID)}:{p.key()}"
+        report = service.results.get(key)
+        assert report is not None and report.assignments.get_column("segment").n_unique() == p.k
+
+
 def test_user_errors_keep_their_class_and_message(settings):
     with pytest.raises(ParameterError, match="Unknown feature 'loyalty'"):
         run_task(
