@@ -14,6 +14,7 @@ import datetime as dt
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -308,6 +309,20 @@ def find_chromium() -> str:
     )
 
 
+#: Runs a command with this process's address-space ceiling lifted to its hard limit. A report
+#: job runs under ``SEGMENTA_JOB_MEMORY_MB`` of address space (RLIMIT_AS), which Chromium, whose
+#: V8 reserves far more address space than it uses, cannot start under (it died with SIGTRAP).
+#: An exec wrapper, not ``preexec_fn``, which is unsafe in a process with threads (polars').
+_FULL_ADDRESS_SPACE = (
+    sys.executable,
+    "-c",
+    "import os, resource, sys; "
+    "_, hard = resource.getrlimit(resource.RLIMIT_AS); "
+    "resource.setrlimit(resource.RLIMIT_AS, (hard, hard)); "
+    "os.execv(sys.argv[1], sys.argv[1:])",
+)
+
+
 def html_to_pdf(html: str, output: Path, timeout: float = 120.0) -> None:
     """Print ``html`` to the PDF file ``output`` with headless Chromium."""
     chromium = find_chromium()
@@ -330,7 +345,9 @@ def html_to_pdf(html: str, output: Path, timeout: float = 120.0) -> None:
             page.as_uri(),
         ]
         try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+            done = subprocess.run(
+                [*_FULL_ADDRESS_SPACE, *command], capture_output=True, text=True, timeout=timeout
+            )
         except subprocess.TimeoutExpired:
             raise SegmentaError(
                 f"Chromium did not finish printing the PDF within {timeout:.0f} seconds. Try "
