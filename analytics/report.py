@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from analytics.basket_analysis import BasketParams
-from analytics.errors import InsufficientDataError, ParameterError
+from analytics.errors import DataError, InsufficientDataError, ParameterError
 from analytics.kpis import Kpi, Overview, period_bounds
 from analytics.periods import default_period
 from analytics.segment_report import SegmentParams, SegmentReport
@@ -68,17 +68,10 @@ class MigrationHighlights:
 
 
 @dataclass(frozen=True)
-class Report:
-    """One period's executive report: the numbers, and the sentences made from them."""
+class RiskHighlights:
+    """Churn and CLV as the Churn & CLV page shows them (as of the end of the data)."""
 
-    dataset: str
-    start: dt.date
-    end: dt.date
-    generated: dt.datetime
-    currency: str
-    overview: Overview
-    segmentation: SegmentReport
-    predictions_cutoff: dt.datetime
+    cutoff: dt.datetime
     horizon_days: int
     threshold: float
     customers_scored: int
@@ -89,12 +82,28 @@ class Report:
         pl.DataFrame
     )  # customer_id, churn_probability, predicted_clv, revenue_at_risk, quadrant
     quadrants: pl.DataFrame  # analytics.predict.quadrant_summary
+
+
+@dataclass(frozen=True)
+class Report:
+    """One period's executive report: the numbers, and the sentences made from them."""
+
+    dataset: str
+    start: dt.date
+    end: dt.date
+    generated: dt.datetime
+    currency: str
+    overview: Overview
+    segmentation: SegmentReport
+    risk: RiskHighlights | None  # None when the data cannot be scored (risk_note says why)
+    risk_note: str
     cohorts: CohortHighlights
     migration: MigrationHighlights | None
     migration_note: str
-    rules: pl.DataFrame  # the strongest rules: antecedents, consequents, support, confidence, lift
+    rules: pl.DataFrame | None  # the strongest: antecedents, consequents, support, confidence, lift
     rules_baskets: int
     rules_params: BasketParams
+    rules_note: str
     highlights: list[str]
 
     def kpi(self, key: str) -> Kpi:
@@ -274,6 +283,35 @@ def check_period(
     return start, end
 
 
+def risk_highlights(predictions: Predictions) -> RiskHighlights:
+    """The Churn & CLV page's headline numbers and its at-risk list, from its predictions."""
+    from analytics.predict import quadrant_summary, revenue_at_risk
+
+    table, threshold = predictions.table, predictions.threshold
+    return RiskHighlights(
+        cutoff=predictions.cutoff,
+        horizon_days=predictions.horizon_days,
+        threshold=threshold,
+        customers_scored=table.height,
+        expected_to_churn=table.filter(pl.col("churn_probability") >= threshold).height,
+        revenue_at_risk=revenue_at_risk(table, threshold),
+        predicted_clv=float(table["predicted_clv"].sum()),
+        at_risk=most_at_risk(table, threshold).select(
+            "customer_id", "churn_probability", "predicted_clv", "revenue_at_risk", "quadrant"
+        ),
+        quadrants=quadrant_summary(table),
+    )
+
+
+def optional(compute: Callable[[], object], what: str) -> tuple[object | None, str]:
+    """``compute()``, or None and why when the data cannot give it (too few customers, a short
+    history, no products): the rest of the report is still worth reading."""
+    try:
+        return compute(), ""
+    except (InsufficientDataError, DataError) as error:
+        return None, f"No {what}: {error}"
+
+
 # -- assembly ------------------------------------------------------------------------------------
 def build_report(
     *,
@@ -283,45 +321,50 @@ def build_report(
     currency: str,
     overview: Overview,
     segmentation: SegmentReport,
-    predictions: Predictions,
+    predictions: Predictions | None,
+    predictions_note: str = "",
     cohorts: pl.DataFrame,
     migration: Migration | None,
     migration_note: str = "",
-    rules: Rules,
+    rules: Rules | None,
+    rules_note: str = "",
     rules_params: BasketParams,
     generated: dt.datetime | None = None,
 ) -> Report:
-    """Assemble the report from results computed elsewhere (the app's cache or the CLI)."""
-    from analytics.predict import quadrant_summary, revenue_at_risk
+    """Assemble the report from results computed elsewhere (the app's cache or the CLI).
 
-    table = predictions.table
-    threshold = predictions.threshold
-    expected = table.filter(pl.col("churn_probability") >= threshold).height
-    at_risk_total = revenue_at_risk(table, threshold)
+    ``predictions``, ``migration`` or ``rules`` is None when the data cannot give it (a short or
+    small log, a log without products); its ``*_note`` then says why and the report says so.
+    """
+    risk = risk_highlights(predictions) if predictions is not None else None
     cohort = cohort_highlights(cohorts, start, end)
     moved = migration_highlights(migration) if migration is not None else None
-    strongest = rules.rules.head(TOP_RULES).select(
-        "antecedents", "consequents", "support", "confidence", "lift"
-    )
+    strongest = None
+    if rules is not None:
+        strongest = rules.rules.head(TOP_RULES).select(
+            "antecedents", "consequents", "support", "confidence", "lift"
+        )
     highlights = [
         kpi_sentence(k, currency)
         for k in overview.kpis
         if k.key in ("revenue", "active_customers", "repeat_rate")
     ]
-    highlights.append(
-        risk_sentence(
-            expected,
-            table.height,
-            at_risk_total,
-            threshold,
-            predictions.horizon_days,
-            currency,
+    if risk is not None:
+        highlights.append(
+            risk_sentence(
+                risk.expected_to_churn,
+                risk.customers_scored,
+                risk.revenue_at_risk,
+                risk.threshold,
+                risk.horizon_days,
+                currency,
+            )
         )
-    )
     if moved is not None and not math.isnan(moved.stayed_share):
         highlights.append(migration_sentence(moved))
     highlights.append(cohort_sentence(cohort))
-    highlights.append(rule_sentence(strongest))
+    if strongest is not None:
+        highlights.append(rule_sentence(strongest))
     return Report(
         dataset=dataset,
         start=start,
@@ -330,23 +373,15 @@ def build_report(
         currency=currency,
         overview=overview,
         segmentation=segmentation,
-        predictions_cutoff=predictions.cutoff,
-        horizon_days=predictions.horizon_days,
-        threshold=threshold,
-        customers_scored=table.height,
-        expected_to_churn=expected,
-        revenue_at_risk=at_risk_total,
-        predicted_clv=float(table["predicted_clv"].sum()),
-        at_risk=most_at_risk(table, threshold).select(
-            "customer_id", "churn_probability", "predicted_clv", "revenue_at_risk", "quadrant"
-        ),
-        quadrants=quadrant_summary(table),
+        risk=risk,
+        risk_note=predictions_note,
         cohorts=cohort,
         migration=moved,
         migration_note=migration_note,
         rules=strongest,
-        rules_baskets=rules.n_baskets,
+        rules_baskets=rules.n_baskets if rules is not None else 0,
         rules_params=rules_params,
+        rules_note=rules_note,
         highlights=highlights,
     )
 
@@ -382,18 +417,23 @@ def compute_report(
     step(1, 5, "Segments")
     segmentation = segment_report(customer_features(tx), SegmentParams())
     step(2, 5, "Churn and CLV")
-    predictions = predict(tx, horizon_days=HORIZON_DAYS)
+    predictions, predictions_note = optional(
+        lambda: predict(tx, horizon_days=HORIZON_DAYS), "churn and CLV predictions"
+    )
     step(3, 5, "Cohorts and migration")
     cohorts = cohort_retention(tx, "month")
     migration, note = period_migration(lambda a, b: _migrate(tx, a, b), start, end)
     step(4, 5, "Basket rules")
     params = report_rule_params(start, end)
-    rules = mine_rules(
-        scoped_baskets(tx, params, None),
-        params.min_support,
-        params.min_confidence,
-        params.min_lift,
-        algorithm=params.algorithm,
+    rules, rules_note = optional(
+        lambda: mine_rules(
+            scoped_baskets(tx, params, None),
+            params.min_support,
+            params.min_confidence,
+            params.min_lift,
+            algorithm=params.algorithm,
+        ),
+        "basket rules",
     )
     step(5, 5, "Done")
     return build_report(
@@ -404,10 +444,12 @@ def compute_report(
         overview=overview,
         segmentation=segmentation,
         predictions=predictions,
+        predictions_note=predictions_note,
         cohorts=cohorts,
         migration=migration,
         migration_note=note,
         rules=rules,
+        rules_note=rules_note,
         rules_params=params,
     )
 

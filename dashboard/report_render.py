@@ -158,11 +158,12 @@ ul.highlights li { margin-bottom: 3px; }
 <td class="small">{{ p.action }}</td></tr>{% endfor %}</table>
 
 <h2>Customers most at risk</h2>
-<p class="small muted">{{ risk_note }}</p>
+{% if report.risk %}<p class="small muted">{{ risk_note }}</p>
 <table id="at-risk"><tr><th>Customer</th><th class="n">Churn probability</th>
-<th class="n">Predicted CLV ({{ report.horizon_days }} d)</th><th class="n">Revenue at risk</th><th>Quadrant</th></tr>
+<th class="n">Predicted CLV ({{ report.risk.horizon_days }} d)</th><th class="n">Revenue at risk</th><th>Quadrant</th></tr>
 {% for r in at_risk %}<tr><td>{{ r.customer_id }}</td><td class="n">{{ r.churn }}</td><td class="n">{{ r.clv }}</td>
 <td class="n">{{ r.risk }}</td><td class="small">{{ r.quadrant }}</td></tr>{% endfor %}</table>
+{% else %}<p class="muted" id="at-risk-note">{{ report.risk_note }}</p>{% endif %}
 
 <h2>Segment migration</h2>
 {% if migration %}<p class="small muted">{{ migration_note }}</p>
@@ -176,12 +177,13 @@ ul.highlights li { margin-bottom: 3px; }
 <td class="n">{{ c.m3 }}</td></tr>{% endfor %}</table>
 
 <h2>Strongest basket rules</h2>
-<p class="small muted">{{ rules_note }}</p>
+{% if report.rules is not none %}<p class="small muted">{{ rules_note }}</p>
 <table id="rules"><tr><th>Bought</th><th>Also bought</th><th class="n">Support</th>
 <th class="n">Confidence</th><th class="n">Lift</th></tr>
 {% for r in rules %}<tr><td class="small">{{ r.antecedents }}</td><td class="small">{{ r.consequents }}</td>
 <td class="n">{{ r.support }}</td><td class="n">{{ r.confidence }}</td><td class="n">{{ r.lift }}</td></tr>{% endfor %}
 </table>
+{% else %}<p class="muted" id="rules-note">{{ report.rules_note }}</p>{% endif %}
 </body></html>
 """
 
@@ -208,6 +210,7 @@ def render_html(report: Report) -> str:
         }
         for p in seg.profile.personas
     ]
+    risk = report.risk
     at_risk = [
         {
             "customer_id": r["customer_id"],
@@ -216,7 +219,7 @@ def render_html(report: Report) -> str:
             "risk": fmt_money(r["revenue_at_risk"], c),
             "quadrant": r["quadrant"],
         }
-        for r in report.at_risk.iter_rows(named=True)
+        for r in (risk.at_risk.iter_rows(named=True) if risk else ())
     ]
     cohorts = [
         {
@@ -235,7 +238,7 @@ def render_html(report: Report) -> str:
             "confidence": fmt_percent(r["confidence"]),
             "lift": f"{r['lift']:.2f}",
         }
-        for r in report.rules.iter_rows(named=True)
+        for r in (report.rules.iter_rows(named=True) if report.rules is not None else ())
     ]
     migration = None
     migration_note = ""
@@ -262,13 +265,14 @@ def render_html(report: Report) -> str:
         ),
         at_risk=at_risk,
         risk_note=(
-            f"Churn and CLV as of {report.predictions_cutoff:%d %b %Y} (the end of the data), as "
-            f"on the Churn & CLV page: {fmt_count(report.expected_to_churn)} of "
-            f"{fmt_count(report.customers_scored)} customers at or above "
-            f"{report.threshold:.0%} churn risk, revenue at risk "
-            f"{fmt_money(report.revenue_at_risk, c)}; the {len(at_risk)} with most revenue at "
-            "risk are listed."
-        ),
+            f"Churn and CLV as of {risk.cutoff:%d %b %Y} (the end of the data), as on the Churn "
+            f"& CLV page: {fmt_count(risk.expected_to_churn)} of "
+            f"{fmt_count(risk.customers_scored)} customers at or above {risk.threshold:.0%} "
+            f"churn risk, revenue at risk {fmt_money(risk.revenue_at_risk, c)}; the "
+            f"{len(at_risk)} with most revenue at risk are listed."
+        )
+        if risk
+        else "",
         migration=migration,
         migration_note=migration_note,
         cohorts=cohorts,

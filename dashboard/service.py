@@ -702,7 +702,9 @@ class Service:
         step(1, 5, "Segments")
         segmentation = self.segmentation(dataset_id, SegmentParams())
         step(2, 5, "Churn and CLV (the first time: training the models)")
-        predictions = self.predictions(dataset_id, rp.HORIZON_DAYS)
+        predictions, predictions_note = rp.optional(
+            lambda: self.predictions(dataset_id, rp.HORIZON_DAYS), "churn and CLV predictions"
+        )
         step(3, 5, "Cohorts and migration")
         cohorts = self.cohorts(dataset_id, "month")
         migration, note = rp.period_migration(
@@ -710,7 +712,7 @@ class Service:
         )
         step(4, 5, "Basket rules")
         params = rp.report_rule_params(start, end)
-        rules = self.rules(dataset_id, params)
+        rules, rules_note = rp.optional(lambda: self.rules(dataset_id, params), "basket rules")
         step(5, 5, "Writing the report")
         return rp.build_report(
             dataset=self.source(dataset_id).label,
@@ -720,10 +722,12 @@ class Service:
             overview=overview,
             segmentation=segmentation,
             predictions=predictions,
+            predictions_note=predictions_note,
             cohorts=cohorts,
             migration=migration,
             migration_note=note,
             rules=rules,
+            rules_note=rules_note,
             rules_params=params,
         )
 

@@ -66,3 +66,17 @@ def test_output_that_is_a_folder(tmp_path, capsys):
     (tmp_path / "weekly.html").mkdir()
     assert main(["report", "--output", str(tmp_path / "weekly.html")]) == 1
     assert "is a folder; give a file name inside it" in capsys.readouterr().err
+
+
+def test_small_log_gets_a_report_that_says_what_it_cannot_show(log_file, tmp_path, capsys):
+    """20 customers, no products: no predictions and no rules, and the report says why."""
+    out = tmp_path / "small.html"
+    code = main(["report", "--input", str(log_file), "--columns", MAPPING, "--output", str(out)])
+    assert code == 0
+    text = out.read_text()
+    assert "No churn and CLV predictions: Only 20 customers bought before 2011-06-04" in text
+    assert "No basket rules: This log has no product column" in text
+    assert "No segment migration: No customer bought anything before 2011-01-03" in text
+    printed = capsys.readouterr().out
+    assert "Revenue: £13,020, up 2.8% on the 76 days before the period's last 76." in printed
+    assert "churn risk" not in printed  # no sentence about numbers that do not exist

@@ -80,15 +80,16 @@ def test_segment_table_shows_every_persona(report, html):
 def test_at_risk_equals_the_churn_page(service, report):
     result = service.predictions(BUNDLED_ID, 90)  # the Churn & CLV page's default horizon
     page_list = most_at_risk(result.table, result.threshold, 200)  # the page's grid rows
-    assert report.at_risk["customer_id"].to_list() == (
+    risk = report.risk
+    assert risk.at_risk["customer_id"].to_list() == (
         page_list["customer_id"].head(AT_RISK_ROWS).to_list()
     )
-    assert report.at_risk["revenue_at_risk"].to_list() == (
+    assert risk.at_risk["revenue_at_risk"].to_list() == (
         page_list["revenue_at_risk"].head(AT_RISK_ROWS).to_list()
     )
-    assert report.revenue_at_risk == revenue_at_risk(result.table, result.threshold)
-    assert report.customers_scored == result.table.height
-    assert report.predictions_cutoff == result.cutoff
+    assert risk.revenue_at_risk == revenue_at_risk(result.table, result.threshold)
+    assert risk.customers_scored == result.table.height
+    assert risk.cutoff == result.cutoff
 
 
 def test_migration_equals_the_lifecycle_page_at_the_periods_dates(service, report):
@@ -123,7 +124,7 @@ def test_highlights_are_made_from_the_numbers(report):
         f"Revenue: £{revenue.value:,.0f}, down {abs(revenue.change):.1%} on the previous period."
     )
     assert (
-        f"{report.expected_to_churn:,} of {report.customers_scored:,} customers"
+        f"{report.risk.expected_to_churn:,} of {report.risk.customers_scored:,} customers"
         in (report.highlights[3])
     )
 
