@@ -213,3 +213,23 @@ def test_report_job_writes_a_pdf_in_a_fresh_process(service, report):
     assert path.read_bytes()[:5] == b"%PDF-"
     assert steps[-2:] == ["Printing the PDF", "Done"]
     path.unlink()
+
+
+def test_report_job_without_chromium_says_so(service, report, monkeypatch):
+    """The Overview's PDF job fails at once with the message its alert shows."""
+    from analytics.errors import SegmentaError
+    from dashboard.jobs import run_task
+
+    monkeypatch.setenv("SEGMENTA_CHROMIUM", "/no/such/chromium")
+    steps = []
+    with pytest.raises(SegmentaError, match="SEGMENTA_CHROMIUM is set to '/no/such/chromium'"):
+        run_task(
+            service.settings,
+            "report",
+            progress=lambda done, total, text: steps.append(text),
+            dataset_id=BUNDLED_ID,
+            start=report.start.isoformat(),
+            end=report.end.isoformat(),
+            kind="pdf",
+        )
+    assert steps == []  # refused before any work
