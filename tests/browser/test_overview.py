@@ -76,4 +76,14 @@ def test_ovw_report_download_arrives(dash_duo, app):
     assert "Executive report, 10 Dec 2010 – 09 Dec 2011" in text
     assert '<div class="value">£7.98M</div>' in text  # the card's own string
     assert not list((app.server.config["SEGMENTA_SETTINGS"].cache_dir / "reports").glob("*"))
+
+    # the PDF of the same period, from the results the first report cached
+    click(
+        dash_duo.driver,
+        dash_duo.find_element("label[for='_dbcprivate_radioitems_overview-report-kind_input_pdf']"),
+    )
+    click(dash_duo.driver, dash_duo.find_element("#overview-report-button"))
+    pdf = "segmenta-report-2010-12-10-to-2011-12-09.pdf"
+    wait_until(lambda: pdf in os.listdir(folder), timeout=120, interval=1)
+    assert (Path(folder) / pdf).read_bytes()[:5] == b"%PDF-"
     assert dash_duo.get_logs() == []
