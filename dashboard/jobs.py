@@ -135,6 +135,10 @@ def _report(service, progress: Progress, dataset_id: str, start: str, end: str, 
     )
     folder = service.settings.cache_dir / "reports"
     folder.mkdir(parents=True, exist_ok=True)
+    stale = time.time() - 3600  # a report whose download never completed (tab closed)
+    for old in folder.glob("*"):
+        if old.stat().st_mtime < stale:
+            old.unlink(missing_ok=True)
     path = folder / f"{uuid.uuid4().hex}.{kind}"
     progress(5, 6, "Printing the PDF" if kind == "pdf" else "Writing the HTML")
     write_report(report, path)
