@@ -233,3 +233,19 @@ def test_report_job_without_chromium_says_so(service, report, monkeypatch):
             kind="pdf",
         )
     assert steps == []  # refused before any work
+
+
+def test_names_from_the_data_are_escaped(report):
+    """A product or sentence holding markup is shown as text, never run."""
+    import dataclasses
+
+    import polars as pl
+
+    evil = dataclasses.replace(
+        report,
+        rules=report.rules.with_columns(antecedents=pl.lit("<img src=x onerror=alert(1)>")),
+        highlights=["<script>alert('x')</script>"],
+    )
+    page = render_html(evil)
+    assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "<script>alert(" not in page
