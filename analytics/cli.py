@@ -59,8 +59,11 @@ def check_output(args: argparse.Namespace) -> None:
     if output is None or getattr(args, "output_is_folder", False):
         return  # `run` writes a folder of results and checks it itself
     path = Path(output)
-    if path.suffix.lower() not in (".csv", ".parquet"):
-        raise ParameterError(f"--output must end in .csv or .parquet. Got {output!r} instead.")
+    suffixes = getattr(args, "output_suffixes", (".csv", ".parquet"))
+    if path.suffix.lower() not in suffixes:
+        raise ParameterError(
+            f"--output must end in {' or '.join(suffixes)}. Got {output!r} instead."
+        )
     source = getattr(args, "input", None)
     if source and Path(source).exists() and path.exists() and path.samefile(source):
         raise ParameterError(
@@ -616,6 +619,70 @@ def cmd_run(args: argparse.Namespace) -> None:
     )
 
 
+# -- the executive report (issue 11) -----------------------------------------------------------
+def cmd_report(args: argparse.Namespace) -> None:
+    from analytics.report import compute_report
+
+    start, end = _date_arg(args.start, "--start"), _date_arg(args.end, "--end")
+    if (start is None) != (end is None):
+        raise ParameterError(
+            "Give both --start and --end, or neither for the last 12 months of data."
+        )
+    if start is not None and end < start:
+        raise ParameterError(
+            f"--end ({end}) is before --start ({start}). Give an end on or after the start."
+        )
+    if Path(args.output).suffix.lower() == ".pdf":
+        # the renderer lives with the app's figures (plotly, no dash); find Chromium before
+        # the minute of work, so a missing printer is said at once
+        from dashboard.report_render import find_chromium
+
+        find_chromium()
+    dataset = _open(args)
+    report = compute_report(
+        dataset.transactions,
+        start,
+        end,
+        dataset=dataset.log.source,
+        currency=args.currency,
+        progress=lambda done, total, text: print(f"  [{done}/{total}] {text}", file=sys.stderr),
+    )
+    from dashboard.report_render import write_report
+
+    try:
+        path = write_report(report, args.output)
+    except OSError as error:
+        raise ParameterError(
+            f"Cannot write --output {args.output}: {error.strerror or error}. "
+            "Choose an --output in a folder you can write to."
+        ) from error
+    print(f"Report for {report.start:%Y-%m-%d} to {report.end:%Y-%m-%d}:")
+    for line in report.highlights:
+        print(f"  {line}")
+    print(f"Wrote {path}")
+
+
+def _add_report(sub) -> None:
+    report = sub.add_parser(
+        "report", help="the executive report of a period, as self-contained HTML or PDF"
+    )
+    _add_input(report)
+    report.add_argument(
+        "--start", metavar="DATE", help="first day, YYYY-MM-DD (default: the last 12 months)"
+    )
+    report.add_argument("--end", metavar="DATE", help="last day, YYYY-MM-DD (inclusive)")
+    report.add_argument(
+        "--currency", default="£", metavar="SYMBOL", help="money symbol (default £)"
+    )
+    report.add_argument(
+        "--output",
+        required=True,
+        metavar="FILE",
+        help="report.html (opens with no network) or report.pdf (printed with Chromium)",
+    )
+    report.set_defaults(run=cmd_report, output_suffixes=(".html", ".htm", ".pdf"))
+
+
 def _add_run(sub) -> None:
     run = sub.add_parser(
         "run", help="the whole pipeline in one process: clean, features, segments, predict, rules"
@@ -821,6 +888,7 @@ def build_parser() -> argparse.ArgumentParser:
     anomalies.add_argument("--output", required=True, metavar="FILE", help=".csv or .parquet")
     anomalies.set_defaults(run=cmd_anomalies)
     _add_run(sub)
+    _add_report(sub)
     return parser
 
 

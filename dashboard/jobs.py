@@ -128,6 +128,38 @@ def _migration(
     return {"customers": result.moves.height}
 
 
+def _report(service, progress: Progress, dataset_id: str, start: str, end: str, kind: str) -> dict:
+    """Build the period's executive report and write it under ``cache_dir/reports``."""
+    import datetime as dt
+    import uuid
+
+    from dashboard.report_render import find_chromium, report_title, write_report
+
+    if kind == "pdf":
+        find_chromium()  # say at once when there is no Chromium, before the work
+    report = service.executive_report(
+        dataset_id,
+        dt.date.fromisoformat(start),
+        dt.date.fromisoformat(end),
+        progress=lambda done, total, text: progress(done, total + 1, text),
+    )
+    folder = service.settings.cache_dir / "reports"
+    folder.mkdir(parents=True, exist_ok=True)
+    stale = time.time() - 3600  # a report whose download never completed (tab closed)
+    for old in folder.glob("*"):
+        if old.stat().st_mtime < stale:
+            old.unlink(missing_ok=True)
+    path = folder / f"{uuid.uuid4().hex}.{kind}"
+    progress(5, 6, "Printing the PDF" if kind == "pdf" else "Writing the HTML")
+    write_report(report, path)
+    progress(6, 6, "Done")
+    return {
+        "path": str(path),
+        "filename": f"segmenta-report-{report.start}-to-{report.end}.{kind}",
+        "title": report_title(report),
+    }
+
+
 def _inspect(service, progress: Progress, dataset_id: str) -> dict:
     return {"columns": service.upload_columns(dataset_id)}
 
@@ -141,6 +173,7 @@ TASKS: dict[str, Callable[..., Any]] = {
     "explain": _explain,
     "rules": _rules,
     "ingest": _ingest,
+    "report": _report,
 }
 
 
@@ -229,6 +262,7 @@ TASK_WORDS = {
     "rules": "basket analysis",
     "ingest": "loading of the file",
     "inspect": "reading of the file's columns",
+    "report": "executive report",
 }
 
 

@@ -680,6 +680,57 @@ class Service:
             lambda: find_anomalies(self.transactions(dataset_id), currency=self.settings.currency),
         )
 
+    # -- executive report (issue 11): the pages' own cached results, assembled ------------------
+    def executive_report(
+        self,
+        dataset_id: str,
+        start: dt.date | None,
+        end: dt.date | None,
+        progress: Callable[[int, int, str], None] | None = None,
+    ):
+        """The period's :class:`analytics.report.Report`, from the same cached calls as the pages.
+
+        Long on a cold cache (it trains the churn and CLV models): run it in a job.
+        """
+        from analytics import report as rp
+
+        step = progress or (lambda done, total, text: None)
+        first, last = self.date_range(dataset_id)
+        start, end = rp.check_period(first, last, start, end)
+        step(0, 5, "KPIs and trend")
+        overview = self.overview(dataset_id, start, end)
+        step(1, 5, "Segments")
+        segmentation = self.segmentation(dataset_id, SegmentParams())
+        step(2, 5, "Churn and CLV (the first time: training the models)")
+        predictions, predictions_note = rp.optional(
+            lambda: self.predictions(dataset_id, rp.HORIZON_DAYS), "churn and CLV predictions"
+        )
+        step(3, 5, "Cohorts and migration")
+        cohorts = self.cohorts(dataset_id, "month")
+        migration, note = rp.period_migration(
+            lambda a, b: self.migration(dataset_id, a, b, "rfm"), start, end
+        )
+        step(4, 5, "Basket rules")
+        params = rp.report_rule_params(start, end)
+        rules, rules_note = rp.optional(lambda: self.rules(dataset_id, params), "basket rules")
+        step(5, 5, "Writing the report")
+        return rp.build_report(
+            dataset=self.source(dataset_id).label,
+            start=start,
+            end=end,
+            currency=self.settings.currency,
+            overview=overview,
+            segmentation=segmentation,
+            predictions=predictions,
+            predictions_note=predictions_note,
+            cohorts=cohorts,
+            migration=migration,
+            migration_note=note,
+            rules=rules,
+            rules_note=rules_note,
+            rules_params=params,
+        )
+
     # -- plumbing ---------------------------------------------------------------------------
     def _memo(self, key: str, compute: Callable[[], object]):
         """The cached value of ``key``, computed once across threads, workers and jobs."""

@@ -15,6 +15,7 @@ from dash.exceptions import PreventUpdate
 from analytics.explain import SHAP_TARGETS
 from analytics.export import to_csv
 from analytics.predict import BGNBD, CHOICE_RULE, quadrant_summary, revenue_at_risk, with_threshold
+from analytics.report import most_at_risk
 from dashboard.app import service, settings
 from dashboard.background import job_callback
 from dashboard.components.grid import LINK_RENDERER, create_grid
@@ -482,11 +483,7 @@ def _quadrant_cards(result, currency: str) -> dbc.Row:
 
 
 def _at_risk_table(result, currency: str):
-    top = (
-        result.table.filter(pl.col("churn_probability") >= result.threshold)
-        .sort("revenue_at_risk", "value_at_risk", descending=True)
-        .head(AT_RISK_ROWS)
-    )
+    top = most_at_risk(result.table, result.threshold, AT_RISK_ROWS)  # the report's order too
     return create_grid(
         "churn-at-risk-table",
         top.select(

@@ -3,19 +3,34 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, callback, clientside_callback, ctx, dcc, html, no_update, set_props
+from dash import (
+    Input,
+    Output,
+    State,
+    callback,
+    clientside_callback,
+    ctx,
+    dcc,
+    html,
+    no_update,
+    set_props,
+)
+from dash.exceptions import PreventUpdate
 
 from analytics.errors import ParameterError
 from analytics.periods import PRESETS, default_period, preset_period
 from dashboard.app import service, settings
+from dashboard.background import job_callback
 from dashboard.components.cards import create_kpi_card
-from dashboard.components.shell import create_card
+from dashboard.components.shell import create_card, create_job_status
 from dashboard.errors import create_alert, reports_to
 from dashboard.figures.common import GRAPH_CONFIG
 from dashboard.figures.overview import countries_figure, rfm_figure, trend_figure
+from dashboard.jobs import run_task
 
 dash.register_page(__name__, path="/", name="Overview", title="Overview · Segmenta", order=0)
 
@@ -88,6 +103,7 @@ def layout(**query) -> html.Div:
                 labelClassName="btn btn-outline-primary btn-sm",
                 labelCheckedClassName="active",
             ),
+            _report_controls(),
             dcc.Loading(html.Div(id="overview-kpis", className="mb-3"), type="dot"),
             create_card(
                 "Revenue and active customers by month",
@@ -115,6 +131,58 @@ def layout(**query) -> html.Div:
                 ]
             ),
         ]
+    )
+
+
+def _report_controls() -> html.Div:
+    """Download the executive report of the period shown (HTML or PDF), built as a job."""
+    return html.Div(
+        [
+            html.Div(
+                [
+                    dbc.RadioItems(
+                        id="overview-report-kind",
+                        options=[
+                            {"label": "HTML", "value": "html"},
+                            {"label": "PDF", "value": "pdf"},
+                        ],
+                        value="html",
+                        inline=True,
+                        className="me-3 small",
+                    ),
+                    dbc.ButtonGroup(
+                        [
+                            dbc.Button(
+                                "Download report",
+                                id="overview-report-button",
+                                color="primary",
+                                size="sm",
+                                n_clicks=0,
+                            ),
+                            dbc.Button(
+                                "Cancel",
+                                id="overview-report-cancel",
+                                color="secondary",
+                                outline=True,
+                                size="sm",
+                                disabled=True,
+                                n_clicks=0,
+                            ),
+                        ]
+                    ),
+                ],
+                className="d-flex align-items-center justify-content-end",
+            ),
+            html.Div(
+                "The executive report of the period shown: KPIs, trend, segments, customers at "
+                "risk, migration, cohorts and basket rules, as one file to open offline.",
+                className="small text-muted text-end mb-1",
+            ),
+            create_job_status("overview-report"),
+            create_alert("overview-report-alert"),
+            dcc.Download(id="overview-report-download"),
+        ],
+        className="mb-3",
     )
 
 
@@ -205,3 +273,40 @@ clientside_callback(
     Input("overview-dates", "end_date"),
     prevent_initial_call=True,
 )
+
+
+# -- the executive report (issue 11): built in a fresh process, sent as a download ---------------
+@job_callback(
+    "overview-report",
+    Output("overview-report-download", "data"),
+    Input("overview-report-button", "n_clicks"),
+    State("session-id", "data"),
+    State("dataset-id", "data"),
+    State("overview-dates", "start_date"),
+    State("overview-dates", "end_date"),
+    State("overview-report-kind", "value"),
+    disable=["overview-report-kind"],
+)
+def download_report(progress, n_clicks, session_id, dataset_id, start_date, end_date, kind):
+    """The report of the period the page shows; the file is sent, then deleted from the server."""
+    if not n_clicks or not start_date or not end_date:
+        raise PreventUpdate
+    kind = "pdf" if kind == "pdf" else "html"
+    progress(0, 6, "Starting")
+    made = run_task(
+        settings(),
+        "report",
+        progress=progress,
+        dataset_id=dataset_id,
+        start=start_date[:10],
+        end=end_date[:10],
+        kind=kind,
+    )
+    path = Path(made["path"]).resolve()
+    folder = (settings().cache_dir / "reports").resolve()
+    if path.parent != folder:  # only files the report job wrote
+        raise PreventUpdate
+    try:
+        return dcc.send_file(str(path), filename=made["filename"])
+    finally:
+        path.unlink(missing_ok=True)

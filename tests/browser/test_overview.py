@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from selenium.webdriver.common.by import By
 
 from tests.browser.helpers import click, load_button, modebar_overlaps, wait_until
@@ -52,4 +54,36 @@ def test_ovw004_upload_with_short_history_and_no_country(dash_duo, app, tmp_path
     wait_until(lambda: "in the last 364 days vs the 364 before" in change.text)
     assert "no earlier period" not in dash_duo.find_element("#overview-kpis").text
     assert "No country on this period's rows" in dash_duo.find_element("#overview-countries").text
+    assert dash_duo.get_logs() == []
+
+
+def test_ovw_report_download_arrives(dash_duo, app):
+    """Download report builds the period's report in a job and the browser receives the file."""
+    import os
+
+    dash_duo.start_server(app)
+    dash_duo.wait_for_text_to_equal("#overview-kpi-revenue", "£7.98M", timeout=60)
+    click(dash_duo.driver, dash_duo.find_element("#overview-report-button"))
+    folder = dash_duo.download_path
+
+    def arrived():
+        names = [n for n in os.listdir(folder) if not n.endswith(".crdownload")]
+        return names or None
+
+    names = wait_until(arrived, timeout=300, interval=1)
+    assert names == ["segmenta-report-2010-12-10-to-2011-12-09.html"]
+    text = (Path(folder) / names[0]).read_text()
+    assert "Executive report, 10 Dec 2010 – 09 Dec 2011" in text
+    assert '<div class="value">£7.98M</div>' in text  # the card's own string
+    assert not list((app.server.config["SEGMENTA_SETTINGS"].cache_dir / "reports").glob("*"))
+
+    # the PDF of the same period, from the results the first report cached
+    click(
+        dash_duo.driver,
+        dash_duo.find_element("label[for='_dbcprivate_radioitems_overview-report-kind_input_pdf']"),
+    )
+    click(dash_duo.driver, dash_duo.find_element("#overview-report-button"))
+    pdf = "segmenta-report-2010-12-10-to-2011-12-09.pdf"
+    wait_until(lambda: pdf in os.listdir(folder), timeout=120, interval=1)
+    assert (Path(folder) / pdf).read_bytes()[:5] == b"%PDF-"
     assert dash_duo.get_logs() == []
