@@ -61,23 +61,31 @@ def period_bounds(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetim
 
 
 def _period_numbers(tx: pl.DataFrame, begin: dt.datetime, stop: dt.datetime) -> dict[str, float]:
-    known = tx.filter(pl.col("customer_id").is_not_null())
+    # one lazy pass per number, collected together: nothing of the million-row log is copied
+    known = tx.lazy().filter(pl.col("customer_id").is_not_null())
     period = known.filter(pl.col("invoice_date").is_between(begin, stop, closed="left"))
-    purchases = period.filter(~pl.col("is_return"))
     orders_key = pl.coalesce(pl.col("invoice_id"), pl.int_range(pl.len()).cast(pl.String))
-    per_customer = (
-        purchases.with_columns(order=orders_key)
-        .group_by("customer_id")
-        .agg(orders=pl.col("order").n_unique())
+    per_customer, totals, customers = pl.collect_all(
+        [
+            period.filter(~pl.col("is_return"))
+            .with_columns(order=orders_key)
+            .group_by("customer_id")
+            .agg(orders=pl.col("order").n_unique()),
+            period.select(
+                gross=pl.col("amount").filter(~pl.col("is_return")).sum(),
+                returned=-pl.col("amount").filter(pl.col("is_return")).sum(),
+            ),
+            known.filter((pl.col("invoice_date") < stop) & ~pl.col("is_return")).select(
+                customers=pl.col("customer_id").n_unique()
+            ),
+        ]
     )
     active = per_customer.height
     orders = int(per_customer.get_column("orders").sum()) if active else 0
-    gross = float(purchases.get_column("amount").sum())
-    returned = -float(period.filter(pl.col("is_return")).get_column("amount").sum())
+    gross, returned = float(totals.item(0, "gross")), float(totals.item(0, "returned"))
     revenue = gross - returned
-    customers = known.filter(pl.col("invoice_date") < stop).filter(~pl.col("is_return"))
     return {
-        "customers": float(customers.get_column("customer_id").n_unique()),
+        "customers": float(customers.item(0, "customers")),
         "active_customers": float(active),
         "revenue": revenue,
         "orders": float(orders),
@@ -219,14 +227,27 @@ def top_countries(tx: pl.DataFrame, start: dt.date, end: dt.date, n: int = 10) -
     )
 
 
-def rfm_period_summary(tx: pl.DataFrame, start: dt.date, end: dt.date) -> pl.DataFrame:
+def rfm_at_end(tx: pl.DataFrame, end: dt.date) -> pl.DataFrame:
+    """Every customer's RFM scores as of midnight after ``end`` (:func:`analytics.rfm.rfm_table`).
+
+    It depends on the end date only, so a caller that changes the start of a period can keep it.
+    """
+    stop = dt.datetime.combine(end + dt.timedelta(days=1), dt.time())
+    return rfm_table(customer_features(tx.filter(pl.col("invoice_date") < stop), stop))
+
+
+def rfm_period_summary(
+    tx: pl.DataFrame, start: dt.date, end: dt.date, rfm: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """Customers per RFM segment (scored as of the end of the period) and their revenue in it.
 
     Returns ``rfm_segment, customers, share, revenue, revenue_share`` in the standard segment order,
-    for every customer who bought before the end of the period.
+    for every customer who bought before the end of the period. ``rfm``: the scores of
+    :func:`rfm_at_end` for this ``end``, when the caller has them (computed otherwise).
     """
     _, begin, stop = period_bounds(start, end)
-    rfm = rfm_table(customer_features(tx.filter(pl.col("invoice_date") < stop), stop))
+    if rfm is None:
+        rfm = rfm_at_end(tx, end)
     revenue = (
         tx.filter(
             pl.col("customer_id").is_not_null()
@@ -261,11 +282,17 @@ class Overview:
     rfm: pl.DataFrame
 
 
-def period_overview(tx: pl.DataFrame, start: dt.date, end: dt.date) -> Overview:
-    """KPIs against the previous period, the monthly trend, top countries and the RFM mix."""
+def period_overview(
+    tx: pl.DataFrame, start: dt.date, end: dt.date, rfm: pl.DataFrame | None = None
+) -> Overview:
+    """KPIs against the previous period, the monthly trend, top countries and the RFM mix.
+
+    ``rfm``: :func:`rfm_at_end` for ``end`` when the caller keeps it (a new start date then
+    skips the slowest part, the customer features as of the end).
+    """
     return Overview(
         kpis=period_kpis(tx, start, end),
         trend=monthly_trend(tx, start, end),
         countries=top_countries(tx, start, end),
-        rfm=rfm_period_summary(tx, start, end),
+        rfm=rfm_period_summary(tx, start, end, rfm),
     )

@@ -33,7 +33,7 @@ from analytics.datasets import BUNDLED_ID, BUNDLED_NAME, fingerprint, open_datas
 from analytics.errors import DataError
 from analytics.features import customer_features
 from analytics.io import CSV_SUFFIXES, EXCEL_SUFFIXES, PARQUET_SUFFIXES, read_columns
-from analytics.kpis import Overview, period_overview
+from analytics.kpis import Overview, period_overview, rfm_at_end
 from analytics.segment_report import SegmentParams, SegmentReport, segment_report
 from analytics.segmentation import KSweep, sweep_k
 from dashboard.cache import ResultCache
@@ -557,7 +557,15 @@ class Service:
     def overview(self, dataset_id: str, start: dt.date, end: dt.date) -> Overview:
         key = f"overview:{self.fingerprint(dataset_id)}:{start}:{end}"
 
-        return self._memo(key, lambda: period_overview(self.transactions(dataset_id), start, end))
+        def compute() -> Overview:
+            # the RFM scores depend on the end only: a new start date reuses them
+            rfm = self._memo(
+                f"rfm_at_end:{self.fingerprint(dataset_id)}:{end}",
+                lambda: rfm_at_end(self.transactions(dataset_id), end),
+            )
+            return period_overview(self.transactions(dataset_id), start, end, rfm)
+
+        return self._memo(key, compute)
 
     # -- lifecycle: cohorts, migration, alive, anomalies (issue 10) -------------------------
     def cohorts(self, dataset_id: str, period: str = "month") -> pl.DataFrame:

@@ -8,6 +8,7 @@ from analytics.kpis import (
     monthly_trend,
     period_bounds,
     period_kpis,
+    rfm_at_end,
     rfm_period_summary,
     top_countries,
 )
@@ -113,6 +114,11 @@ def test_trend_countries_and_rfm():
     rfm = rfm_period_summary(tx, dt.date(2011, 1, 11), dt.date(2011, 1, 20))
     assert rfm["customers"].sum() == 3
     assert rfm["revenue"].sum() == pytest.approx(260)
+    # scores kept from an earlier period with the same end give the same summary
+    kept = rfm_at_end(tx, dt.date(2011, 1, 20))
+    assert rfm_period_summary(tx, dt.date(2011, 1, 15), dt.date(2011, 1, 20), kept).equals(
+        rfm_period_summary(tx, dt.date(2011, 1, 15), dt.date(2011, 1, 20))
+    )
 
 
 def test_bundled_last_year(bundled):
