@@ -166,10 +166,23 @@ def _job_processes(url: str) -> tuple[list[psutil.Process], list[psutil.Process]
     """(Dash's forked job processes, their ``python -m dashboard.jobs`` children)."""
     memory = PeakMemory(url)
     forked, analytics = [], []
+
+    def is_task(process: psutil.Process) -> bool:
+        try:
+            return "dashboard.jobs" in " ".join(process.cmdline())
+        except psutil.Error:  # ended meanwhile (or a zombie not yet reaped)
+            return False
+
     for worker in memory.workers():
         for child in worker.children():
+            try:
+                if is_task(child) or child.status() == psutil.STATUS_ZOMBIE:
+                    continue  # the warm-up's own task process, or an ended job: not a page's
+                children = child.children()
+            except psutil.Error:
+                continue
             forked.append(child)
-            analytics += [c for c in child.children() if "dashboard.jobs" in " ".join(c.cmdline())]
+            analytics += [c for c in children if is_task(c)]
     return forked, analytics
 
 
