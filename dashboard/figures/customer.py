@@ -11,6 +11,7 @@ from dashboard.figures.common import (
     PRIMARY,
     _layout,
     empty_figure,
+    fit_date_axis,
 )
 
 
@@ -48,4 +49,6 @@ def history_figure(monthly: pl.DataFrame, currency: str) -> go.Figure:
         rangemode="tozero",
         dtick=1 if monthly.get_column("orders").max() <= 5 else None,
     )
+    months = monthly.get_column("month")
+    fit_date_axis(fig, months.min(), months.max(), monthly=True)
     return _layout(fig, 300)

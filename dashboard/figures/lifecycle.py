@@ -5,7 +5,14 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import polars as pl
 
-from dashboard.figures.common import ACCENT, PALETTE, PRIMARY, _layout, empty_figure
+from dashboard.figures.common import (
+    ACCENT,
+    PALETTE,
+    PRIMARY,
+    _layout,
+    empty_figure,
+    fit_date_axis,
+)
 
 NEW_COLOR = "#9e9e9e"
 
@@ -179,4 +186,6 @@ def p_alive_figure(history: pl.DataFrame, low_from: float, high_below: float) ->
             annotation_font={"size": 10, "color": "#7b8a8b"},
         )
     fig.update_yaxes(range=[0, 1.05], tickformat=".0%", title="P(alive)")
+    dates = history["date"]
+    fit_date_axis(fig, dates.min(), dates.max())
     return _layout(fig, 300)
