@@ -1,5 +1,6 @@
 """Callbacks called as plain functions, on the bundled data."""
 
+import datetime as dt
 import sys
 
 import dash
@@ -51,6 +52,15 @@ def test_overview_callbacks(overview):
     assert (len(full.x), len(partial.x), len(line.x)) == (11, 2, 13)
     assert list(partial.text) == ["22 of 31 days", "9 of 31 days"]  # Dec 2010 and Dec 2011
     assert partial.marker.pattern.shape == "/"
+    # the axis spans the data's months only (it was Jul 2010 - May 2012), whole labels at both
+    # ends, and the partial first and last months are starred
+    axis = trend.layout.xaxis
+    start, end = (dt.datetime.fromisoformat(str(v)[:19]) for v in axis.range)
+    assert dt.datetime(2010, 11, 14) <= start < dt.datetime(2010, 12, 1)
+    assert dt.datetime(2011, 12, 1) < end <= dt.datetime(2011, 12, 18)
+    assert axis.ticktext[0] == "Dec<br>2010*" and axis.ticktext[-1] == "Dec<br>2011*"
+    assert axis.ticktext[1] == "Jan<br>2011" and axis.ticktext[2] == "Feb"
+    assert sum(t.endswith("*") for t in axis.ticktext) == 2
     assert len(rfm.data[0].y) == 11
     assert countries.data[0].y[-1] == "United Kingdom"
 
