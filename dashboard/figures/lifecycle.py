@@ -109,14 +109,17 @@ def migration_sankey(flows: pl.DataFrame, order: list[str], start: str, end: str
     for x, text, anchor in ((0, start, "left"), (1, end, "right")):
         fig.add_annotation(
             x=x,
-            y=1.05,
+            y=1.0,
             xref="paper",
             yref="paper",
             text=f"<b>{text}</b>",
             showarrow=False,
             xanchor=anchor,
+            yanchor="bottom",
         )
-    return _layout(fig, 520, margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    # the default top margin keeps the mode bar's band clear: with 40 px the mode bar (shown
+    # on hover) covered the later date's label
+    return _layout(fig, 520)
 
 
 def _fade(color: str) -> str:

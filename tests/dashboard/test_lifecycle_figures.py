@@ -40,6 +40,18 @@ def test_sankey_links_are_the_flows():
     assert sankey.node.label[0] == "New"
 
 
+def test_sankey_date_labels_sit_below_the_mode_bar_band():
+    """The mode bar (top right, MODEBAR_BAND px) covered the later date with a 40 px margin."""
+    from dashboard.figures.common import MODEBAR_BAND
+
+    m = migrate(toy_log(TOY), dt.datetime(2021, 2, 1), dt.datetime(2021, 4, 1))
+    fig = migration_sankey(m.flows(), m.order, "1 Feb", "1 Apr")
+    label_px = 20  # one line of bold 12 px text
+    for note in fig.layout.annotations:
+        assert note.yanchor == "bottom" and note.y <= 1.0  # drawn upward from the plot's top
+        assert fig.layout.margin.t >= MODEBAR_BAND + label_px
+
+
 def test_sizes_and_p_alive_figures():
     sizes = pl.DataFrame(
         {
