@@ -19,6 +19,37 @@ from dashboard.figures.common import (
     segment_color,
 )
 
+#: pixels under a 2D chart's plot area taken by its tick labels and x-axis title
+AXIS_TITLE_PX = 64
+#: pixels per row of a horizontal legend, and legend items per row in the chart's column
+LEGEND_ROW_PX = 24
+LEGEND_ITEMS_PER_ROW = 4
+
+
+def legend_under_axis_title(fig: go.Figure, plot_height: int, items: int) -> go.Figure:
+    """Lay out a 2D chart with its legend below the x-axis title, never over it.
+
+    Legend positions are fractions of the plot area, so a fixed ``y=-0.15`` landed on the axis
+    title of a short chart. This reserves :data:`AXIS_TITLE_PX` plus one
+    :data:`LEGEND_ROW_PX` per legend row under a plot area ``plot_height`` pixels tall.
+    """
+    rows = -(-items // LEGEND_ITEMS_PER_ROW)
+    bottom = AXIS_TITLE_PX + LEGEND_ROW_PX * rows
+    top = MODEBAR_BAND + 30
+    fig = _layout(
+        fig,
+        plot_height + top + bottom,
+        margin={"l": 10, "r": 10, "t": top, "b": bottom},
+        legend={
+            "orientation": "h",
+            "yanchor": "top",
+            "y": -AXIS_TITLE_PX / plot_height,
+            "x": 0,
+            "itemsizing": "constant",
+        },
+    )
+    return fig
+
 
 def _hover(currency: str) -> str:
     """Hover of a customer point: id as ``text``, recency/orders/spend as numeric ``customdata``."""
@@ -76,12 +107,7 @@ def _strip_figure(result, features: pl.DataFrame, currency: str) -> tuple[go.Fig
             else f"Showing a random sample of {shown:,} of {n:,} customers."
         )
     )
-    fig = _layout(
-        fig,
-        max(300, 120 + 60 * len(segments)),
-        legend={"orientation": "h", "yanchor": "top", "y": -0.15, "x": 0, "itemsizing": "constant"},
-    )
-    return fig, caption
+    return legend_under_axis_title(fig, max(180, 60 * len(segments)), len(segments)), caption
 
 
 def pca_figure(
@@ -161,6 +187,9 @@ def pca_figure(
         fig.update_layout(
             scene={"aspectmode": "cube", "camera": {"eye": {"x": 1.6, "y": 1.6, "z": 0.9}}}
         )
+    if dims == 2:
+        # a flat chart has tick labels and an axis title under it: the legend goes below them
+        return legend_under_axis_title(fig, 580, len(fig.data)), caption
     fig = _layout(
         fig,
         580,

@@ -135,6 +135,13 @@ def test_recluster_updates_everything(segments):
         None, "robust", "gmm", 3, 1.0, 10, None, "2d", "monetary", BUNDLED_ID
     )[2]
     assert two_d.data[0].type == "scattergl" and len(two_d.data) == 3
+    # the legend sits below the x-axis title (it covered "PC1 (38%)" and the tick labels)
+    from dashboard.figures.segments import AXIS_TITLE_PX
+
+    margin = two_d.layout.margin
+    plot_px = two_d.layout.height - margin.t - margin.b
+    assert -two_d.layout.legend.y * plot_px >= AXIS_TITLE_PX
+    assert margin.b >= AXIS_TITLE_PX + 20
 
 
 def test_box_feature_change_redraws_only_the_box(segments):
