@@ -8,6 +8,7 @@ from plotly.subplots import make_subplots
 
 from dashboard.figures.common import (
     ACCENT,
+    MONTH_BAR_MS,
     PRIMARY,
     _layout,
     empty_figure,
@@ -26,6 +27,8 @@ def history_figure(monthly: pl.DataFrame, currency: str) -> go.Figure:
             y=monthly.get_column("spend").to_list(),
             name="Net spend",
             marker_color=PRIMARY,
+            # a month wide: Plotly sizes a lone bar on a date axis as a hairline
+            width=MONTH_BAR_MS,
             hovertemplate=f"%{{x|%b %Y}}: {currency}%{{y:,.0f}}<extra></extra>",
         ),
         secondary_y=False,

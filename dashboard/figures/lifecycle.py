@@ -163,8 +163,10 @@ def p_alive_figure(history: pl.DataFrame, low_from: float, high_below: float) ->
         go.Scatter(
             x=history["date"].to_list(),
             y=history["p_alive"].to_list(),
-            mode="lines",
+            # a one-day history is a single point: a line alone would draw nothing
+            mode="lines" if history.height > 1 else "markers",
             line={"color": PRIMARY, "width": 2},
+            marker={"color": PRIMARY, "size": 8},
             name="P(alive)",
             hovertemplate="%{x|%d %b %Y}: %{y:.0%}<extra></extra>",
         )

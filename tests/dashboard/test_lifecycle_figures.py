@@ -92,6 +92,8 @@ def test_p_alive_curve_of_a_one_day_history_shows_whole_days_around_it():
     assert start < dt.datetime(2011, 12, 9) < end
     assert axis.dtick % 86_400_000 == 0 and "%H" not in axis.tickformat
     assert "%d" in axis.tickformat and "%Y" in axis.tickformat
+    # and the lone day is drawn (a "lines" trace with one point draws nothing)
+    assert "markers" in p_alive_figure(history, 0.7, 0.3).data[0].mode
 
 
 def test_p_alive_curve_of_a_long_history_keeps_plotly_s_own_axis():
@@ -109,4 +111,6 @@ def test_order_history_of_a_one_month_customer_ticks_months_not_hours():
     monthly = pl.DataFrame({"month": [dt.datetime(2011, 12, 1)], "spend": [120.0], "orders": [1]})
     axis = history_figure(monthly, "£").layout.xaxis
     assert axis.dtick == "M1" and axis.tickformat == "%b %Y"
+    bars = history_figure(monthly, "£").data[0]
+    assert bars.width >= 20 * 86_400_000  # a lone bar was drawn as a hairline
     assert _span_days(axis) >= 30
