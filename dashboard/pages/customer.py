@@ -229,7 +229,10 @@ def show_customer(customer_id: str | None, dataset_id: str, saved: dict | None):
         )
     feature_rows = (
         [
-            {"feature": FEATURES[k], "value": describe_value(k, v, currency)}
+            {
+                "feature": FEATURES[k],
+                "value": describe_value(k, v, currency, orders=row["frequency"][0]),
+            }
             for k, v in row.row(0, named=True).items()
             if k in FEATURES and v is not None
         ]
