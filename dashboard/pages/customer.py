@@ -263,9 +263,17 @@ def show_customer(customer_id: str | None, dataset_id: str, saved: dict | None):
                                 "customer-products-table",
                                 products,
                                 [
-                                    text("Product", "product", min_width=180, flex=3),
-                                    num("Units", "quantity", count()),
-                                    num(f"Spend ({currency})", "spend", fixed(0, grouped=True)),
+                                    # narrow number columns: at 1400 px the card is ~400 px
+                                    # wide and the Spend column was cut off behind a scrollbar
+                                    text("Product", "product", min_width=150, flex=3),
+                                    num("Units", "quantity", count(), minWidth=90, flex=1),
+                                    num(
+                                        f"Spend ({currency})",
+                                        "spend",
+                                        fixed(0, grouped=True),
+                                        minWidth=110,
+                                        flex=1,
+                                    ),
                                 ],
                                 page_size=10,
                                 compact=True,

@@ -4,6 +4,7 @@ import datetime as dt
 import sys
 
 import dash
+import polars as pl
 import pytest
 from dash._callback_context import context_value
 from dash._utils import AttributeDict
@@ -254,6 +255,19 @@ def test_show_sweep_reads_the_cached_result(segments, app):
     assert len(figure.data) == 3 and reason.startswith(f"k={sweep.recommended_k}")
 
 
+def _find(component, component_id):
+    """The component with this id in a Dash component tree (depth first), or None."""
+    if getattr(component, "id", None) == component_id:
+        return component
+    children = getattr(component, "children", None)
+    for child in children if isinstance(children, list | tuple) else [children]:
+        if child is not None and not isinstance(child, str | int | float):
+            found = _find(child, component_id)
+            if found is not None:
+                return found
+    return None
+
+
 def test_churn_and_customer_pages(app):
     """Train once through the service (as the job does), then render both pages' callbacks."""
     churn, customer = page("churn"), page("customer")
@@ -291,6 +305,27 @@ def test_churn_and_customer_pages(app):
         and "Loyal Champions" in profile
         and "Last purchase 2 days ago" in profile
     )
+    # the two risks are labelled with model and horizon, and a sentence built from both numbers
+    # says whether they agree (12347: BG/NBD "Low", the churn model its own figure)
+    assert "Churn risk: no order in 90 d (churn model)" in profile
+    # Top products sits in a ~400 px card at 1400 px: its columns' minimum widths must fit it
+    # (the Spend column was cut off behind a scrollbar)
+    products = _find(customer.show_customer("12347", BUNDLED_ID, None), "customer-products-table")
+    assert sum(c["minWidth"] for c in products.columnDefs) <= 380
+    assert "07 Dec 2011 (2 days ago)" in profile
+    from analytics.alive import compare_risks
+    from dashboard.components.alive import show_alive
+
+    facts, _ = show_alive("12347", BUNDLED_ID)
+    shown = str(facts)
+    alive_row = (
+        service.alive(BUNDLED_ID).table.filter(pl.col("customer_id") == "12347").row(0, named=True)
+    )
+    churn_p = service.cached_predictions(BUNDLED_ID, 90).table.filter(
+        pl.col("customer_id") == "12347"
+    )["churn_probability"][0]
+    assert compare_risks(alive_row["p_alive"], churn_p, 90) in shown
+    assert "Dropout risk now (BG/NBD)" in shown and "the last on 07 Dec 2011" in shown
     for target in ("churn", "clv", "segment"):
         assert service.explanation(BUNDLED_ID, "12347", target).contributions
     shown = str(
