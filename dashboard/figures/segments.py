@@ -250,6 +250,10 @@ def ratio_text(value: float) -> str:
     return "n/a" if not np.isfinite(value) else f"{value:.2f}×"
 
 
+#: heatmap height besides its rows: mode bar band, title and the slanted feature names
+HEATMAP_BASE_PX = 200
+
+
 def heatmap_figure(profile_table: pl.DataFrame, features: list[str]) -> go.Figure:
     """Each segment's mean of each feature relative to the average customer (ratio, log colour)."""
     table = profile_table.sort("segment")
@@ -285,7 +289,14 @@ def heatmap_figure(profile_table: pl.DataFrame, features: list[str]) -> go.Figur
         )
     )
     fig.update_xaxes(tickangle=-30)
-    return _layout(fig, 120 + 48 * table.height)
+    # the slanted feature names take ~110 px under the plot: with 120 + 48 px a row, 2-3
+    # segments left a ~90 px colour bar whose five labels ran into each other, and the bar's
+    # title was cut at the right edge
+    return _layout(
+        fig,
+        HEATMAP_BASE_PX + 48 * max(table.height, 3),
+        margin={"l": 10, "r": 40, "t": MODEBAR_BAND + 30, "b": 10},
+    )
 
 
 def box_figure(stats: pl.DataFrame, label: str) -> go.Figure:
