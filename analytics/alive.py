@@ -44,7 +44,8 @@ def churn_band(p_alive: float) -> str:
 def band_thresholds() -> str:
     """The band rule in words, for pages and reports."""
     return (
-        f"Churn risk: High when P(alive) < {HIGH_BELOW:.0%}, Medium from {HIGH_BELOW:.0%} to "
+        f"Dropout risk (churn band): High when P(alive) < {HIGH_BELOW:.0%}, Medium from "
+        f"{HIGH_BELOW:.0%} to "
         f"{LOW_FROM:.0%}, Low from {LOW_FROM:.0%}"
     )
 

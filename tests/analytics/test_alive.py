@@ -86,7 +86,7 @@ def test_bands_follow_thresholds(p, band):
 
 def test_threshold_words_follow_the_numbers():
     assert band_thresholds() == (
-        f"Churn risk: High when P(alive) < {round(HIGH_BELOW * 100)}%, Medium from "
+        f"Dropout risk (churn band): High when P(alive) < {round(HIGH_BELOW * 100)}%, Medium from "
         f"{round(HIGH_BELOW * 100)}% to {round(LOW_FROM * 100)}%, Low from {round(LOW_FROM * 100)}%"
     )
 
