@@ -367,6 +367,8 @@ def test_baskets_page_callbacks(app):
     )
     assert token == request and need is dash.no_update
     summary, data, columns, scatter, pairs, network, segment_block = baskets.render(token)
+    # the seven rule columns fit the ~830 px card at 1400 px without sideways scrolling
+    assert len(columns) == 7 and sum(c["minWidth"] for c in columns) <= 800
     assert "39,516 baskets" in str(summary) and "(Apriori)" in str(summary)
     assert len(data) == outcome["rules"] and data[0]["lift"] >= data[-1]["lift"]
     assert (
