@@ -44,7 +44,8 @@ def churn_band(p_alive: float) -> str:
 def band_thresholds() -> str:
     """The band rule in words, for pages and reports."""
     return (
-        f"Churn risk: High when P(alive) < {HIGH_BELOW:.0%}, Medium from {HIGH_BELOW:.0%} to "
+        f"Dropout risk (churn band): High when P(alive) < {HIGH_BELOW:.0%}, Medium from "
+        f"{HIGH_BELOW:.0%} to "
         f"{LOW_FROM:.0%}, Low from {LOW_FROM:.0%}"
     )
 
@@ -203,3 +204,62 @@ def p_alive_history(
             "purchase": [d in purchase_days for d in dates],
         }
     )
+
+
+def churn_model_band(churn_probability: float) -> str:
+    """The band of a churn model's P(no order in the horizon), on the BG/NBD band's scale.
+
+    The same cut-offs as :func:`churn_band`, applied to the chance of ordering in the horizon
+    (``1 - churn_probability``), so "High" means the same thing under both models: less than a
+    :data:`HIGH_BELOW` chance of still being a buyer.
+    """
+    return churn_band(1.0 - churn_probability)
+
+
+def last_purchase_note(x: float, t_x: float, T: float, as_of: dt.datetime) -> str:
+    """The purchase days behind a P(alive), in words that match the dates shown elsewhere.
+
+    ``x``, ``t_x`` and ``T`` are one row of :func:`alive_table` (whole days up to the cutoff day).
+    The last purchase day is named by its date, so it reads the same as the profile's
+    "last purchase" whatever the time of day of the as-of instant.
+    """
+    last_day = _cutoff_day(as_of) - dt.timedelta(days=round(T - t_x))
+    if x == 0:
+        return (
+            f"One purchase day so far ({last_day:%d %b %Y}): BG/NBD counts a customer as active "
+            "until a repeat purchase shows their rhythm, so judge them by the next-order date."
+        )
+    return f"{int(x) + 1} purchase days, the last on {last_day:%d %b %Y}."
+
+
+def compare_risks(p_alive: float, churn_probability: float, horizon_days: int) -> str:
+    """One sentence saying whether BG/NBD and the churn model agree about a customer, and why not.
+
+    BG/NBD's P(alive) asks "has this customer dropped out for good?"; the churn model asks "will
+    they order in the next ``horizon_days`` days?". Both are put on the same Low/Medium/High
+    scale (:func:`churn_band`, :func:`churn_model_band`) and the sentence is built from the two
+    numbers, so it changes when they do.
+    """
+    alive_band = churn_band(p_alive)
+    model_band = churn_model_band(churn_probability)
+    facts = (
+        f"BG/NBD puts P(alive) at {p_alive:.0%} ({alive_band} risk of having dropped out); the "
+        f"churn model gives a {churn_probability:.0%} chance of no order in the next "
+        f"{horizon_days} days ({model_band} risk)"
+    )
+    if alive_band == model_band:
+        return f"The two models agree: {facts}."
+    order = {band: i for i, band in enumerate(BANDS)}
+    if order[alive_band] < order[model_band]:
+        why = (
+            f"A customer who is still active but buys rarely can go more than {horizon_days} "
+            "days without an order, so both can be true: expect the next order late rather "
+            "than never."
+        )
+    else:
+        why = (
+            "BG/NBD reads only the rhythm of purchase days; the churn model also weighs spend, "
+            "returns and recent activity, and on those this customer looks likelier to order "
+            "again than their rhythm alone suggests."
+        )
+    return f"The two models disagree: {facts}. {why}"

@@ -34,9 +34,18 @@ def _percent(v: float) -> str:
     return f"{round(v * 100)}%"
 
 
-def describe_value(feature: str, value: float, currency: str = "£") -> str:
-    """A feature value in business words: ``recency_days=213`` -> ``Last purchase 213 days ago``."""
+def describe_value(
+    feature: str, value: float, currency: str = "£", *, orders: int | None = None
+) -> str:
+    """A feature value in business words: ``recency_days=213`` -> ``Last purchase 213 days ago``.
+
+    ``orders`` (the customer's order count, when known) lets a one-order customer's
+    ``days_between_purchases`` (the days since that order, see :func:`customer_features`) read as
+    what it is instead of "An order every 0 days on average".
+    """
     money = _money(currency)
+    if feature == "days_between_purchases" and orders == 1:
+        return f"One order so far, {value:.0f} days ago: no gap between orders yet"
     phrases: dict[str, Callable[[float], str]] = {
         "recency_days": lambda v: f"Last purchase {v:.0f} days ago",
         "frequency": lambda v: f"{v:.0f} order{'s' if round(v) != 1 else ''} so far",

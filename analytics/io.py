@@ -111,8 +111,17 @@ def _gunzip_bounded(
                     )
                 data += chunk
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise DataError(f"{path.name} looks gzip-compressed but is damaged ({exc}).") from exc
+        raise DataError(_damaged_gzip(path.name)) from exc
     return data
+
+
+def _damaged_gzip(name: str) -> str:
+    # zlib's own words ("Error -3 while decompressing data: invalid block type") mean nothing
+    # to a user; the chained exception keeps them for the log
+    return (
+        f"{name} looks gzip-compressed but is damaged (cut short or corrupted). Compress the "
+        "file again, or upload it uncompressed."
+    )
 
 
 #: First bytes of the binary formats: a file named .xlsx or .parquet must really be one.
@@ -207,8 +216,9 @@ def read_table(path: str | Path) -> tuple[pl.DataFrame, str | None]:
                 if type(exc).__module__.split(".")[0] not in {"fastexcel", "_fastexcel"}:
                     raise
                 raise DataError(
-                    f"Cannot read {path.name} as an Excel workbook: {str(exc).splitlines()[0]}. "
-                    "Open it in a spreadsheet and save it again as .xlsx, or export it as CSV."
+                    f"Cannot read {path.name} as an Excel workbook: it is damaged or saved in "
+                    "a format this app does not read. Open it in a spreadsheet and save it "
+                    "again as .xlsx, or export it as CSV."
                 ) from exc
         if kind in CSV_SUFFIXES or not kind:
             text, encoding = decode_text(_read_bytes(path), path.name)
@@ -224,13 +234,19 @@ def read_table(path: str | Path) -> tuple[pl.DataFrame, str | None]:
     except DataError:
         raise
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
-        hint = ""
+        # the parser's own text ("found more fields than defined in 'Schema'...") is kept in
+        # the chained exception for the log; the user reads what is wrong and what to do
         if "more fields" in str(exc) or "ragged" in str(exc):
-            hint = (
-                " Its lines have different numbers of fields: if each line is one basket of "
+            why = (
+                "its lines have different numbers of fields. If each line is one basket of "
                 "comma-separated items, read it as baskets (--format baskets)."
             )
-        raise DataError(f"Cannot read {path.name}: {str(exc).splitlines()[0]}.{hint}") from exc
+        else:
+            why = (
+                "it is not text with one header row and one record per line. Export it again "
+                "as CSV (UTF-8, one header row)."
+            )
+        raise DataError(f"Cannot read {path.name}: {why}") from exc
     raise DataError(
         f"{path.name}: unsupported file type {kind!r}. Use CSV (.csv, .csv.gz), Excel (.xlsx) or "
         "Parquet (.parquet)."
@@ -262,7 +278,8 @@ def read_columns(path: str | Path) -> list[str]:
                 ).columns
         except Exception as exc:  # polars and fastexcel errors: the file is not what it says
             raise DataError(
-                f"Cannot read {path.name}: {str(exc).splitlines()[0]}. Export it again, or as CSV."
+                f"Cannot read the column names of {path.name}: the file is damaged or cut "
+                "short. Export it again, or as CSV."
             ) from exc
     else:
         with open(path, "rb") as handle:
@@ -272,9 +289,7 @@ def read_columns(path: str | Path) -> list[str]:
                     with gzip.GzipFile(fileobj=handle) as stream:
                         head = stream.read(HEADER_BYTES)
                 except (OSError, EOFError) as exc:
-                    raise DataError(
-                        f"{path.name} looks gzip-compressed but is damaged ({exc})."
-                    ) from exc
+                    raise DataError(_damaged_gzip(path.name)) from exc
             else:
                 handle.seek(0)
                 head = handle.read(HEADER_BYTES)

@@ -247,7 +247,8 @@ RULES = (
         "Recent low spenders",
         "Bought recently but little.",
         "Nurture with best-sellers and a free-shipping threshold to grow the basket.",
-        (_low("recency_days"), _low("monetary")),
+        # net spend can be low while each order is big (returns net it down): not "low spenders"
+        (_low("recency_days"), _low("monetary"), Claim("avg_order_value", "<=", 1.0)),
     ),
     PersonaRule(
         "Cooling customers",

@@ -14,12 +14,21 @@ import polars as pl
 from dash import Input, Output, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
-from analytics.alive import HIGH_BELOW, LOW_FROM, band_thresholds
+from analytics.alive import (
+    HIGH_BELOW,
+    LOW_FROM,
+    band_thresholds,
+    compare_risks,
+    last_purchase_note,
+)
 from dashboard.app import service
 from dashboard.components.shell import create_card
 from dashboard.figures.common import GRAPH_CONFIG, empty_figure
 from dashboard.figures.lifecycle import p_alive_figure
 from dashboard.formatting import fmt_percent
+
+#: the churn model horizon the Customer page shows (its profile cards use the same)
+RISK_HORIZON = 90
 
 BAND_COLORS = {"Low": "success", "Medium": "warning", "High": "danger"}
 
@@ -79,12 +88,17 @@ def show_alive(customer_id: str | None, dataset_id: str):
         if r["expected_next_order"] is not None
         else "not within 5 years"
     )
-    note = (
-        "One purchase day so far: BG/NBD counts a customer as active until a repeat purchase "
-        "shows their rhythm, so judge them by the next-order date."
-        if r["x"] == 0
-        else f"{int(r['x']) + 1} purchase days, the last one {r['T'] - r['t_x']:.0f} days before "
-        f"{result.as_of:%d %b %Y}."
+    note = last_purchase_note(r["x"], r["t_x"], r["T"], result.as_of)
+    predictions = svc.cached_predictions(dataset_id, RISK_HORIZON)
+    scored = (
+        predictions.table.filter(pl.col("customer_id") == customer_id)
+        if predictions is not None
+        else None
+    )
+    agreement = (
+        compare_risks(r["p_alive"], scored.row(0, named=True)["churn_probability"], RISK_HORIZON)
+        if scored is not None and scored.height
+        else f"The churn model's {RISK_HORIZON}-day risk appears above once it is trained."
     )
     facts = html.Div(
         [
@@ -92,7 +106,7 @@ def show_alive(customer_id: str | None, dataset_id: str):
                 [
                     _fact("P(alive)", fmt_percent(r["p_alive"], 0), "customer-alive-p"),
                     _fact(
-                        "Churn risk",
+                        "Dropout risk now (BG/NBD)",
                         dbc.Badge(r["churn_band"], color=BAND_COLORS[r["churn_band"]]),
                         "customer-alive-band",
                     ),
@@ -106,6 +120,7 @@ def show_alive(customer_id: str | None, dataset_id: str):
                 "having ordered again.",
                 className="small text-muted mt-1",
             ),
+            html.Div(agreement, id="customer-risk-agreement", className="small mt-1"),
         ]
     )
     history = svc.p_alive_history(dataset_id, customer_id)

@@ -59,6 +59,10 @@ def short_label(label: str, width: int = 28) -> str:
     return cut.rstrip(" ,.-") + "…" + tail
 
 
+#: vertical pixels per item in the rule network (a label line plus room between nodes)
+NETWORK_ROW_PX = 24
+
+
 def rules_network(rules: pl.DataFrame, top: int = 25) -> go.Figure:
     """The ``top`` rules by lift as a two-column graph: what was bought (left) to what comes with
     it (right). Names are axis labels, one row each, so they never overlap or leave the figure."""
@@ -116,7 +120,9 @@ def rules_network(rules: pl.DataFrame, top: int = 25) -> go.Figure:
                 y=[where[n] for n in names],
                 mode="markers",
                 marker={
-                    "size": [8 + 2 * degree[n] for n in names],
+                    # bigger for busier items, but never taller than a row: the busiest nodes
+                    # (degree 10+) were 28 px on 20 px rows and covered their neighbours
+                    "size": [min(8 + 2 * degree[n], NETWORK_ROW_PX - 6) for n in names],
                     "color": ACCENT if x == 0 else PRIMARY,
                     "line": {"color": PRIMARY, "width": 1},
                 },
@@ -155,7 +161,7 @@ def rules_network(rules: pl.DataFrame, top: int = 25) -> go.Figure:
     fig.add_annotation(
         x=1, y=1, xref="x", yref="paper", yanchor="bottom", text="<b>Then also</b>", showarrow=False
     )
-    return _layout(fig, max(360, 90 + 20 * rows), showlegend=False)
+    return _layout(fig, max(360, 90 + NETWORK_ROW_PX * rows), showlegend=False)
 
 
 def pairs_figure(pairs: pl.DataFrame) -> go.Figure:

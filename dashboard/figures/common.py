@@ -4,6 +4,7 @@ figure out."""
 
 from __future__ import annotations
 
+import datetime as dt
 import textwrap
 
 import numpy as np
@@ -181,3 +182,32 @@ def _sample_rows(n: int, cap: int, seed: int = 0) -> np.ndarray:
     if n <= cap:
         return np.arange(n)
     return np.sort(np.random.default_rng(seed).choice(n, size=cap, replace=False))
+
+
+#: a date axis never spans fewer days than this, so a one-day history shows days, not hours
+MIN_DATE_SPAN_DAYS = 14
+
+
+def fit_date_axis(fig: go.Figure, first, last, *, monthly: bool = False) -> go.Figure:
+    """Give a date x-axis a sensible range and whole-date ticks, however short the data.
+
+    Plotly zooms a single date (or a few days) down to hours and repeats date labels. This
+    pads the range to at least :data:`MIN_DATE_SPAN_DAYS` days (half a month each side for
+    monthly bars) around ``first``..``last`` and ticks whole days or months.
+    """
+    day = dt.timedelta(days=1)
+    if monthly:
+        months = (last.year - first.year) * 12 + last.month - first.month
+        if months < 6:
+            fig.update_xaxes(
+                range=[first - 16 * day, last + 16 * day], dtick="M1", tickformat="%b %Y"
+            )
+        return fig
+    span = (last - first).days
+    if span >= MIN_DATE_SPAN_DAYS:
+        return fig
+    start = dt.datetime.combine(first, dt.time()) if not isinstance(first, dt.datetime) else first
+    end = dt.datetime.combine(last, dt.time()) if not isinstance(last, dt.datetime) else last
+    pad = (MIN_DATE_SPAN_DAYS - span) / 2 * day
+    fig.update_xaxes(range=[start - pad, end + pad], dtick=2 * 86_400_000, tickformat="%d %b %Y")
+    return fig

@@ -8,9 +8,11 @@ from plotly.subplots import make_subplots
 
 from dashboard.figures.common import (
     ACCENT,
+    MONTH_BAR_MS,
     PRIMARY,
     _layout,
     empty_figure,
+    fit_date_axis,
 )
 
 
@@ -25,6 +27,8 @@ def history_figure(monthly: pl.DataFrame, currency: str) -> go.Figure:
             y=monthly.get_column("spend").to_list(),
             name="Net spend",
             marker_color=PRIMARY,
+            # a month wide: Plotly sizes a lone bar on a date axis as a hairline
+            width=MONTH_BAR_MS,
             hovertemplate=f"%{{x|%b %Y}}: {currency}%{{y:,.0f}}<extra></extra>",
         ),
         secondary_y=False,
@@ -48,4 +52,6 @@ def history_figure(monthly: pl.DataFrame, currency: str) -> go.Figure:
         rangemode="tozero",
         dtick=1 if monthly.get_column("orders").max() <= 5 else None,
     )
+    months = monthly.get_column("month")
+    fit_date_axis(fig, months.min(), months.max(), monthly=True)
     return _layout(fig, 300)

@@ -5,7 +5,14 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import polars as pl
 
-from dashboard.figures.common import ACCENT, PALETTE, PRIMARY, _layout, empty_figure
+from dashboard.figures.common import (
+    ACCENT,
+    PALETTE,
+    PRIMARY,
+    _layout,
+    empty_figure,
+    fit_date_axis,
+)
 
 NEW_COLOR = "#9e9e9e"
 
@@ -102,14 +109,17 @@ def migration_sankey(flows: pl.DataFrame, order: list[str], start: str, end: str
     for x, text, anchor in ((0, start, "left"), (1, end, "right")):
         fig.add_annotation(
             x=x,
-            y=1.05,
+            y=1.0,
             xref="paper",
             yref="paper",
             text=f"<b>{text}</b>",
             showarrow=False,
             xanchor=anchor,
+            yanchor="bottom",
         )
-    return _layout(fig, 520, margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    # the default top margin keeps the mode bar's band clear: with 40 px the mode bar (shown
+    # on hover) covered the later date's label
+    return _layout(fig, 520)
 
 
 def _fade(color: str) -> str:
@@ -153,8 +163,10 @@ def p_alive_figure(history: pl.DataFrame, low_from: float, high_below: float) ->
         go.Scatter(
             x=history["date"].to_list(),
             y=history["p_alive"].to_list(),
-            mode="lines",
+            # a one-day history is a single point: a line alone would draw nothing
+            mode="lines" if history.height > 1 else "markers",
             line={"color": PRIMARY, "width": 2},
+            marker={"color": PRIMARY, "size": 8},
             name="P(alive)",
             hovertemplate="%{x|%d %b %Y}: %{y:.0%}<extra></extra>",
         )
@@ -179,4 +191,6 @@ def p_alive_figure(history: pl.DataFrame, low_from: float, high_below: float) ->
             annotation_font={"size": 10, "color": "#7b8a8b"},
         )
     fig.update_yaxes(range=[0, 1.05], tickformat=".0%", title="P(alive)")
+    dates = history["date"]
+    fit_date_axis(fig, dates.min(), dates.max())
     return _layout(fig, 300)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import plotly.graph_objects as go
 import polars as pl
@@ -17,6 +19,18 @@ from dashboard.figures.common import (
 )
 
 
+def month_tick_labels(months: list, partial: list[bool]) -> list[str]:
+    """ "Dec<br>2010" on the first, last and every January tick, "Feb" between; partial months
+    get a trailing "*" (the legend's "partial month")."""
+    labels = []
+    for i, (month, is_partial) in enumerate(zip(months, partial, strict=True)):
+        text = f"{month:%b}"
+        if i in (0, len(months) - 1) or month.month == 1:
+            text += f"<br>{month:%Y}"
+        labels.append(text + ("*" if is_partial else ""))
+    return labels
+
+
 def trend_figure(trend: pl.DataFrame, currency: str) -> go.Figure:
     """Revenue (bars) and active customers (line, right axis) per month.
 
@@ -27,7 +41,7 @@ def trend_figure(trend: pl.DataFrame, currency: str) -> go.Figure:
         return empty_figure("No transactions in this period")
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     partial = trend.get_column("partial").to_list()
-    for is_partial, name in ((False, "Revenue"), (True, "Revenue, partial month")):
+    for is_partial, name in ((False, "Revenue"), (True, "Revenue, partial month (*)")):
         part = trend.filter(pl.col("partial") == is_partial)
         if part.height == 0:
             continue
@@ -80,7 +94,15 @@ def trend_figure(trend: pl.DataFrame, currency: str) -> go.Figure:
     fig.update_yaxes(
         title_text="Active customers", tickformat=",.0f", secondary_y=True, showgrid=False
     )
-    fig.update_xaxes(tickformat="%b\n%Y", dtick="M1")
+    months = trend.get_column("month").to_list()
+    half_month = dt.timedelta(days=16)
+    fig.update_xaxes(
+        # the data's months and half a month either side: no empty months, no label cut in half
+        range=[months[0] - half_month, months[-1] + half_month],
+        tickmode="array",
+        tickvals=months,
+        ticktext=month_tick_labels(months, partial),
+    )
     fig.update_layout(barmode="overlay")
     return _layout(fig, 340)
 

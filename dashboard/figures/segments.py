@@ -19,6 +19,37 @@ from dashboard.figures.common import (
     segment_color,
 )
 
+#: pixels under a 2D chart's plot area taken by its tick labels and x-axis title
+AXIS_TITLE_PX = 64
+#: pixels per row of a horizontal legend, and legend items per row in the chart's column
+LEGEND_ROW_PX = 24
+LEGEND_ITEMS_PER_ROW = 4
+
+
+def legend_under_axis_title(fig: go.Figure, plot_height: int, items: int) -> go.Figure:
+    """Lay out a 2D chart with its legend below the x-axis title, never over it.
+
+    Legend positions are fractions of the plot area, so a fixed ``y=-0.15`` landed on the axis
+    title of a short chart. This reserves :data:`AXIS_TITLE_PX` plus one
+    :data:`LEGEND_ROW_PX` per legend row under a plot area ``plot_height`` pixels tall.
+    """
+    rows = -(-items // LEGEND_ITEMS_PER_ROW)
+    bottom = AXIS_TITLE_PX + LEGEND_ROW_PX * rows
+    top = MODEBAR_BAND + 30
+    fig = _layout(
+        fig,
+        plot_height + top + bottom,
+        margin={"l": 10, "r": 10, "t": top, "b": bottom},
+        legend={
+            "orientation": "h",
+            "yanchor": "top",
+            "y": -AXIS_TITLE_PX / plot_height,
+            "x": 0,
+            "itemsizing": "constant",
+        },
+    )
+    return fig
+
 
 def _hover(currency: str) -> str:
     """Hover of a customer point: id as ``text``, recency/orders/spend as numeric ``customdata``."""
@@ -76,12 +107,7 @@ def _strip_figure(result, features: pl.DataFrame, currency: str) -> tuple[go.Fig
             else f"Showing a random sample of {shown:,} of {n:,} customers."
         )
     )
-    fig = _layout(
-        fig,
-        max(300, 120 + 60 * len(segments)),
-        legend={"orientation": "h", "yanchor": "top", "y": -0.15, "x": 0, "itemsizing": "constant"},
-    )
-    return fig, caption
+    return legend_under_axis_title(fig, max(180, 60 * len(segments)), len(segments)), caption
 
 
 def pca_figure(
@@ -161,6 +187,9 @@ def pca_figure(
         fig.update_layout(
             scene={"aspectmode": "cube", "camera": {"eye": {"x": 1.6, "y": 1.6, "z": 0.9}}}
         )
+    if dims == 2:
+        # a flat chart has tick labels and an axis title under it: the legend goes below them
+        return legend_under_axis_title(fig, 580, len(fig.data)), caption
     fig = _layout(
         fig,
         580,
@@ -221,6 +250,10 @@ def ratio_text(value: float) -> str:
     return "n/a" if not np.isfinite(value) else f"{value:.2f}×"
 
 
+#: heatmap height besides its rows: mode bar band, title and the slanted feature names
+HEATMAP_BASE_PX = 200
+
+
 def heatmap_figure(profile_table: pl.DataFrame, features: list[str]) -> go.Figure:
     """Each segment's mean of each feature relative to the average customer (ratio, log colour)."""
     table = profile_table.sort("segment")
@@ -256,7 +289,14 @@ def heatmap_figure(profile_table: pl.DataFrame, features: list[str]) -> go.Figur
         )
     )
     fig.update_xaxes(tickangle=-30)
-    return _layout(fig, 120 + 48 * table.height)
+    # the slanted feature names take ~110 px under the plot: with 120 + 48 px a row, 2-3
+    # segments left a ~90 px colour bar whose five labels ran into each other, and the bar's
+    # title was cut at the right edge
+    return _layout(
+        fig,
+        HEATMAP_BASE_PX + 48 * max(table.height, 3),
+        margin={"l": 10, "r": 40, "t": MODEBAR_BAND + 30, "b": 10},
+    )
 
 
 def box_figure(stats: pl.DataFrame, label: str) -> go.Figure:

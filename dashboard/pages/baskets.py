@@ -498,13 +498,15 @@ def _rules_table(rules: pl.DataFrame) -> tuple[list[dict], list[dict]]:
         .otherwise(pl.col("conviction")),
     )
     columns = [
-        text("If bought", "antecedents", min_width=180, flex=2),
-        text("Then also", "consequents", min_width=180, flex=2),
-        num("Support", "support", percent(2)),
-        num("Confidence", "confidence", percent(0)),
-        num("Lift", "lift", fixed(2)),
-        num("Leverage", "leverage", fixed(4)),
-        num("Conviction (blank = ∞)", "conviction", fixed(2)),
+        # number columns narrow enough that all seven fit the ~830 px card at 1400 px: with
+        # 130 px each the grid scrolled sideways and the item names wrapped to 4+ lines
+        text("If bought", "antecedents", min_width=170, flex=3),
+        text("Then also", "consequents", min_width=170, flex=3),
+        num("Support", "support", percent(2), minWidth=85, flex=1),
+        num("Confidence", "confidence", percent(0), minWidth=100, flex=1),
+        num("Lift", "lift", fixed(2), minWidth=70, flex=1),
+        num("Leverage", "leverage", fixed(4), minWidth=90, flex=1),
+        num("Conviction (blank = ∞)", "conviction", fixed(2), minWidth=105, flex=1),
     ]
     return shown.to_dicts(), columns
 

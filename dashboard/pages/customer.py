@@ -8,13 +8,18 @@ import polars as pl
 from dash import Input, Output, State, callback, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
+from analytics.alive import churn_model_band
 from analytics.errors import SegmentaError
 from analytics.explain import describe_value
 from analytics.features import FEATURES
 from analytics.rfm import RFM_SEGMENTS, rfm_table
 from dashboard.app import service, settings
 from dashboard.background import create_job_progress, job_callback
-from dashboard.components.alive import create_alive_section, register_alive_callbacks
+from dashboard.components.alive import (
+    RISK_HORIZON,
+    create_alive_section,
+    register_alive_callbacks,
+)
 from dashboard.components.grid import create_grid
 from dashboard.components.shell import create_card
 from dashboard.components.tables import count, fixed, num, text
@@ -31,7 +36,7 @@ dash.register_page(
 
 register_alive_callbacks()
 
-HORIZON = 90
+HORIZON = RISK_HORIZON
 TARGETS = {
     "churn": "Why this churn risk",
     "clv": "Why this predicted CLV",
@@ -162,7 +167,11 @@ def show_customer(customer_id: str | None, dataset_id: str, saved: dict | None):
             _fact("RFM segment", f"{rfm['rfm_segment']} ({rfm['rfm_score']})", "customer-rfm"),
             _fact("Orders", f"{f['frequency']:,}"),
             _fact("Net spend", fmt_money(f["monetary"], currency)),
-            _fact("Last purchase", f"{f['recency_days']:.0f} days ago"),
+            _fact(
+                "Last purchase",
+                f"{f['last_purchase']:%d %b %Y} ({f['recency_days']:.0f} days ago)",
+                "customer-last-purchase",
+            ),
             _fact("Customer for", f"{f['tenure_days']:.0f} days"),
         ]
         action_rfm = RFM_SEGMENTS[rfm["rfm_segment"]].action
@@ -178,8 +187,9 @@ def show_customer(customer_id: str | None, dataset_id: str, saved: dict | None):
         p = scored.row(0, named=True)
         facts += [
             _fact(
-                f"Churn risk ({HORIZON} d)",
-                fmt_percent(p["churn_probability"], 0),
+                f"Churn risk: no order in {HORIZON} d (churn model)",
+                f"{fmt_percent(p['churn_probability'], 0)} "
+                f"({churn_model_band(p['churn_probability'])})",
                 "customer-churn",
             ),
             _fact(
@@ -219,7 +229,10 @@ def show_customer(customer_id: str | None, dataset_id: str, saved: dict | None):
         )
     feature_rows = (
         [
-            {"feature": FEATURES[k], "value": describe_value(k, v, currency)}
+            {
+                "feature": FEATURES[k],
+                "value": describe_value(k, v, currency, orders=row["frequency"][0]),
+            }
             for k, v in row.row(0, named=True).items()
             if k in FEATURES and v is not None
         ]
@@ -250,9 +263,17 @@ def show_customer(customer_id: str | None, dataset_id: str, saved: dict | None):
                                 "customer-products-table",
                                 products,
                                 [
-                                    text("Product", "product", min_width=180, flex=3),
-                                    num("Units", "quantity", count()),
-                                    num(f"Spend ({currency})", "spend", fixed(0, grouped=True)),
+                                    # narrow number columns: at 1400 px the card is ~400 px
+                                    # wide and the Spend column was cut off behind a scrollbar
+                                    text("Product", "product", min_width=150, flex=3),
+                                    num("Units", "quantity", count(), minWidth=90, flex=1),
+                                    num(
+                                        f"Spend ({currency})",
+                                        "spend",
+                                        fixed(0, grouped=True),
+                                        minWidth=110,
+                                        flex=1,
+                                    ),
                                 ],
                                 page_size=10,
                                 compact=True,

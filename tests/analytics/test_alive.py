@@ -11,11 +11,15 @@ from analytics.alive import (
     band_summary,
     band_thresholds,
     churn_band,
+    churn_model_band,
+    compare_risks,
+    last_purchase_note,
     median_wait_days,
     p_alive_history,
 )
 from analytics.btyd import BetaGeo, btyd_summary
 from analytics.errors import DataError, InsufficientDataError
+from analytics.features import customer_features
 from tests.conftest import toy_log
 
 
@@ -82,7 +86,7 @@ def test_bands_follow_thresholds(p, band):
 
 def test_threshold_words_follow_the_numbers():
     assert band_thresholds() == (
-        f"Churn risk: High when P(alive) < {round(HIGH_BELOW * 100)}%, Medium from "
+        f"Dropout risk (churn band): High when P(alive) < {round(HIGH_BELOW * 100)}%, Medium from "
         f"{round(HIGH_BELOW * 100)}% to {round(LOW_FROM * 100)}%, Low from {round(LOW_FROM * 100)}%"
     )
 
@@ -135,3 +139,72 @@ def test_band_summary_and_too_few_customers():
     assert summary["customers"].sum() == 3
     with pytest.raises(InsufficientDataError, match="Only 3 customers bought before 2011-02-01"):
         alive_table(tx, dt.datetime(2011, 2, 1))
+
+
+@pytest.mark.parametrize(
+    ("p_alive", "churn", "expected"),
+    [
+        (
+            0.95,
+            0.20,
+            "The two models agree: BG/NBD puts P(alive) at 95% (Low risk of having dropped "
+            "out); the churn model gives a 20% chance of no order in the next 90 days (Low risk).",
+        ),
+        (
+            0.95,
+            0.64,
+            "The two models disagree: BG/NBD puts P(alive) at 95% (Low risk of having dropped "
+            "out); the churn model gives a 64% chance of no order in the next 90 days (Medium "
+            "risk). A customer who is still active but buys rarely can go more than 90 days "
+            "without an order, so both can be true: expect the next order late rather than never.",
+        ),
+        (
+            0.20,
+            0.10,
+            "The two models disagree: BG/NBD puts P(alive) at 20% (High risk of having dropped "
+            "out); the churn model gives a 10% chance of no order in the next 90 days (Low risk). "
+            "BG/NBD reads only the rhythm of purchase days; the churn model also weighs spend, "
+            "returns and recent activity, and on those this customer looks likelier to order "
+            "again than their rhythm alone suggests.",
+        ),
+    ],
+)
+def test_compare_risks_sentence_follows_the_numbers(p_alive, churn, expected):
+    assert compare_risks(p_alive, churn, 90) == expected
+
+
+def test_compare_risks_changes_when_only_the_churn_model_moves():
+    agree = compare_risks(0.9, 0.25, 90)
+    disagree = compare_risks(0.9, 0.75, 90)
+    assert agree.startswith("The two models agree") and "25%" in agree
+    assert disagree.startswith("The two models disagree") and "75%" in disagree
+    assert "(High risk)" in disagree
+
+
+@pytest.mark.parametrize(
+    ("churn", "band"),
+    [(0.0, "Low"), (0.3, "Low"), (0.31, "Medium"), (0.7, "Medium"), (0.71, "High")],
+)
+def test_churn_model_band_uses_the_bgnbd_cutoffs_on_the_chance_to_order(churn, band):
+    assert churn_model_band(churn) == band
+
+
+def test_last_purchase_note_names_the_same_day_as_the_features():
+    """The note's last day is the features' last purchase date, whatever the time of day."""
+    tx = toy_log(TOY)
+    as_of = dt.datetime(2011, 2, 1)
+    alive = alive_table(tx, as_of, bgnbd=fixed_model()).table
+    features = customer_features(tx, as_of)
+    for cid in ("A", "B"):
+        r = alive.filter(pl.col("customer_id") == cid).row(0, named=True)
+        last = features.filter(pl.col("customer_id") == cid)["last_purchase"][0]
+        note = last_purchase_note(r["x"], r["t_x"], r["T"], as_of)
+        assert f"{last:%d %b %Y}" in note, note
+    a = alive.filter(pl.col("customer_id") == "A").row(0, named=True)
+    assert last_purchase_note(a["x"], a["t_x"], a["T"], as_of) == (
+        "3 purchase days, the last on 21 Jan 2011."
+    )
+    # an as-of instant inside a day (cutoff rounds up to the next day) names the same date
+    late = dt.datetime(2011, 1, 31, 15, 0)
+    a = alive_table(tx, late, bgnbd=fixed_model()).table.row(0, named=True)
+    assert last_purchase_note(a["x"], a["t_x"], a["T"], late).endswith("the last on 21 Jan 2011.")

@@ -180,7 +180,7 @@ def test_predict_minimal_log_with_cutoff(tmp_path, capsys):
     assert frame["customer_id"][0].startswith("0")
     assert set(frame["churn_band"]) <= {"Low", "Medium", "High"}
     assert frame["p_alive"].is_between(0, 1).all()
-    assert "Churn risk: High when P(alive) < 30%" in printed
+    assert "Dropout risk (churn band): High when P(alive) < 30%" in printed
 
 
 def test_predict_bad_horizon(capsys):

@@ -119,3 +119,17 @@ def test_shap_contributions_sum_to_the_model_output(tx, target):
     ranks = summary.group_by("rank").agg(pl.col("importance").first()).sort("rank")
     assert ranks["importance"].is_sorted(descending=True)
     assert summary["value_pct"].is_between(0, 1).all()
+
+
+@pytest.mark.parametrize(
+    ("value", "orders", "text"),
+    [
+        (0.0, 1, "One order so far, 0 days ago: no gap between orders yet"),
+        (45.0, 1, "One order so far, 45 days ago: no gap between orders yet"),
+        (45.0, 3, "An order every 45 days on average"),
+        (45.0, None, "An order every 45 days on average"),
+    ],
+)
+def test_gap_between_orders_of_a_one_order_customer(value, orders, text):
+    """A one-order customer read "An order every 0 days on average"."""
+    assert describe_value("days_between_purchases", value, orders=orders) == text

@@ -6,7 +6,14 @@ import pytest
 
 from analytics.datasets import data_dir
 from analytics.errors import DataError, SchemaError
-from analytics.io import PEAK_BYTES_PER_ROW, check_memory, load_baskets, load_transactions
+from analytics.io import (
+    PEAK_BYTES_PER_ROW,
+    check_memory,
+    load_baskets,
+    load_transactions,
+    read_columns,
+    read_table,
+)
 from analytics.schema import parse_column_mapping
 
 UCI_HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
@@ -333,3 +340,59 @@ def test_read_columns_of_every_format(tmp_path):
     )
     for name in ("a.parquet", "a.xlsx", "a.csv", "a.csv.gz"):
         assert read_columns(tmp_path / name) == ["Client", "OrderedAt", "Total"], name
+
+
+LOG_TEXT = "CustomerID,InvoiceDate,Amount\nA,2011-01-01,1\nB,2011-01-02,2\n"
+#: words of the libraries underneath (zlib, polars, fastexcel, pyarrow) that reached users
+LIBRARY_WORDS = ("Error -", "zlib", "Schema", "Calamine", "PAR1", "Parquet magic", "polars")
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reader", "message"),
+    [
+        (
+            "d.csv.gz",
+            gzip.compress(LOG_TEXT.encode())[:25],
+            read_table,
+            "d.csv.gz looks gzip-compressed but is damaged (cut short or corrupted). Compress "
+            "the file again, or upload it uncompressed.",
+        ),
+        (
+            "d.csv.gz",
+            gzip.compress(LOG_TEXT.encode())[:25],
+            read_columns,
+            "d.csv.gz looks gzip-compressed but is damaged (cut short or corrupted). Compress "
+            "the file again, or upload it uncompressed.",
+        ),
+        (
+            "d.xlsx",
+            b"PK\x03\x04" + b"not really a zip" * 20,
+            read_table,
+            "Cannot read d.xlsx as an Excel workbook: it is damaged or saved in a format this "
+            "app does not read. Open it in a spreadsheet and save it again as .xlsx, or export "
+            "it as CSV.",
+        ),
+        (
+            "d.parquet",
+            b"PAR1" + b"\x00" * 64,
+            read_columns,
+            "Cannot read the column names of d.parquet: the file is damaged or cut short. "
+            "Export it again, or as CSV.",
+        ),
+        (
+            "d.csv",
+            b"a,b\n1,2\n3,4,5,6\n",
+            read_table,
+            "Cannot read d.csv: its lines have different numbers of fields. If each line is one "
+            "basket of comma-separated items, read it as baskets (--format baskets).",
+        ),
+    ],
+)
+def test_damaged_files_are_described_in_plain_words(tmp_path, name, content, reader, message):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(DataError) as info:
+        reader(path)
+    assert str(info.value) == message
+    assert not any(word in str(info.value) for word in LIBRARY_WORDS)
+    assert info.value.__cause__ is not None  # the library's own error stays for the log

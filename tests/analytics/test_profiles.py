@@ -154,6 +154,18 @@ def test_big_average_order_is_not_called_low_spending():
     _assert_names_match_numbers(profile)
 
 
+def test_recent_big_orders_are_not_called_low_spenders():
+    """Recent customers with little net spend but orders far above average are no "low spenders"."""
+    recent = {"recency_days": 5.0, "frequency": 1, "monetary": 30.0, "avg_order_value": 30.0}
+    frame, labels = _segment_frame([(30, recent), (40, LAPSED), (30, MIDDLE)])
+    assert profile_segments(frame, labels).names()[0] == "Recent low spenders"
+    big_orders = {**recent, "avg_order_value": 85.0}  # 1.3x the average order
+    frame, labels = _segment_frame([(30, big_orders), (40, LAPSED), (30, MIDDLE)])
+    profile = profile_segments(frame, labels)
+    assert "low spenders" not in profile.names()[0]
+    _assert_names_match_numbers(profile)
+
+
 def test_description_carries_the_ratios_behind_the_name():
     frame, labels = _segment_frame([(10, VIP), (40, LAPSED), (50, MIDDLE)])
     profile = profile_segments(frame, labels)

@@ -174,3 +174,37 @@ def load_button(driver, timeout: float = 30):
         return buttons[0] if buttons and buttons[0].is_displayed() else None
 
     return wait_until(shown, timeout=timeout)
+
+
+def truncated_texts(driver, css: str) -> list[str]:
+    """Texts of the elements matched by ``css`` that are cut (ellipsis or hidden overflow)."""
+    return driver.execute_script(
+        """
+        return [...document.querySelectorAll(arguments[0])]
+          .filter(e => e.offsetWidth && (e.scrollWidth > e.clientWidth + 1
+                                         || e.scrollHeight > e.clientHeight + 1))
+          .map(e => e.textContent.trim());
+        """,
+        css,
+    )
+
+
+def legend_overlaps(driver, css: str) -> list[str]:
+    """Legends of the charts matched by ``css`` that overlap an axis title or tick label."""
+    return driver.execute_script(
+        """
+        const hits = [];
+        for (const plot of document.querySelectorAll(arguments[0] + ' .js-plotly-plot')) {
+          const legend = plot.querySelector('.legend');
+          if (!legend) continue;
+          const l = legend.getBoundingClientRect();
+          for (const t of plot.querySelectorAll('.xtitle, .ytitle, .xtick text, .ytick text')) {
+            const r = t.getBoundingClientRect();
+            if (r.width && r.left < l.right && l.left < r.right && r.top < l.bottom && l.top < r.bottom)
+              hits.push(t.textContent);
+          }
+        }
+        return hits;
+        """,
+        css,
+    )

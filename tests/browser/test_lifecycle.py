@@ -8,6 +8,7 @@ from tests.browser.helpers import (
     choose,
     click,
     column_values,
+    modebar_overlaps,
     search_and_choose,
     table_rows,
     wait_until,
@@ -91,6 +92,8 @@ def test_lif002_migration_sankey_matrix_and_movers(dash_duo, app):
     assert "440 are new" in dash_duo.find_element("#lifecycle-migration-stayed").text
     wait_until(lambda: dash_duo.find_elements("#lifecycle-sankey .sankey-node"), timeout=30)
     assert len(dash_duo.find_elements("#lifecycle-sankey .sankey-node")) == 12 + 11
+    # the mode bar covered the later date's label above the Sankey
+    assert not [hit for hit in modebar_overlaps(dash_duo.driver) if "sankey" in hit]
     # the matrix has one row per earlier segment (New + 11 RFM segments)
     assert table_rows(dash_duo.driver, "lifecycle-matrix-table") == 12
     driver = dash_duo.driver

@@ -3,10 +3,13 @@ from selenium.webdriver.common.keys import Keys
 
 from tests.browser.helpers import (
     choose,
+    click,
+    legend_overlaps,
     modebar_overlaps,
     set_slider,
     slider_value,
     table_rows,
+    truncated_texts,
     wait_until,
 )
 
@@ -145,4 +148,22 @@ def test_seg007_persona_names_and_heatmap_tell_the_truth(dash_duo, app):
     wait_until(lambda: "Outliers" in dash_duo.find_element("#segments-personas").text, timeout=60)
     heatmap = wait_until(lambda: dash_duo.find_element("#segments-heatmap").text)
     assert "nan" not in heatmap and "0.00×" in heatmap
+    assert dash_duo.get_logs() == []
+
+
+def test_seg008_controls_and_legends_fit_at_1400px(dash_duo, app):
+    """Selected values were cut to "Log + standardise (def…"; legends sat on axis titles."""
+    _open_segments(dash_duo, app)
+    driver = dash_duo.driver
+    assert "standardise" in driver.find_element(By.ID, "segments-scaling").text
+    assert truncated_texts(driver, ".dash-dropdown-value, .dash-dropdown-placeholder") == []
+    assert legend_overlaps(driver, "#segments-pca") == []
+    click(driver, driver.find_element(By.CSS_SELECTOR, "#segments-view input[value='2d']"))
+    wait_until(lambda: dash_duo.find_elements("#segments-pca .xtitle"), timeout=60)  # 2D drawn
+    wait_until(lambda: legend_overlaps(driver, "#segments-pca") == [], timeout=10)
+    choose(driver, "segments-features", "Days since last purchase")
+    dash_duo.wait_for_contains_text("#segments-pca-caption", "Clustered on one feature", timeout=60)
+    assert truncated_texts(driver, ".dash-dropdown-value, .dash-dropdown-placeholder") == []
+    wait_until(lambda: legend_overlaps(driver, "#segments-pca") == [], timeout=10)
+    assert modebar_overlaps(driver) == []
     assert dash_duo.get_logs() == []

@@ -1,8 +1,10 @@
 """Callbacks called as plain functions, on the bundled data."""
 
+import datetime as dt
 import sys
 
 import dash
+import polars as pl
 import pytest
 from dash._callback_context import context_value
 from dash._utils import AttributeDict
@@ -51,6 +53,15 @@ def test_overview_callbacks(overview):
     assert (len(full.x), len(partial.x), len(line.x)) == (11, 2, 13)
     assert list(partial.text) == ["22 of 31 days", "9 of 31 days"]  # Dec 2010 and Dec 2011
     assert partial.marker.pattern.shape == "/"
+    # the axis spans the data's months only (it was Jul 2010 - May 2012), whole labels at both
+    # ends, and the partial first and last months are starred
+    axis = trend.layout.xaxis
+    start, end = (dt.datetime.fromisoformat(str(v)[:19]) for v in axis.range)
+    assert dt.datetime(2010, 11, 14) <= start < dt.datetime(2010, 12, 1)
+    assert dt.datetime(2011, 12, 1) < end <= dt.datetime(2011, 12, 18)
+    assert axis.ticktext[0] == "Dec<br>2010*" and axis.ticktext[-1] == "Dec<br>2011*"
+    assert axis.ticktext[1] == "Jan<br>2011" and axis.ticktext[2] == "Feb"
+    assert sum(t.endswith("*") for t in axis.ticktext) == 2
     assert len(rfm.data[0].y) == 11
     assert countries.data[0].y[-1] == "United Kingdom"
 
@@ -125,6 +136,13 @@ def test_recluster_updates_everything(segments):
         None, "robust", "gmm", 3, 1.0, 10, None, "2d", "monetary", BUNDLED_ID
     )[2]
     assert two_d.data[0].type == "scattergl" and len(two_d.data) == 3
+    # the legend sits below the x-axis title (it covered "PC1 (38%)" and the tick labels)
+    from dashboard.figures.segments import AXIS_TITLE_PX
+
+    margin = two_d.layout.margin
+    plot_px = two_d.layout.height - margin.t - margin.b
+    assert -two_d.layout.legend.y * plot_px >= AXIS_TITLE_PX
+    assert margin.b >= AXIS_TITLE_PX + 20
 
 
 def test_box_feature_change_redraws_only_the_box(segments):
@@ -237,6 +255,19 @@ def test_show_sweep_reads_the_cached_result(segments, app):
     assert len(figure.data) == 3 and reason.startswith(f"k={sweep.recommended_k}")
 
 
+def _find(component, component_id):
+    """The component with this id in a Dash component tree (depth first), or None."""
+    if getattr(component, "id", None) == component_id:
+        return component
+    children = getattr(component, "children", None)
+    for child in children if isinstance(children, list | tuple) else [children]:
+        if child is not None and not isinstance(child, str | int | float):
+            found = _find(child, component_id)
+            if found is not None:
+                return found
+    return None
+
+
 def test_churn_and_customer_pages(app):
     """Train once through the service (as the job does), then render both pages' callbacks."""
     churn, customer = page("churn"), page("customer")
@@ -274,6 +305,27 @@ def test_churn_and_customer_pages(app):
         and "Loyal Champions" in profile
         and "Last purchase 2 days ago" in profile
     )
+    # the two risks are labelled with model and horizon, and a sentence built from both numbers
+    # says whether they agree (12347: BG/NBD "Low", the churn model its own figure)
+    assert "Churn risk: no order in 90 d (churn model)" in profile
+    # Top products sits in a ~400 px card at 1400 px: its columns' minimum widths must fit it
+    # (the Spend column was cut off behind a scrollbar)
+    products = _find(customer.show_customer("12347", BUNDLED_ID, None), "customer-products-table")
+    assert sum(c["minWidth"] for c in products.columnDefs) <= 380
+    assert "07 Dec 2011 (2 days ago)" in profile
+    from analytics.alive import compare_risks
+    from dashboard.components.alive import show_alive
+
+    facts, _ = show_alive("12347", BUNDLED_ID)
+    shown = str(facts)
+    alive_row = (
+        service.alive(BUNDLED_ID).table.filter(pl.col("customer_id") == "12347").row(0, named=True)
+    )
+    churn_p = service.cached_predictions(BUNDLED_ID, 90).table.filter(
+        pl.col("customer_id") == "12347"
+    )["churn_probability"][0]
+    assert compare_risks(alive_row["p_alive"], churn_p, 90) in shown
+    assert "Dropout risk now (BG/NBD)" in shown and "the last on 07 Dec 2011" in shown
     for target in ("churn", "clv", "segment"):
         assert service.explanation(BUNDLED_ID, "12347", target).contributions
     shown = str(
@@ -315,6 +367,8 @@ def test_baskets_page_callbacks(app):
     )
     assert token == request and need is dash.no_update
     summary, data, columns, scatter, pairs, network, segment_block = baskets.render(token)
+    # the seven rule columns fit the ~830 px card at 1400 px without sideways scrolling
+    assert len(columns) == 7 and sum(c["minWidth"] for c in columns) <= 800
     assert "39,516 baskets" in str(summary) and "(Apriori)" in str(summary)
     assert len(data) == outcome["rules"] and data[0]["lift"] >= data[-1]["lift"]
     assert (
