@@ -68,10 +68,12 @@ def register_alive_callbacks() -> None:
         Output("customer-alive-curve", "figure"),
         Input("customer-search", "value"),
         Input("dataset-id", "data"),
+        # the explanation job trains the churn model the risk comparison needs
+        Input("customer-explain-token", "data"),
     )(show_alive)
 
 
-def show_alive(customer_id: str | None, dataset_id: str):
+def show_alive(customer_id: str | None, dataset_id: str, _trained: dict | None = None):
     if not customer_id:
         raise PreventUpdate
     svc = service()

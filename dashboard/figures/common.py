@@ -172,8 +172,9 @@ def explanation_figure(explanation) -> go.Figure:
     )
     fig.add_vline(x=0, line_color="#2c3e50")
     fig.update_yaxes(automargin=True)
-    # two short lines: a narrow card must not cut the title on the right
-    fig.update_xaxes(title_text="Effect on the prediction<br>(LIME weight)", automargin=True)
+    # two short lines: the title is centred on the plot area, which the long labels on the
+    # left leave narrow in a third-width card ("Effect on the prediction" was cut on the right)
+    fig.update_xaxes(title_text="Effect<br>(LIME weight)", automargin=True)
     lines = sum(wrap(c.sentence, 34).count("<br>") + 1 for c in items)
     return _layout(fig, 100 + 18 * lines + 14 * len(items), showlegend=False)
 

@@ -140,9 +140,14 @@ def _fact(label: str, value: str, id_: str | None = None) -> dbc.Col:
     Input("customer-search", "value"),
     Input("dataset-id", "data"),
     State("segments-settings", "data"),
+    # the explanation job trains the churn and CLV models: its end redraws the profile, which
+    # said "appear once the models are trained" until the next lookup
+    Input("customer-explain-token", "data"),
 )
 @reports_to("customer-alert")
-def show_customer(customer_id: str | None, dataset_id: str, saved: dict | None):
+def show_customer(
+    customer_id: str | None, dataset_id: str, saved: dict | None, _trained: dict | None = None
+):
     if not customer_id:
         return dbc.Alert(
             "Search for a customer by id to see their history, predictions and explanations.",

@@ -61,6 +61,14 @@ def test_cus002_customer_alive_section(dash_duo, app):
     wait_until(
         lambda: len(dash_duo.find_elements("#customer-alive-curve .scatterlayer .trace")) == 2
     )
+    # a fresh cache has no churn model yet: the explanation job trains it, and its end redraws
+    # the profile and the risk comparison (they said "once trained" until the next lookup)
+    dash_duo.wait_for_element("#customer-explain-churn", timeout=240)
+    wait_until(lambda: "appear once" not in dash_duo.find_element("#customer-profile").text, 30)
+    assert "Churn risk" in dash_duo.find_element("#customer-profile").text
+    wait_until(
+        lambda: "once it is trained" not in dash_duo.find_element("#customer-alive-facts").text, 30
+    )
     assert dash_duo.get_logs() == []
 
 
