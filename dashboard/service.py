@@ -739,6 +739,115 @@ class Service:
             rules_params=params,
         )
 
+    # -- REST API (issue 11): the pages' cached results, one row per customer -----------------
+    def api_customers(
+        self, dataset_id: str, params: SegmentParams, horizon_days: int = 90
+    ) -> tuple[pl.DataFrame, dict]:
+        """Every customer's segment, persona, RFM segment, churn band, churn probability, CLV,
+        quadrant and action, from the same cached calls the pages make; and what is missing.
+
+        Nothing is trained here: churn and CLV come from :meth:`cached_predictions` and are null
+        until the Churn & CLV page (or ``python -m analytics predict``) has trained the models.
+        The second value says so (``{"predictions": bool, "rules": bool}``).
+        """
+        predictions = self.cached_predictions(dataset_id, horizon_days)
+        key = (
+            f"api_customers:{self.fingerprint(dataset_id)}:{params.key()}:{horizon_days}:"
+            f"{predictions is not None}"
+        )
+
+        def compute() -> pl.DataFrame:
+            from analytics.rfm import RFM_SEGMENTS, rfm_table
+
+            features = self.features(dataset_id)
+            segmentation = self.segmentation(dataset_id, params)
+            personas = pl.DataFrame(
+                [
+                    {"segment": p.segment, "persona": p.description, "persona_action": p.action}
+                    for p in segmentation.profile.personas
+                ],
+                schema={"segment": pl.Int64, "persona": pl.String, "persona_action": pl.String},
+            )
+            rfm = rfm_table(features).select(
+                "customer_id",
+                "rfm_segment",
+                "rfm_score",
+                rfm_action=pl.col("rfm_segment").replace_strict(
+                    {name: seg.action for name, seg in RFM_SEGMENTS.items()},
+                    return_dtype=pl.String,
+                    default=None,
+                ),
+            )
+            alive = self.alive(dataset_id).table.select("customer_id", "p_alive", "churn_band")
+            table = (
+                segmentation.assignments.select(
+                    "customer_id", pl.col("segment").cast(pl.Int64), "segment_name"
+                )
+                .join(personas, on="segment", how="left")
+                .join(rfm, on="customer_id", how="left")
+                .join(alive, on="customer_id", how="left")
+            )
+            scored = ("churn_probability", "predicted_clv", "clv_low", "clv_high", "quadrant")
+            if predictions is not None:
+                table = table.join(
+                    predictions.table.select("customer_id", *scored, "action"),
+                    on="customer_id",
+                    how="left",
+                )
+            else:
+                table = table.with_columns(
+                    [pl.lit(None, pl.Float64).alias(c) for c in scored[:-1]]
+                    + [
+                        pl.lit(None, pl.String).alias("quadrant"),
+                        pl.lit(None, pl.String).alias("action"),
+                    ]
+                )
+            return table.sort("customer_id")
+
+        table = self._memo(key, compute)
+        return table, {"predictions": predictions is not None}
+
+    def api_bought(self, dataset_id: str) -> dict[str, list[str]]:
+        """The product labels (as basket rules name them) each customer has bought."""
+        from analytics.baskets import product_labels
+
+        def compute() -> dict[str, list[str]]:
+            tx = self.transactions(dataset_id).filter(
+                pl.col("customer_id").is_not_null() & ~pl.col("is_return")
+            )
+            bought = (
+                tx.join(product_labels(self.transactions(dataset_id)), on="product_id")
+                .group_by("customer_id")
+                .agg(pl.col("item").unique())
+            )
+            return dict(bought.iter_rows())
+
+        return self._memo(f"api_bought:{self.fingerprint(dataset_id)}", compute)
+
+    def api_labels(self, dataset_id: str) -> dict[str, str]:
+        """``product_id -> item``: the labels basket rules use for this dataset's products."""
+        from analytics.baskets import product_labels
+
+        return self._memo(
+            f"api_labels:{self.fingerprint(dataset_id)}",
+            lambda: dict(product_labels(self.transactions(dataset_id)).iter_rows()),
+        )
+
+    def api_btyd(self, dataset_id: str, horizon_days: int = 90):
+        """BG/NBD + Gamma-Gamma fitted at the cached predictions' cutoff (what ``predict`` fits
+        for its model inputs), to build the same inputs for posted customers; None before the
+        predictions are trained."""
+        from analytics.btyd import btyd_forecast
+
+        predictions = self.cached_predictions(dataset_id, horizon_days)
+        if predictions is None:
+            return None
+        key = f"api_btyd:{self.fingerprint(dataset_id)}:{horizon_days}:{predictions.cutoff}"
+        return self._memo(
+            key,
+            lambda: btyd_forecast(self.transactions(dataset_id), predictions.cutoff, horizon_days),
+        )
+
     # -- plumbing ---------------------------------------------------------------------------
     def _memo(self, key: str, compute: Callable[[], object]):
         """The cached value of ``key``, computed once across threads, workers and jobs."""
