@@ -471,7 +471,10 @@ def _score(service, dataset_id, params, settings, customer_id, as_of, frame) -> 
     from analytics.scoring import model_inputs, nearest_segment, relative_rfm, score_predictions
 
     started = time.perf_counter()
-    tx, _report = clean_transactions(frame, source="the posted transactions")
+    try:
+        tx, _report = clean_transactions(frame, source="the posted transactions")
+    except SegmentaError as error:
+        raise ApiError(422, str(error), "transactions") from None
     if tx.filter(~pl.col("is_return")).height == 0:
         raise ApiError(
             422,
