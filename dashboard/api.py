@@ -121,6 +121,15 @@ def create_blueprint(settings: Settings, service: Service) -> flask.Blueprint:
                 **{"Retry-After": str(seconds)},
             )
         flask.g.api_key = key
+        try:
+            service.source(dataset_id)
+        except SegmentaError:
+            return _error(
+                503,
+                f"The API's dataset {dataset_id!r} (SEGMENTA_API_DATASET) is not available on "
+                "this server. Ask its administrator to set SEGMENTA_API_DATASET to an available "
+                f"dataset, or to leave it unset for the bundled data.",
+            )
         return None
 
     @api.errorhandler(ApiError)

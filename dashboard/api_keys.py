@@ -46,7 +46,7 @@ CREATE TABLE IF NOT EXISTS api_keys (
 """
 
 
-class KeyError_(ValueError):  # noqa: N801 - not the builtin KeyError
+class KeyCommandError(ValueError):
     """A key command that cannot be done (duplicate name, unknown key); the message says why."""
 
 
@@ -89,12 +89,12 @@ class KeyStore:
     def create(self, name: str, role: str = "api") -> tuple[ApiKey, str]:
         """Store a new key named ``name``; return it and the key text (shown only this once)."""
         if not isinstance(name, str) or not NAME_PATTERN.match(name):
-            raise KeyError_(
+            raise KeyCommandError(
                 f"Key name {name!r} is not allowed: use 1-64 letters, digits, spaces, '.', '_' "
                 "or '-', starting with a letter or digit."
             )
         if role not in ROLES:
-            raise KeyError_(f"Role {role!r} is unknown. Known roles: {', '.join(ROLES)}.")
+            raise KeyCommandError(f"Role {role!r} is unknown. Known roles: {', '.join(ROLES)}.")
         secret = secrets.token_urlsafe(32)
         salt = secrets.token_hex(16)
         created = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -102,7 +102,7 @@ class KeyStore:
             if db.execute(
                 "SELECT 1 FROM api_keys WHERE name = ? AND revoked IS NULL", (name,)
             ).fetchone():
-                raise KeyError_(
+                raise KeyCommandError(
                     f"An active key named {name!r} exists already: choose another name, or "
                     f"revoke it first (python -m dashboard keys revoke {name!r})."
                 )
@@ -133,7 +133,7 @@ class KeyStore:
                 (name_or_id, name_or_id),
             ).fetchall()
             if not rows:
-                raise KeyError_(
+                raise KeyCommandError(
                     f"No active key is named or numbered {name_or_id!r}. "
                     "See the keys with: python -m dashboard keys list"
                 )
@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
         else:
             for k in store.revoke(args.name_or_id):
                 print(f"Revoked API key {k.id} named {k.name!r}.")
-    except KeyError_ as error:
+    except KeyCommandError as error:
         print(f"Error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -144,7 +144,7 @@ def openapi_document(settings: Settings) -> dict:
             }.items()
         },
     }
-    auth_errors = (401, 429)
+    auth_errors = (401, 429, 503)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -323,6 +323,7 @@ def openapi_document(settings: Settings) -> dict:
                     422: "A bad parameter or body; `field` names it (e.g. "
                     "`transactions[3].quantity`).",
                     429: "Over this key's rate limit; retry after `Retry-After` seconds.",
+                    503: "The API's dataset (SEGMENTA_API_DATASET) is not available.",
                 }.items()
             },
         },

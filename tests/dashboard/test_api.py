@@ -100,7 +100,7 @@ def test_openapi_document_is_valid_and_describes_every_route(world):
         for operation in operations.values():
             assert "200" in operation["responses"]
             if path != "/openapi.json":
-                assert {"401", "429"} <= set(operation["responses"])
+                assert {"401", "429", "503"} <= set(operation["responses"])
     assert "404" in document["paths"]["/customers/{customer_id}"]["get"]["responses"]
     assert {"413", "422"} <= set(document["paths"]["/score"]["post"]["responses"])
     assert "422" in document["paths"]["/segments"]["get"]["responses"]
@@ -433,8 +433,27 @@ def test_too_many_rows_and_too_large_bodies_are_refused(cold):
     assert response.status_code == 422
     assert response.get_json()["field"] == "transactions"
     assert "at most 3 per request (SEGMENTA_API_MAX_ROWS)" in response.get_json()["error"]
+    huge = b'{"customer_id": "c1", "transactions": []' + b" " * (17 * 2**20) + b"}"
+    response = cold["client"].post(
+        "/api/v1/score", data=huge, content_type="application/json", headers=headers
+    )  # over the app's 16 MB ceiling for any non-upload request: still the API's answer
+    assert response.status_code == 413
+    assert "SEGMENTA_API_MAX_BODY_KB" in response.get_json()["error"]
     big = {"customer_id": "c1", "transactions": [{**GOOD_ROW, "description": "x" * 3000}]}
     response = cold["client"].post("/api/v1/score", json=big, headers=headers)
     assert response.status_code == 413
     assert response.get_json()["field"] == "body"
     assert "limit of 2 KB (SEGMENTA_API_MAX_BODY_KB)" in response.get_json()["error"]
+
+
+def test_an_unavailable_api_dataset_gets_503(tmp_path):
+    from dashboard.app import create_app
+
+    settings = api_settings(tmp_path, SEGMENTA_API_DATASET="no-such-dataset")
+    _, key = KeyStore.for_settings(settings).create("crm")
+    client = create_app(settings).server.test_client()
+    response = client.get("/api/v1/customers/1", headers={"Authorization": f"Bearer {key}"})
+    assert response.status_code == 503
+    assert (
+        "'no-such-dataset' (SEGMENTA_API_DATASET) is not available" in response.get_json()["error"]
+    )
