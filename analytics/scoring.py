@@ -22,6 +22,7 @@ import numpy as np
 import polars as pl
 from sklearn.preprocessing import RobustScaler, StandardScaler
 
+from analytics.alive import AliveResult, churn_band
 from analytics.btyd import BtydForecast, btyd_summary
 from analytics.features import customer_features
 from analytics.predict import (
@@ -34,7 +35,8 @@ from analytics.predict import (
     with_derived,
     with_last_year,
 )
-from analytics.rfm import rfm_table
+from analytics.rfm import RFM_SEGMENTS, rfm_table
+from analytics.segment_report import SegmentReport
 
 
 def _transform(matrix: np.ndarray, scaling: str):
@@ -180,3 +182,89 @@ def quadrant_names(predictions: Predictions) -> dict[str, str]:
     stored = predictions.table.select("quadrant_key", "quadrant").unique("quadrant_key")
     names.update(dict(stored.iter_rows()))
     return names
+
+
+def score_customer(
+    tx: pl.DataFrame,
+    as_of: dt.datetime,
+    *,
+    reference: pl.DataFrame,
+    segmentation: SegmentReport,
+    alive: AliveResult,
+    predictions: Predictions | None,
+    forecast: BtydForecast | None,
+    horizon_days: int,
+) -> tuple[dict, str | None]:
+    """Every score of the one customer in the cleaned log ``tx``, as of ``as_of``.
+
+    Parameters
+    ----------
+    tx
+        One customer's cleaned transactions (:func:`analytics.cleaning.clean_transactions`),
+        with at least one purchase before ``as_of``.
+    reference
+        The dataset's customer features (what ``segmentation`` clustered, same row order).
+    segmentation, alive, predictions, forecast
+        The dataset's fitted results; ``predictions`` (and ``forecast``, BG/NBD + Gamma-Gamma
+        fitted at its cutoff) None before the models are trained: churn and CLV are then absent.
+
+    Returns
+    -------
+    (row, note)
+        ``row`` has ``customer_id, segment, segment_name, persona, persona_action,
+        rfm_segment, rfm_score, rfm_action, p_alive, churn_band`` and, with predictions,
+        ``churn_probability, predicted_clv, clv_low, clv_high, quadrant, action``; ``note`` says
+        what could not be scored, if anything.
+    """
+    features = customer_features(tx, as_of)
+    labels = segmentation.assignments.get_column("segment").to_numpy()
+    segment = int(
+        nearest_segment(
+            reference, labels, segmentation.features, segmentation.params.scaling, features
+        )[0]
+    )
+    persona = next(p for p in segmentation.profile.personas if p.segment == segment)
+    rfm = relative_rfm(reference, features).row(0, named=True)
+    summary = btyd_summary(tx, as_of)
+    x, t_x, T = (summary.get_column(c).to_numpy() for c in ("x", "t_x", "T"))
+    p_alive = float(alive.bgnbd.p_alive(x, t_x, T)[0])
+    row = {
+        "customer_id": features.get_column("customer_id")[0],
+        "segment": segment,
+        "segment_name": persona.name,
+        "persona": persona.description,
+        "persona_action": persona.action,
+        "rfm_segment": rfm["rfm_segment"],
+        "rfm_score": rfm["rfm_score"],
+        "rfm_action": RFM_SEGMENTS[rfm["rfm_segment"]].action,
+        "p_alive": p_alive,
+        "churn_band": churn_band(p_alive),
+    }
+    note = None
+    if predictions is not None and forecast is not None:
+        scored, note = score_predictions(
+            model_inputs(tx, as_of, horizon_days, forecast), predictions
+        )
+        s = scored.row(0, named=True)
+        row |= {k: s[k] for k in ("churn_probability", "predicted_clv", "clv_low", "clv_high")}
+        row |= {
+            "quadrant": s["quadrant"],
+            "action": QUADRANT_ACTIONS.get(s["quadrant_key"]) if s["quadrant_key"] else None,
+        }
+    return row, note
+
+
+def bought_items(tx: pl.DataFrame, labels: dict[str, str]) -> list[str]:
+    """The items a customer bought, named as the dataset's basket rules name them.
+
+    ``labels`` maps the dataset's product ids to rule items
+    (:func:`analytics.baskets.product_labels`); a product the dataset does not know keeps its
+    own description (or id).
+    """
+    bought = tx.filter(~pl.col("is_return") & pl.col("product_id").is_not_null())
+    return sorted(
+        {
+            labels.get(pid) or (desc or "").strip() or pid
+            for pid, desc in bought.select("product_id", "description").iter_rows()
+        }
+    )

@@ -30,10 +30,8 @@ import flask
 import polars as pl
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from analytics.basket_analysis import BasketParams
-from analytics.errors import SegmentaError
+from analytics.errors import DataError, SegmentaError
 from analytics.export import iter_csv
-from analytics.predict import QUADRANT_ACTIONS
 from dashboard.api_keys import KeyStore, RateLimiter
 from dashboard.api_spec import openapi_document
 from dashboard.segment_settings import params_from_saved
@@ -161,12 +159,13 @@ def create_blueprint(settings: Settings, service: Service) -> flask.Blueprint:
                 "customer_id",
             )
         notes = [] if status["predictions"] else [NOT_TRAINED]
-        rules = service.quick_rules(dataset_id, BasketParams())
-        if rules is None:
-            products, notes = None, [*notes, NO_RULES]
-        else:
-            products = _cross_sell(rules, service.api_bought(dataset_id).get(customer_id, []))
-        return flask.jsonify(_customer_json(row.row(0, named=True), settings, products, notes))
+        offers = service.api_cross_sell(
+            dataset_id, service.api_bought(dataset_id).get(customer_id, []), CROSS_SELL_TOP
+        )
+        if offers is None:
+            notes.append(NO_RULES)
+        answer = _customer_json(row.row(0, named=True), settings, _offers(offers), notes)
+        return flask.jsonify(answer)
 
     @api.get("/segments")
     def segments():
@@ -216,10 +215,10 @@ def _num(value) -> float | None:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
 
 
-def _cross_sell(rules, bought: list[str]) -> list[dict]:
-    from analytics.baskets import cross_sell
-
-    table = cross_sell(rules, bought, top=CROSS_SELL_TOP)
+def _offers(table: pl.DataFrame | None) -> list[dict] | None:
+    """Cross-sell rows as JSON (None: the rules are not mined yet)."""
+    if table is None:
+        return None
     return [
         {
             "product": r["item"],
@@ -472,91 +471,22 @@ def _field(value, field: str, required: bool, kind: str):
 # -- POST /score: the scores ------------------------------------------------------------------
 def _score(service, dataset_id, params, settings, customer_id, as_of, frame) -> dict:
     """Score the posted customer with the dataset's fitted models; nothing is stored."""
-    from analytics.alive import churn_band
-    from analytics.btyd import btyd_summary
-    from analytics.cleaning import clean_transactions
-    from analytics.features import customer_features
-    from analytics.rfm import RFM_SEGMENTS
-    from analytics.scoring import model_inputs, nearest_segment, relative_rfm, score_predictions
-
     started = time.perf_counter()
     try:
-        tx, _report = clean_transactions(frame, source="the posted transactions")
-    except SegmentaError as error:
+        scored = service.api_score(dataset_id, params, frame, as_of, HORIZON_DAYS)
+    except DataError as error:  # cleaning found nothing to score
         raise ApiError(422, str(error), "transactions") from None
-    if tx.filter(~pl.col("is_return")).height == 0:
-        raise ApiError(
-            422,
-            "No purchase is left after cleaning (every row is a return, has a price of zero or "
-            "less, or an implausible date or value): send at least one purchase.",
-            "transactions",
-        )
-    alive = service.alive(dataset_id)
-    predictions = service.cached_predictions(dataset_id, HORIZON_DAYS)
-    scoring_date = predictions.cutoff if predictions is not None else alive.as_of
-    if as_of is None:
-        last = tx.get_column("invoice_date").max()
-        after_last = dt.datetime.combine(last.date() + dt.timedelta(days=1), dt.time())
-        as_of = max(scoring_date, after_last)
-    notes = []
-    features = customer_features(tx, as_of)
-    reference = service.features(dataset_id)
-    segmentation = service.segmentation(dataset_id, params)
-    labels = segmentation.assignments.get_column("segment").to_numpy()
-    segment = int(
-        nearest_segment(reference, labels, segmentation.features, params.scaling, features)[0]
-    )
-    persona = next(p for p in segmentation.profile.personas if p.segment == segment)
-    rfm = relative_rfm(reference, features).row(0, named=True)
-    # the dataset's fitted BG/NBD (the Customer page's churn band), applied to this customer
-    summary = btyd_summary(tx, as_of)
-    x, t_x, T = (summary.get_column(c).to_numpy() for c in ("x", "t_x", "T"))
-    p_alive = float(alive.bgnbd.p_alive(x, t_x, T)[0])
-    row = {
-        "customer_id": customer_id,
-        "segment": segment,
-        "segment_name": persona.name,
-        "persona": persona.description,
-        "persona_action": persona.action,
-        "rfm_segment": rfm["rfm_segment"],
-        "rfm_score": rfm["rfm_score"],
-        "rfm_action": RFM_SEGMENTS[rfm["rfm_segment"]].action,
-        "p_alive": p_alive,
-        "churn_band": churn_band(p_alive),
-    }
-    if predictions is None:
-        notes.append(NOT_TRAINED)
-    else:
-        inputs = model_inputs(tx, as_of, HORIZON_DAYS, service.api_btyd(dataset_id, HORIZON_DAYS))
-        scored, note = score_predictions(inputs, predictions)
-        if note:
-            notes.append(note)
-        s = scored.row(0, named=True)
-        row |= {k: s[k] for k in ("churn_probability", "predicted_clv", "clv_low", "clv_high")}
-        row |= {
-            "quadrant": s["quadrant"],
-            "action": QUADRANT_ACTIONS.get(s["quadrant_key"]) if s["quadrant_key"] else None,
-        }
-    rules = service.quick_rules(dataset_id, BasketParams())
-    if rules is None:
-        products = None
+    notes = [] if scored["predictions"] else [NOT_TRAINED]
+    notes += [scored["note"]] if scored["note"] else []
+    offers = service.api_cross_sell(dataset_id, scored["items"], CROSS_SELL_TOP)
+    if offers is None:
         notes.append(NO_RULES)
-    else:
-        labels_of = service.api_labels(dataset_id)
-        bought = tx.filter(~pl.col("is_return"))
-        items = {
-            labels_of.get(pid) or (desc or "").strip() or pid
-            for pid, desc in zip(
-                bought.get_column("product_id").to_list(),
-                bought.get_column("description").to_list(),
-                strict=True,
-            )
-            if pid is not None
-        }
-        products = _cross_sell(rules, sorted(items))
-    answer = _customer_json(row, settings, products, notes)
-    answer["as_of"] = as_of.isoformat()
-    answer["transactions_used"] = int(tx.height)
-    answer["stored"] = False
+    answer = _customer_json(scored["row"], settings, _offers(offers), notes)
+    answer |= {
+        "customer_id": customer_id,
+        "as_of": scored["as_of"].isoformat(),
+        "transactions_used": scored["rows"],
+        "stored": False,
+    }
     log.debug("Scored a posted customer in %.3f s", time.perf_counter() - started)
     return answer

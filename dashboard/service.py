@@ -848,6 +848,71 @@ class Service:
             lambda: btyd_forecast(self.transactions(dataset_id), predictions.cutoff, horizon_days),
         )
 
+    def api_cross_sell(
+        self, dataset_id: str, items: list[str], top: int = 5
+    ) -> pl.DataFrame | None:
+        """Products to offer a customer who bought ``items``, from the Baskets page's default
+        rules; None when those rules are not mined yet (nothing is mined here)."""
+        from analytics.baskets import cross_sell
+
+        rules = self.quick_rules(dataset_id, BasketParams())
+        return None if rules is None else cross_sell(rules, items, top=top)
+
+    def api_score(
+        self,
+        dataset_id: str,
+        params: SegmentParams,
+        transactions: pl.DataFrame,
+        as_of: dt.datetime | None,
+        horizon_days: int = 90,
+    ) -> dict:
+        """Score one outside customer's canonical ``transactions`` with the dataset's cached
+        results (:func:`analytics.scoring.score_customer`); nothing is stored or trained.
+
+        ``as_of`` defaults to the later of the dataset's scoring date (the predictions' cutoff,
+        else the data's end) and midnight after the customer's last transaction.
+
+        Returns ``{"row", "note", "items", "as_of", "rows", "predictions"}``.
+
+        Raises
+        ------
+        DataError
+            Cleaning leaves no purchase.
+        """
+        from analytics.cleaning import clean_transactions
+        from analytics.scoring import bought_items, score_customer
+
+        tx, _ = clean_transactions(transactions, source="the posted transactions")
+        if tx.filter(~pl.col("is_return")).height == 0:
+            raise DataError(
+                "No purchase is left after cleaning (every row is a return, has a price of zero "
+                "or less, or an implausible date or value): send at least one purchase."
+            )
+        alive = self.alive(dataset_id)
+        predictions = self.cached_predictions(dataset_id, horizon_days)
+        if as_of is None:
+            last = tx.get_column("invoice_date").max()
+            after_last = dt.datetime.combine(last.date() + dt.timedelta(days=1), dt.time())
+            as_of = max(predictions.cutoff if predictions else alive.as_of, after_last)
+        row, note = score_customer(
+            tx,
+            as_of,
+            reference=self.features(dataset_id),
+            segmentation=self.segmentation(dataset_id, params),
+            alive=alive,
+            predictions=predictions,
+            forecast=self.api_btyd(dataset_id, horizon_days),
+            horizon_days=horizon_days,
+        )
+        return {
+            "row": row,
+            "note": note,
+            "items": bought_items(tx, self.api_labels(dataset_id)),
+            "as_of": as_of,
+            "rows": tx.height,
+            "predictions": predictions is not None,
+        }
+
     # -- plumbing ---------------------------------------------------------------------------
     def _memo(self, key: str, compute: Callable[[], object]):
         """The cached value of ``key``, computed once across threads, workers and jobs."""

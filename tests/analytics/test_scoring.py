@@ -10,7 +10,13 @@ import pytest
 
 from analytics.predict import QUADRANT_NAMES, Predictions
 from analytics.rfm import rfm_table
-from analytics.scoring import nearest_segment, quadrant_key, quadrant_names, relative_rfm
+from analytics.scoring import (
+    bought_items,
+    nearest_segment,
+    quadrant_key,
+    quadrant_names,
+    relative_rfm,
+)
 
 
 def _features(values: dict[str, list[float]]) -> pl.DataFrame:
@@ -90,3 +96,15 @@ def test_quadrant_names_are_the_datasets_own_with_plain_names_for_empty_quadrant
     names = quadrant_names(_predictions(table))
     assert names["value_risk"] == "At-Risk Whales"
     assert names["low_safe"] == QUADRANT_NAMES["low_safe"][1]
+
+
+def test_bought_items_use_the_datasets_labels_and_skip_returns():
+    tx = pl.DataFrame(
+        {
+            "product_id": ["P1", "P2", "P3", None, "P1"],
+            "description": ["mug", "new thing ", None, "no id", "mug"],
+            "is_return": [False, False, False, False, True],
+        }
+    )
+    labels = {"P1": "WHITE MUG"}
+    assert bought_items(tx, labels) == ["P3", "WHITE MUG", "new thing"]
