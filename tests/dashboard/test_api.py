@@ -233,6 +233,12 @@ def test_a_customer_carries_the_pages_numbers(world):
     assert body["notes"] == []
 
 
+def test_the_api_sets_no_session_cookie_and_keeps_the_security_headers(world):
+    response = world["client"].get("/api/v1/customers/010000", headers=world["headers"])
+    assert "Set-Cookie" not in response.headers
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
 def test_an_unknown_customer_is_404(world):
     response = world["client"].get("/api/v1/customers/nobody-42", headers=world["headers"])
     assert response.status_code == 404
@@ -439,6 +445,8 @@ def test_too_many_rows_and_too_large_bodies_are_refused(cold):
     )  # over the app's 16 MB ceiling for any non-upload request: still the API's answer
     assert response.status_code == 413
     assert "SEGMENTA_API_MAX_BODY_KB" in response.get_json()["error"]
+    _, key = cold["store"].create("limits-2")  # this key's burst of 2 is spent
+    headers = {"Authorization": f"Bearer {key}"}
     big = {"customer_id": "c1", "transactions": [{**GOOD_ROW, "description": "x" * 3000}]}
     response = cold["client"].post("/api/v1/score", json=big, headers=headers)
     assert response.status_code == 413
