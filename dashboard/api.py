@@ -119,6 +119,17 @@ def create_blueprint(settings: Settings, service: Service) -> flask.Blueprint:
                 **{"Retry-After": str(seconds)},
             )
         flask.g.api_key = key
+        allowed = {"format"} if flask.request.endpoint == "api_v1.segments" else set()
+        unknown = sorted(set(flask.request.args) - allowed)
+        if unknown:
+            return _error(
+                422,
+                f"Unknown query parameter {unknown[0]!r}"
+                + (": this endpoint takes format." if allowed else ": this endpoint takes none.")
+                + " The API serves one dataset (SEGMENTA_API_DATASET); it cannot be chosen per "
+                "request.",
+                unknown[0],
+            )
         try:
             service.source(dataset_id)
         except SegmentaError:

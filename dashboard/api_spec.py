@@ -176,7 +176,7 @@ def openapi_document(settings: Settings) -> dict:
                     ],
                     "responses": {
                         "200": _json({"$ref": "#/components/schemas/Customer"}, "The customer."),
-                        **_errors(*auth_errors, 404),
+                        **_errors(*auth_errors, 404, 422),
                     },
                 }
             },

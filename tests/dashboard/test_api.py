@@ -309,6 +309,20 @@ def test_an_unknown_format_is_422(world):
     }
 
 
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("/api/v1/segments?dataset=u-" + "0" * 32, "this endpoint takes format."),
+        ("/api/v1/customers/010000?dataset=x", "this endpoint takes none."),
+    ],
+)
+def test_a_dataset_cannot_be_chosen_per_request(world, url, says):
+    response = world["client"].get(url, headers=world["headers"])
+    assert response.status_code == 422
+    assert response.get_json()["field"] == "dataset"
+    assert says in response.get_json()["error"]
+
+
 def test_a_customer_with_a_formula_like_id_is_served_as_text(world):
     response = world["client"].get("/api/v1/customers/%3DHYPERLINK(1)", headers=world["headers"])
     assert response.status_code == 200
