@@ -57,7 +57,7 @@ TRANSACTION_FIELDS = {
 NOT_TRAINED = (
     "Churn probability, predicted CLV, quadrant and recommended action are null: the churn and "
     "CLV models are not trained on this dataset yet. Open the app's Churn & CLV page once (it "
-    "trains them in the background, in about a minute on the bundled data), then ask again."
+    "trains them in the background), then ask again."
 )
 NO_RULES = (
     "cross_sell is null: the basket rules are not mined yet. Open the app's Baskets page once "
