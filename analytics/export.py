@@ -65,6 +65,15 @@ def to_csv(frame: pl.DataFrame) -> str:
     return header.getvalue() + body
 
 
+def iter_csv(frame: pl.DataFrame, rows: int = 1000):
+    """:func:`to_csv` in pieces of ``rows`` rows (the header with the first), for streaming."""
+    yield to_csv(frame.head(rows))
+    for start in range(rows, frame.height, rows):
+        yield neutralise(frame.slice(start, rows)).write_csv(
+            include_header=False, quote_style="non_numeric"
+        )
+
+
 def write_csv(frame: pl.DataFrame, path: str | Path) -> None:
     """Write :func:`to_csv` to ``path`` atomically, readable by its owner only (0600).
 

@@ -13,6 +13,7 @@ import dash_bootstrap_components as dbc
 import diskcache
 
 from analytics.errors import set_audience
+from dashboard.api import install as install_api
 from dashboard.components.shell import create_shell
 from dashboard.errors import ALERT_ID, handle_callback_error
 from dashboard.figures.common import install_template
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     app.server.config["SEGMENTA_SETTINGS"] = settings
     app.server.config["SEGMENTA_SERVICE"] = Service(settings)
     install_uploads(app.server, settings, app.server.config["SEGMENTA_SERVICE"])
+    install_api(app.server, settings, app.server.config["SEGMENTA_SERVICE"])
     app.layout = create_shell
     _register_shell_callbacks(app)
     if settings.warm_up:

@@ -739,6 +739,180 @@ class Service:
             rules_params=params,
         )
 
+    # -- REST API (issue 11): the pages' cached results, one row per customer -----------------
+    def api_customers(
+        self, dataset_id: str, params: SegmentParams, horizon_days: int = 90
+    ) -> tuple[pl.DataFrame, dict]:
+        """Every customer's segment, persona, RFM segment, churn band, churn probability, CLV,
+        quadrant and action, from the same cached calls the pages make; and what is missing.
+
+        Nothing is trained here: churn and CLV come from :meth:`cached_predictions` and are null
+        until the Churn & CLV page (or ``python -m analytics predict``) has trained the models.
+        The second value says so (``{"predictions": bool, "rules": bool}``).
+        """
+        predictions = self.cached_predictions(dataset_id, horizon_days)
+        key = (
+            f"api_customers:{self.fingerprint(dataset_id)}:{params.key()}:{horizon_days}:"
+            f"{predictions is not None}"
+        )
+
+        def compute() -> pl.DataFrame:
+            from analytics.rfm import RFM_SEGMENTS, rfm_table
+
+            features = self.features(dataset_id)
+            segmentation = self.segmentation(dataset_id, params)
+            personas = pl.DataFrame(
+                [
+                    {"segment": p.segment, "persona": p.description, "persona_action": p.action}
+                    for p in segmentation.profile.personas
+                ],
+                schema={"segment": pl.Int64, "persona": pl.String, "persona_action": pl.String},
+            )
+            rfm = rfm_table(features).select(
+                "customer_id",
+                "rfm_segment",
+                "rfm_score",
+                rfm_action=pl.col("rfm_segment").replace_strict(
+                    {name: seg.action for name, seg in RFM_SEGMENTS.items()},
+                    return_dtype=pl.String,
+                    default=None,
+                ),
+            )
+            alive = self.alive(dataset_id).table.select("customer_id", "p_alive", "churn_band")
+            table = (
+                segmentation.assignments.select(
+                    "customer_id", pl.col("segment").cast(pl.Int64), "segment_name"
+                )
+                .join(personas, on="segment", how="left")
+                .join(rfm, on="customer_id", how="left")
+                .join(alive, on="customer_id", how="left")
+            )
+            scored = ("churn_probability", "predicted_clv", "clv_low", "clv_high", "quadrant")
+            if predictions is not None:
+                table = table.join(
+                    predictions.table.select("customer_id", *scored, "action"),
+                    on="customer_id",
+                    how="left",
+                )
+            else:
+                table = table.with_columns(
+                    [pl.lit(None, pl.Float64).alias(c) for c in scored[:-1]]
+                    + [
+                        pl.lit(None, pl.String).alias("quadrant"),
+                        pl.lit(None, pl.String).alias("action"),
+                    ]
+                )
+            return table.sort("customer_id")
+
+        table = self._memo(key, compute)
+        return table, {"predictions": predictions is not None}
+
+    def api_bought(self, dataset_id: str) -> dict[str, list[str]]:
+        """The product labels (as basket rules name them) each customer has bought."""
+        from analytics.baskets import product_labels
+
+        def compute() -> dict[str, list[str]]:
+            tx = self.transactions(dataset_id).filter(
+                pl.col("customer_id").is_not_null() & ~pl.col("is_return")
+            )
+            bought = (
+                tx.join(product_labels(self.transactions(dataset_id)), on="product_id")
+                .group_by("customer_id")
+                .agg(pl.col("item").unique())
+            )
+            return dict(bought.iter_rows())
+
+        return self._memo(f"api_bought:{self.fingerprint(dataset_id)}", compute)
+
+    def api_labels(self, dataset_id: str) -> dict[str, str]:
+        """``product_id -> item``: the labels basket rules use for this dataset's products."""
+        from analytics.baskets import product_labels
+
+        return self._memo(
+            f"api_labels:{self.fingerprint(dataset_id)}",
+            lambda: dict(product_labels(self.transactions(dataset_id)).iter_rows()),
+        )
+
+    def api_btyd(self, dataset_id: str, horizon_days: int = 90):
+        """BG/NBD + Gamma-Gamma fitted at the cached predictions' cutoff (what ``predict`` fits
+        for its model inputs), to build the same inputs for posted customers; None before the
+        predictions are trained."""
+        from analytics.btyd import btyd_forecast
+
+        predictions = self.cached_predictions(dataset_id, horizon_days)
+        if predictions is None:
+            return None
+        key = f"api_btyd:{self.fingerprint(dataset_id)}:{horizon_days}:{predictions.cutoff}"
+        return self._memo(
+            key,
+            lambda: btyd_forecast(self.transactions(dataset_id), predictions.cutoff, horizon_days),
+        )
+
+    def api_cross_sell(
+        self, dataset_id: str, items: list[str], top: int = 5
+    ) -> pl.DataFrame | None:
+        """Products to offer a customer who bought ``items``, from the Baskets page's default
+        rules; None when those rules are not mined yet (nothing is mined here)."""
+        from analytics.baskets import cross_sell
+
+        rules = self.quick_rules(dataset_id, BasketParams())
+        return None if rules is None else cross_sell(rules, items, top=top)
+
+    def api_score(
+        self,
+        dataset_id: str,
+        params: SegmentParams,
+        transactions: pl.DataFrame,
+        as_of: dt.datetime | None,
+        horizon_days: int = 90,
+    ) -> dict:
+        """Score one outside customer's canonical ``transactions`` with the dataset's cached
+        results (:func:`analytics.scoring.score_customer`); nothing is stored or trained.
+
+        ``as_of`` defaults to the later of the dataset's scoring date (the predictions' cutoff,
+        else the data's end) and midnight after the customer's last transaction.
+
+        Returns ``{"row", "note", "items", "as_of", "rows", "predictions"}``.
+
+        Raises
+        ------
+        DataError
+            Cleaning leaves no purchase.
+        """
+        from analytics.cleaning import clean_transactions
+        from analytics.scoring import bought_items, score_customer
+
+        tx, _ = clean_transactions(transactions, source="the posted transactions")
+        if tx.filter(~pl.col("is_return")).height == 0:
+            raise DataError(
+                "No purchase is left after cleaning (every row is a return, has a price of zero "
+                "or less, or an implausible date or value): send at least one purchase."
+            )
+        alive = self.alive(dataset_id)
+        predictions = self.cached_predictions(dataset_id, horizon_days)
+        if as_of is None:
+            last = tx.get_column("invoice_date").max()
+            after_last = dt.datetime.combine(last.date() + dt.timedelta(days=1), dt.time())
+            as_of = max(predictions.cutoff if predictions else alive.as_of, after_last)
+        row, note = score_customer(
+            tx,
+            as_of,
+            reference=self.features(dataset_id),
+            segmentation=self.segmentation(dataset_id, params),
+            alive=alive,
+            predictions=predictions,
+            forecast=self.api_btyd(dataset_id, horizon_days),
+            horizon_days=horizon_days,
+        )
+        return {
+            "row": row,
+            "note": note,
+            "items": bought_items(tx, self.api_labels(dataset_id)),
+            "as_of": as_of,
+            "rows": tx.height,
+            "predictions": predictions is not None,
+        }
+
     # -- plumbing ---------------------------------------------------------------------------
     def _memo(self, key: str, compute: Callable[[], object]):
         """The cached value of ``key``, computed once across threads, workers and jobs."""

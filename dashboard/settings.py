@@ -39,6 +39,13 @@ class Settings:
     ``SEGMENTA_JOB_MEMORY_MB``    address-space ceiling of one job process, MB (default 6144)
     ``SEGMENTA_JOB_ABANDON_S``    a job whose page has not polled for this long is stopped
                                   (the browser was closed), seconds (default 120)
+    ``SEGMENTA_API_DATASET``      the dataset the REST API serves (default: the bundled data);
+                                  never an upload: uploads belong to browser sessions
+    ``SEGMENTA_API_MAX_BODY_KB``  largest ``POST /api/v1/score`` body, KB (default 1024)
+    ``SEGMENTA_API_MAX_ROWS``     most transactions in one ``POST /api/v1/score`` (default 5000)
+    ``SEGMENTA_API_RATE``         requests per minute per API key (default 120), refilled evenly
+    ``SEGMENTA_API_BURST``        requests a key may make at once before the rate applies
+                                  (default 20)
     ============================  ===============================================================
     """
 
@@ -56,6 +63,15 @@ class Settings:
     job_timeout_s: int = 900
     job_memory_mb: int = 6144
     job_abandon_s: int = 120
+    api_dataset: str = BUNDLED_ID
+    api_max_body_kb: int = 1024
+    api_max_rows: int = 5000
+    api_rate_per_minute: int = 120
+    api_burst: int = 20
+
+    @property
+    def api_max_body_bytes(self) -> int:
+        return self.api_max_body_kb * 2**10
 
     @property
     def max_upload_bytes(self) -> int:
@@ -98,6 +114,11 @@ class Settings:
             job_timeout_s=_positive_int(env, "SEGMENTA_JOB_TIMEOUT_S", 900),
             job_memory_mb=_positive_int(env, "SEGMENTA_JOB_MEMORY_MB", 6144),
             job_abandon_s=_positive_int(env, "SEGMENTA_JOB_ABANDON_S", 120),
+            api_dataset=_api_dataset(env.get("SEGMENTA_API_DATASET") or BUNDLED_ID),
+            api_max_body_kb=_positive_int(env, "SEGMENTA_API_MAX_BODY_KB", 1024),
+            api_max_rows=_positive_int(env, "SEGMENTA_API_MAX_ROWS", 5000),
+            api_rate_per_minute=_positive_int(env, "SEGMENTA_API_RATE", 120),
+            api_burst=_positive_int(env, "SEGMENTA_API_BURST", 20),
         )
 
     def configure_logging(self) -> None:
@@ -166,4 +187,15 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
         value = 0
     if value <= 0:
         raise ValueError(f"{name} must be a whole number above 0. Got {text!r} instead.")
+    return value
+
+
+def _api_dataset(value: str) -> str:
+    """The API's dataset id: uploads (``u-...``) belong to a browser session and are refused."""
+    if value.startswith("u-"):
+        raise ValueError(
+            f"SEGMENTA_API_DATASET must not name an upload ({value!r}): uploads belong to the "
+            f"browser session that made them. Leave it unset to serve the bundled data "
+            f"({BUNDLED_ID!r})."
+        )
     return value

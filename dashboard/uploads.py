@@ -11,7 +11,8 @@
   knows who it is). An upload records its owner, and any request naming an upload id (``u-`` and
   32 hex digits) anywhere in its body or query, a Dash callback included, is refused with 403
   unless it comes from that owner: whatever id another session sends, it can neither read nor
-  change the dataset.
+  change the dataset. The REST API (``/api/...``) is outside this guard: it has no session and
+  serves only ``SEGMENTA_API_DATASET``, never an upload (:mod:`dashboard.api`).
 - Every response carries ``X-Frame-Options: DENY``, ``Content-Security-Policy:
   frame-ancestors 'none'``, ``X-Content-Type-Options: nosniff`` and
   ``Referrer-Policy: same-origin``.
@@ -63,6 +64,8 @@ def install(server: flask.Flask, settings: Settings, service: Service) -> None:
 
     @server.before_request
     def _guard_datasets():
+        if flask.request.path.startswith("/api/"):
+            return None  # the REST API has no session and never names an upload (dashboard/api.py)
         owner = owner_id()
         if flask.request.path == UPLOAD_ROUTE:
             return None

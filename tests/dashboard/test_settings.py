@@ -104,3 +104,53 @@ def test_bad_cache_settings_are_named(tmp_path, name, value, message):
     with pytest.raises(ValueError) as info:
         Settings.from_env({"SEGMENTA_CACHE_DIR": str(tmp_path), name: value})
     assert message in str(info.value)
+
+
+def test_api_settings_have_defaults_and_read_the_environment(tmp_path):
+    default = Settings.from_env({"SEGMENTA_CACHE_DIR": str(tmp_path)})
+    assert (default.api_dataset, default.api_max_body_kb, default.api_max_rows) == (
+        "uci-online-retail",
+        1024,
+        5000,
+    )
+    assert (default.api_rate_per_minute, default.api_burst) == (120, 20)
+    assert default.api_max_body_bytes == 1024 * 1024
+    s = Settings.from_env(
+        {
+            "SEGMENTA_CACHE_DIR": str(tmp_path),
+            "SEGMENTA_API_MAX_BODY_KB": "64",
+            "SEGMENTA_API_MAX_ROWS": "100",
+            "SEGMENTA_API_RATE": "30",
+            "SEGMENTA_API_BURST": "5",
+        }
+    )
+    assert (s.api_max_body_bytes, s.api_max_rows, s.api_rate_per_minute, s.api_burst) == (
+        64 * 1024,
+        100,
+        30,
+        5,
+    )
+    assert Settings.from_json(s.to_json()) == s
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        (
+            "SEGMENTA_API_MAX_BODY_KB",
+            "0",
+            "SEGMENTA_API_MAX_BODY_KB must be a whole number above 0",
+        ),
+        ("SEGMENTA_API_MAX_ROWS", "many", "SEGMENTA_API_MAX_ROWS must be a whole number above 0"),
+        ("SEGMENTA_API_RATE", "-1", "SEGMENTA_API_RATE must be a whole number above 0"),
+        ("SEGMENTA_API_BURST", "1.5", "SEGMENTA_API_BURST must be a whole number above 0"),
+        (
+            "SEGMENTA_API_DATASET",
+            "u-" + "0" * 32,
+            "SEGMENTA_API_DATASET must not name an upload",
+        ),
+    ],
+)
+def test_bad_api_settings_are_named(tmp_path, name, value, message):
+    with pytest.raises(ValueError, match=message):
+        Settings.from_env({"SEGMENTA_CACHE_DIR": str(tmp_path), name: value})
