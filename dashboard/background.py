@@ -55,21 +55,24 @@ def create_job_controls(prefix: str, label: str, *, color: str = "primary") -> h
 
 
 def create_job_progress(prefix: str) -> html.Div:
-    """The progress block and a Cancel button of a job that starts by itself (no button)."""
+    """The progress block of a job that starts by itself (no button), with its Cancel button
+    inside: both are shown only while the job runs (an idle, greyed Cancel read as broken)."""
     return html.Div(
-        [
-            create_job_status(prefix),
-            dbc.Button(
-                "Cancel",
-                id=f"{prefix}-cancel",
-                color="secondary",
-                outline=True,
-                size="sm",
-                disabled=True,
-                n_clicks=0,
-                className="mb-2",
+        create_job_status(
+            prefix,
+            html.Div(
+                dbc.Button(
+                    "Cancel",
+                    id=f"{prefix}-cancel",
+                    color="secondary",
+                    outline=True,
+                    size="sm",
+                    disabled=True,
+                    n_clicks=0,
+                ),
+                className="mt-1",
             ),
-        ]
+        )
     )
 
 

@@ -87,8 +87,8 @@ def create_card(title: str, body, *, subtitle: str | None = None, class_name: st
     )
 
 
-def create_job_status(prefix: str) -> html.Div:
-    """Progress bar and text of a background job, hidden until it runs.
+def create_job_status(prefix: str, *extra) -> html.Div:
+    """Progress bar and text of a background job, hidden until it runs (``extra``: shown with it).
 
     Ids: ``{prefix}-status`` (shown while running), ``{prefix}-progress``, ``{prefix}-progress-text``.
     """
@@ -102,6 +102,7 @@ def create_job_status(prefix: str) -> html.Div:
                 style={"height": "1.2rem"},
             ),
             html.Small(id=f"{prefix}-progress-text", className="text-muted"),
+            *extra,
         ],
         id=f"{prefix}-status",
         style={"display": "none"},

@@ -49,3 +49,13 @@ def test_a_second_app_in_the_process_gets_every_callback(settings):
     second = create_app(settings)
     assert any("customer-alive-facts.children" in o for o in served_first)
     assert _outputs(second) == served_first
+
+
+def test_an_idle_self_starting_job_shows_no_cancel_button():
+    """The Cancel of a job that starts by itself sits in its progress block, hidden until it runs."""
+    from dashboard.background import create_job_progress
+
+    block = create_job_progress("customer-explain")
+    status = block.children
+    assert status.id == "customer-explain-status" and status.style == {"display": "none"}
+    assert "customer-explain-cancel" in str(status)
