@@ -110,6 +110,7 @@ def _warm_up(service: Service, dataset_id: str) -> None:
         run_task(
             service.settings,
             "segmentations",
+            background=True,
             dataset_id=dataset_id,
             params=[p.to_dict() for p in others],
         )

@@ -266,12 +266,22 @@ TASK_WORDS = {
 }
 
 
-def run_task(settings: Settings, task: str, progress: Progress | None = None, **kwargs) -> Any:
+def run_task(
+    settings: Settings,
+    task: str,
+    progress: Progress | None = None,
+    *,
+    background: bool = False,
+    **kwargs,
+) -> Any:
     """Run ``TASKS[task](service, progress, **kwargs)`` in a new interpreter and return its result.
 
     The process runs under ``settings.job_memory_mb`` of address space and is killed after
     ``settings.job_timeout_s`` seconds, or once the page that started it has not polled for
     ``settings.job_abandon_s`` seconds; it dies with the process that started it.
+
+    ``background=True`` runs it at the lowest CPU priority (``nice`` 19): work nobody waits for,
+    such as the start-up warm-up, then yields the cores to the requests and jobs people wait on.
 
     ``kwargs`` and the result must be JSON-serialisable. Raises the task's own
     :class:`analytics.errors.SegmentaError` (same class, same message) for user errors,
@@ -281,7 +291,13 @@ def run_task(settings: Settings, task: str, progress: Progress | None = None, **
     if task not in TASKS:
         raise ValueError(f"Unknown task {task!r}.")
     request = json.dumps(
-        {"settings": settings.to_json(), "task": task, "kwargs": kwargs, "parent": os.getpid()}
+        {
+            "settings": settings.to_json(),
+            "task": task,
+            "kwargs": kwargs,
+            "parent": os.getpid(),
+            "nice": background,
+        }
     )
     env = {
         **os.environ,
@@ -385,6 +401,8 @@ def _main() -> None:
     request = json.loads(sys.stdin.read())
     if request.get("parent"):
         _die_with_parent(request["parent"])
+    if request.get("nice"):
+        os.nice(19)  # background work: the cores go to what people wait for first
     settings = Settings.from_json(request["settings"])
     errors.set_audience("web")
     out = sys.stdout
