@@ -72,6 +72,7 @@ def _explain(
     if service.cached_predictions(dataset_id, horizon_days) is None:
         progress(0, 4, "Training the churn and CLV models first (once per dataset)")
         service.predictions(dataset_id, horizon_days)
+        done["trained"] = True  # the page redraws what waited for the models
     targets = {"churn": "churn risk", "clv": "CLV", "segment": "segment"}
     for i, (target, words) in enumerate(targets.items(), start=1):
         progress(i, 4, f"Explaining the {words}")

@@ -19,6 +19,7 @@ from dashboard.components.alive import (
     RISK_HORIZON,
     create_alive_section,
     register_alive_callbacks,
+    skip_unless_trained,
 )
 from dashboard.components.grid import create_grid
 from dashboard.components.shell import create_card
@@ -148,6 +149,7 @@ def _fact(label: str, value: str, id_: str | None = None) -> dbc.Col:
 def show_customer(
     customer_id: str | None, dataset_id: str, saved: dict | None, _trained: dict | None = None
 ):
+    skip_unless_trained(_trained)
     if not customer_id:
         return dbc.Alert(
             "Search for a customer by id to see their history, predictions and explanations.",
