@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dash_bootstrap_components as dbc
 import polars as pl
-from dash import Input, Output, callback, ctx, dcc, html
+from dash import Input, Output, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
 from analytics.alive import (
@@ -68,26 +68,14 @@ def register_alive_callbacks() -> None:
         Output("customer-alive-curve", "figure"),
         Input("customer-search", "value"),
         Input("dataset-id", "data"),
-        # the explanation job trains the churn model the risk comparison needs
-        Input("customer-explain-token", "data"),
+        # set when the explanation job trained the churn model the risk comparison needs
+        Input("customer-models-trained", "data"),
     )(show_alive)
 
 
-def skip_unless_trained(token: dict | None) -> None:
-    """Called at the top of a Customer callback that the explanation job's end also triggers:
-    redraw only when that job trained the models (otherwise nothing it shows has changed)."""
-    try:
-        trigger = ctx.triggered_id
-    except Exception:  # noqa: BLE001 - called outside a callback (tests): draw
-        return
-    if trigger == "customer-explain-token" and not (token or {}).get("outcome", {}).get("trained"):
-        raise PreventUpdate
-
-
-def show_alive(customer_id: str | None, dataset_id: str, _trained: dict | None = None):
+def show_alive(customer_id: str | None, dataset_id: str, _trained: str | None = None):
     if not customer_id:
         raise PreventUpdate
-    skip_unless_trained(_trained)
     svc = service()
     result = svc.alive(dataset_id)
     row = result.table.filter(pl.col("customer_id") == customer_id)

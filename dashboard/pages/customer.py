@@ -5,7 +5,7 @@ from __future__ import annotations
 import dash
 import dash_bootstrap_components as dbc
 import polars as pl
-from dash import Input, Output, State, callback, ctx, dcc, html
+from dash import Input, Output, State, callback, ctx, dcc, html, set_props
 from dash.exceptions import PreventUpdate
 
 from analytics.alive import churn_model_band
@@ -19,7 +19,6 @@ from dashboard.components.alive import (
     RISK_HORIZON,
     create_alive_section,
     register_alive_callbacks,
-    skip_unless_trained,
 )
 from dashboard.components.grid import create_grid
 from dashboard.components.shell import create_card
@@ -50,6 +49,8 @@ def layout(id: str | None = None, **_query) -> html.Div:  # noqa: A002 - the que
         [
             create_settings_store(),
             dcc.Store(id="customer-explain-token"),
+            # set by the explanation job when it trained the models (see explain_customer)
+            dcc.Store(id="customer-models-trained"),
             dbc.Row(
                 [
                     dbc.Col(html.H3("Customer", className="page-title mb-0"), md=4),
@@ -141,15 +142,14 @@ def _fact(label: str, value: str, id_: str | None = None) -> dbc.Col:
     Input("customer-search", "value"),
     Input("dataset-id", "data"),
     State("segments-settings", "data"),
-    # the explanation job trains the churn and CLV models: its end redraws the profile, which
+    # the explanation job trains the churn and CLV models: then it redraws the profile, which
     # said "appear once the models are trained" until the next lookup
-    Input("customer-explain-token", "data"),
+    Input("customer-models-trained", "data"),
 )
 @reports_to("customer-alert")
 def show_customer(
-    customer_id: str | None, dataset_id: str, saved: dict | None, _trained: dict | None = None
+    customer_id: str | None, dataset_id: str, saved: dict | None, _trained: str | None = None
 ):
-    skip_unless_trained(_trained)
     if not customer_id:
         return dbc.Alert(
             "Search for a customer by id to see their history, predictions and explanations.",
@@ -330,6 +330,10 @@ def explain_customer(progress, customer_id, session_id, dataset_id, saved):
         horizon_days=HORIZON,
         params=params.to_dict(),
     )
+    if outcome.get("trained"):
+        # Not an Output: Dash would then hold the profile and the Alive card back until this
+        # job ended (they depend on it), instead of drawing them at once
+        set_props("customer-models-trained", {"data": f"{dataset_id}:{customer_id}"})
     return {
         "dataset_id": dataset_id,
         "customer_id": customer_id,

@@ -519,20 +519,3 @@ def test_recluster_sends_grid_columns_only_when_they_change(segments):
     assert len(again[5]) == 6  # the rows do change
     # columns the page does not show yet (first load, or after a failed first call) are sent
     assert segments.recluster(*args, 6, *tail, None, shown_tests)[6] == shown_profile
-
-
-def test_customer_redraws_after_the_explanation_job_only_when_it_trained(app):
-    """The job's end redraws the profile and the Alive card only if it trained the models."""
-    customer = page("customer")
-    from dashboard.components.alive import show_alive
-
-    triggered("customer-explain-token", "data")
-    already = {"outcome": {"churn": "ok", "clv": "ok", "segment": "ok"}}
-    with pytest.raises(PreventUpdate):
-        customer.show_customer("12347", BUNDLED_ID, None, already)
-    with pytest.raises(PreventUpdate):
-        show_alive("12347", BUNDLED_ID, already)
-    trained = {"outcome": {**already["outcome"], "trained": True}}
-    assert "Loyal regulars" in str(customer.show_customer("12347", BUNDLED_ID, None, trained))
-    facts, _ = show_alive("12347", BUNDLED_ID, trained)
-    assert "customer-alive-p" in str(facts)

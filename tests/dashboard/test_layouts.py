@@ -59,3 +59,22 @@ def test_an_idle_self_starting_job_shows_no_cancel_button():
     status = block.children
     assert status.id == "customer-explain-status" and status.style == {"display": "none"}
     assert "customer-explain-cancel" in str(status)
+
+
+def test_customer_profile_does_not_wait_for_the_explanation_job(settings):
+    """Dash holds a callback back until the callbacks producing its inputs have run: the profile
+    and the Alive card waited seconds for the explanation job when they took its token as input."""
+    from dashboard.app import create_app
+
+    response = create_app(settings).server.test_client().get("/_dash-dependencies")
+    callbacks = response.get_json()
+    job_outputs = {
+        o
+        for c in callbacks
+        if "customer-explain-token.data" in c["output"]
+        for o in c["output"].strip(".").split("...")
+    }
+    for c in callbacks:
+        if "customer-profile.children" in c["output"] or "customer-alive-facts" in c["output"]:
+            inputs = {f"{i['id']}.{i['property']}" for i in c["inputs"]}
+            assert "customer-search.value" in inputs and not inputs & job_outputs, c["output"]
