@@ -13,8 +13,24 @@ from dashboard.errors import create_alert
 PRODUCT = "Segmenta"
 
 
+def create_user_badge() -> html.Div:
+    """Who is signed in, with their role and a sign-out link; or that the app has no logins."""
+    from dashboard.auth import SINGLE_USER_NOTE, current_user, logins_enabled
+
+    user = current_user()
+    if not logins_enabled() or user is None:
+        return html.Div(SINGLE_USER_NOTE, id="topbar-user", className="small text-white-50 ms-3")
+    parts = [
+        html.Span(user.name, id="topbar-user-name", className="text-white"),
+        html.Span(f" ({user.role})", id="topbar-user-role", className="text-white-50"),
+    ]
+    if not dash.get_app().server.config["SEGMENTA_SETTINGS"].auth_header:
+        parts.append(html.A("Sign out", href="/logout", className="text-white ms-2"))
+    return html.Div(parts, id="topbar-user", className="small ms-3 text-nowrap")
+
+
 def create_topbar() -> dbc.Navbar:
-    """Product name on the left, the active dataset on the right."""
+    """Product name on the left, the active dataset and the user on the right."""
     return dbc.Navbar(
         dbc.Container(
             [
@@ -26,8 +42,9 @@ def create_topbar() -> dbc.Navbar:
                         html.Span("Dataset: ", className="text-white-50 me-1"),
                         html.Span(id="topbar-dataset", className="text-white"),
                     ],
-                    className="small text-truncate",
+                    className="small text-truncate ms-auto",
                 ),
+                create_user_badge(),
             ],
             fluid=True,
         ),

@@ -183,6 +183,7 @@ def check_cache(dataset_id: str, horizon: int):
     State("churn-horizon", "value"),
     cancel="churn-cancel",
     disable=["churn-horizon"],
+    viewer="train",
 )
 def train_models(progress, need, n_clicks, session_id, dataset_id, horizon):
     """Backtest, train and score in a fresh process (cached per dataset and horizon)."""

@@ -300,6 +300,14 @@ def show_customer(
     )
 
 
+def _viewer_may_explain(values: dict) -> str | None:
+    """Viewers get explanations of trained models only (the job would train them otherwise)."""
+    dataset_id = values.get("dataset-id.data")
+    if isinstance(dataset_id, str) and service().cached_predictions(dataset_id, HORIZON):
+        return None
+    return "train"
+
+
 @job_callback(
     "customer-explain",
     Output("customer-explain-token", "data"),
@@ -309,6 +317,7 @@ def show_customer(
     State("segments-settings", "data"),
     button=False,
     prevent_initial_call=False,
+    viewer=_viewer_may_explain,
 )
 def explain_customer(progress, customer_id, session_id, dataset_id, saved):
     """LIME explanations of churn, CLV and segment in a fresh process (trains models if needed).

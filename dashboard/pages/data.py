@@ -253,6 +253,7 @@ def receive_upload(result: dict | None):
     State("data-date-format", "value"),
     State("session-id", "data"),
     fields={"columns": "Which column is which?", "date_format": "Date format"},
+    viewer="upload",
 )
 def load_dataset(progress, n_clicks, pending, values, ids, date_format, session_id):
     """Read, map and clean the upload in a fresh process."""
