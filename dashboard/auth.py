@@ -126,7 +126,8 @@ def install(server: flask.Flask, settings: Settings) -> None:
         user = store.authenticate(name, password) if NAME_PATTERN.match(name) else None
         if user is None:
             log.warning("Failed sign-in for %r", name[:64])
-            return _login_page(target, WRONG_PASSWORD, name), 401
+            # 200: the form again, with the message (browsers log a 401 page as an error)
+            return _login_page(target, WRONG_PASSWORD, name)
         flask.session.clear()  # a new session: nothing of a previous user carries over
         flask.session["user"] = user.name
         flask.session.permanent = True
