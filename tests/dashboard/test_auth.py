@@ -267,3 +267,26 @@ def test_the_proxy_header_is_ignored_when_the_setting_is_off(app_with_users):
     client = app_with_users.server.test_client()
     response = client.get("/_dash-layout", headers={"X-Remote-User": "ada"})
     assert response.status_code == 401
+
+
+def test_viewers_may_explain_and_report_once_models_and_rules_exist(app):
+    """The explanation and report jobs train or mine only on a cold cache: viewers get them warm."""
+    from analytics import report as rp
+    from analytics.datasets import BUNDLED_ID
+    from dashboard.pages.customer import HORIZON, _viewer_may_explain
+    from dashboard.pages.overview import _viewer_may_report
+
+    svc = app.server.config["SEGMENTA_SERVICE"]
+    values = {
+        "dataset-id.data": BUNDLED_ID,
+        "overview-dates.start_date": "2011-01-01",
+        "overview-dates.end_date": "2011-06-30",
+    }
+    with app.server.test_request_context("/_dash-update-component", method="POST"):
+        assert _viewer_may_explain(values) == "train"
+        assert _viewer_may_report(values) == "train"
+        # stand-ins for the trained models: the rule only asks whether they are cached
+        svc.results.disk.set(svc._predictions_key(BUNDLED_ID, HORIZON), "trained")
+        svc.results.disk.set(svc._predictions_key(BUNDLED_ID, rp.HORIZON_DAYS), "trained")
+        assert _viewer_may_explain(values) is None
+        assert _viewer_may_report(values) == "mine"  # the period's rules are not mined yet
