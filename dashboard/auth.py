@@ -63,6 +63,11 @@ def current_user() -> User | None:
     return flask.g.get("segmenta_user") if flask.has_request_context() else None
 
 
+def request_service():
+    """The service of the app serving this request (for ``viewer`` rules, run before Dash)."""
+    return flask.current_app.config["SEGMENTA_SERVICE"]
+
+
 def logins_enabled() -> bool:
     """Whether this request's app has logins (users, or the trusted proxy header)."""
     return flask.has_request_context() and bool(flask.g.get("segmenta_logins"))

@@ -70,7 +70,14 @@ def create_sidebar() -> html.Nav:
 
 
 def create_shell() -> html.Div:
-    """The whole page around ``dash.page_container``; a function so each load gets a new session id."""
+    """The whole page around ``dash.page_container``; a function so each load gets a new session id.
+
+    The root's ``role-<role>`` class hides ``analyst-only`` controls from viewers (the server
+    refuses what they start anyway: :mod:`dashboard.auth`).
+    """
+    from dashboard.auth import current_user
+
+    user = current_user()
     return html.Div(
         [
             dcc.Store(id="session-id", storage_type="session", data=uuid.uuid4().hex),
@@ -89,7 +96,8 @@ def create_shell() -> html.Div:
                 ],
                 className="app-body",
             ),
-        ]
+        ],
+        className=f"role-{user.role}" if user is not None else None,
     )
 
 

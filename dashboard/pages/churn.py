@@ -129,7 +129,7 @@ def layout(**query) -> html.Div:
                                     "Retrain",
                                     id="churn-train-button",
                                     color="primary",
-                                    className="ms-2",
+                                    className="ms-2 analyst-only",
                                     n_clicks=0,
                                 ),
                                 dbc.Button(

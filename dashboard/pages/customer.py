@@ -14,6 +14,7 @@ from analytics.explain import describe_value
 from analytics.features import FEATURES
 from analytics.rfm import RFM_SEGMENTS, rfm_table
 from dashboard.app import service, settings
+from dashboard.auth import request_service
 from dashboard.background import create_job_progress, job_callback
 from dashboard.components.alive import (
     RISK_HORIZON,
@@ -303,7 +304,7 @@ def show_customer(
 def _viewer_may_explain(values: dict) -> str | None:
     """Viewers get explanations of trained models only (the job would train them otherwise)."""
     dataset_id = values.get("dataset-id.data")
-    if isinstance(dataset_id, str) and service().cached_predictions(dataset_id, HORIZON):
+    if isinstance(dataset_id, str) and request_service().cached_predictions(dataset_id, HORIZON):
         return None
     return "train"
 

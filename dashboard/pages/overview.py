@@ -24,6 +24,7 @@ from dash.exceptions import PreventUpdate
 from analytics.errors import ParameterError
 from analytics.periods import PRESETS, default_period, preset_period
 from dashboard.app import service, settings
+from dashboard.auth import request_service
 from dashboard.background import job_callback
 from dashboard.components.cards import create_kpi_card
 from dashboard.components.shell import create_card, create_job_status
@@ -284,7 +285,7 @@ def _viewer_may_report(values: dict) -> str | None:
     start, end = values.get("overview-dates.start_date"), values.get("overview-dates.end_date")
     if not isinstance(dataset_id, str) or not isinstance(start, str) or not isinstance(end, str):
         return None  # the job declines these inputs without working
-    svc = service()
+    svc = request_service()
     if svc.cached_predictions(dataset_id, rp.HORIZON_DAYS) is None:
         return "train"
     try:

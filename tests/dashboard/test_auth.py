@@ -16,6 +16,16 @@ LOG = b"Client,OrderedAt,Total\n" + b"".join(
 PASSWORD = "correct horse"
 
 
+@pytest.fixture(autouse=True)
+def _forget_the_dash_app():
+    """Dash 4.4.1 leaves the app of a served request in a context variable of the test's thread,
+    so later tests' ``dash.get_app()`` would find this test's app: forget it."""
+    yield
+    from dash._get_app import app_context
+
+    app_context.set(None)
+
+
 @pytest.fixture
 def users(settings):
     store = UserStore.for_settings(settings)
