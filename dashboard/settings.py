@@ -104,6 +104,12 @@ class Settings:
         env = os.environ if env is None else env
         cache_dir = Path(env.get("SEGMENTA_CACHE_DIR") or "var").expanduser().resolve()
         level = env.get("SEGMENTA_LOG_LEVEL", "INFO").upper()
+        if _header(env, "SEGMENTA_AUTH_ROLE_HEADER") and not _header(env, "SEGMENTA_AUTH_HEADER"):
+            raise ValueError(
+                "SEGMENTA_AUTH_ROLE_HEADER is set but SEGMENTA_AUTH_HEADER is not: set "
+                "SEGMENTA_AUTH_HEADER to the header naming the user (e.g. X-Remote-User), or "
+                "unset both to use the app's own logins."
+            )
         if level not in LOG_LEVELS:
             raise ValueError(
                 f"SEGMENTA_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}. Got {level!r} instead."

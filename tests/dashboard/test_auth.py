@@ -300,3 +300,25 @@ def test_viewers_may_explain_and_report_once_models_and_rules_exist(app):
         svc.results.disk.set(svc._predictions_key(BUNDLED_ID, rp.HORIZON_DAYS), "trained")
         assert _viewer_may_explain(values) is None
         assert _viewer_may_report(values) == "mine"  # the period's rules are not mined yet
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"SEGMENTA_AUTH_HEADER": "X Remote User"},
+            "SEGMENTA_AUTH_HEADER must be an HTTP header name such as X-Remote-User. "
+            "Got 'X Remote User' instead.",
+        ),
+        (
+            {"SEGMENTA_AUTH_ROLE_HEADER": "X-Remote-Role"},
+            "SEGMENTA_AUTH_ROLE_HEADER is set but SEGMENTA_AUTH_HEADER is not",
+        ),
+    ],
+)
+def test_bad_proxy_header_settings_say_what_is_wrong(tmp_path, env, message):
+    from dashboard.settings import Settings
+
+    with pytest.raises(ValueError) as raised:
+        Settings.from_env({"SEGMENTA_CACHE_DIR": str(tmp_path), **env})
+    assert str(raised.value).startswith(message)
