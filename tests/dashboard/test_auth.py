@@ -283,8 +283,12 @@ def test_viewers_may_explain_and_report_once_models_and_rules_exist(app):
     """The explanation and report jobs train or mine only on a cold cache: viewers get them warm."""
     from analytics import report as rp
     from analytics.datasets import BUNDLED_ID
-    from dashboard.pages.customer import HORIZON, _viewer_may_explain
-    from dashboard.pages.overview import _viewer_may_report
+    from tests.dashboard.test_callbacks import page
+
+    # the modules Dash imported (importing them by another name would register the pages twice)
+    customer, overview = page("customer"), page("overview")
+    HORIZON, _viewer_may_explain = customer.HORIZON, customer._viewer_may_explain
+    _viewer_may_report = overview._viewer_may_report
 
     svc = app.server.config["SEGMENTA_SERVICE"]
     values = {
