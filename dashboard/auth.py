@@ -55,6 +55,10 @@ JOB_WORDS = {
     "mine": "mine new basket rules",
     "job": "change the data or train models",
 }
+SSO_ONLY = (
+    "You are not signed in: this app takes your name from the company's single sign-on. "
+    "Open it through the sign-on address."
+)
 _OPEN = ("/_dash-component-suites/", "/assets/", "/_favicon.ico", "/favicon.ico")
 
 
@@ -98,11 +102,7 @@ def install(server: flask.Flask, settings: Settings) -> None:
             return None
         if user is None:
             if settings.auth_header:
-                return _json(
-                    401,
-                    "You are not signed in: this app takes your name from the company's single "
-                    "sign-on. Open it through the sign-on address.",
-                )
+                return _json(401, SSO_ONLY)
             if request.method == "GET" and "text/html" in request.headers.get("Accept", ""):
                 return flask.redirect(f"{LOGIN_ROUTE}?next={_safe_next(request.full_path)}")
             return _json(401, "You are signed out. Sign in again at /login.")
@@ -119,6 +119,8 @@ def install(server: flask.Flask, settings: Settings) -> None:
     def _login_form():
         if flask.g.get("segmenta_user") is not None and flask.g.get("segmenta_logins"):
             return flask.redirect(_safe_next(flask.request.args.get("next", "/")))
+        if settings.auth_header:
+            return _json(401, SSO_ONLY)
         return _login_page(flask.request.args.get("next", "/"))
 
     @server.post(LOGIN_ROUTE)
@@ -127,7 +129,7 @@ def install(server: flask.Flask, settings: Settings) -> None:
         password = flask.request.form.get("password", "")
         target = flask.request.form.get("next", "/")
         if settings.auth_header:
-            return _login_page(target, "Sign in through the company's single sign-on."), 400
+            return _json(400, SSO_ONLY)
         user = store.authenticate(name, password) if NAME_PATTERN.match(name) else None
         if user is None:
             log.warning("Failed sign-in for %r", name[:64])

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from dashboard.auth import SINGLE_USER_NOTE, VIEWER_REFUSED, WRONG_PASSWORD
+from dashboard.auth import SINGLE_USER_NOTE, SSO_ONLY, VIEWER_REFUSED, WRONG_PASSWORD
 from dashboard.users import UserStore
 
 LOG = b"Client,OrderedAt,Total\n" + b"".join(
@@ -271,6 +271,7 @@ def test_a_trusted_proxy_header_names_the_user_and_role(proxied_app):
     assert unknown.status_code == 403
     # the password form is off: the proxy decides who signs in
     assert client.post("/login", data={"username": "ann", "password": PASSWORD}).status_code == 400
+    assert client.get("/login").json["error"] == SSO_ONLY
 
 
 def test_the_proxy_header_is_ignored_when_the_setting_is_off(app_with_users):
