@@ -1,7 +1,8 @@
 """``python -m dashboard``: a development server on the bundled data (use gunicorn in production).
 
 ``python -m dashboard keys create --name NAME | list | revoke NAME_OR_ID`` manages the REST
-API's keys (:mod:`dashboard.api_keys`).
+API's keys (:mod:`dashboard.api_keys`); ``python -m dashboard users add NAME --role ROLE | list |
+remove NAME`` manages who may sign in (:mod:`dashboard.users`).
 """
 
 import os
@@ -10,6 +11,10 @@ import sys
 if __name__ == "__main__":
     if sys.argv[1:2] == ["keys"]:
         from dashboard.api_keys import main
+
+        sys.exit(main(sys.argv[2:]))
+    if sys.argv[1:2] == ["users"]:
+        from dashboard.users import main
 
         sys.exit(main(sys.argv[2:]))
     from dashboard.app import create_app

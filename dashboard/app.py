@@ -14,6 +14,7 @@ import diskcache
 
 from analytics.errors import set_audience
 from dashboard.api import install as install_api
+from dashboard.auth import install as install_auth
 from dashboard.components.shell import create_shell
 from dashboard.errors import ALERT_ID, handle_callback_error
 from dashboard.figures.common import install_template
@@ -54,6 +55,8 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     app.server.secret_key = settings.secret_key
     app.server.config["SEGMENTA_SETTINGS"] = settings
     app.server.config["SEGMENTA_SERVICE"] = Service(settings)
+    app.server.config["SEGMENTA_DASH"] = app
+    install_auth(app.server, settings)  # before the upload guard: it owns uploads by user
     install_uploads(app.server, settings, app.server.config["SEGMENTA_SERVICE"])
     install_api(app.server, settings, app.server.config["SEGMENTA_SERVICE"])
     app.layout = create_shell

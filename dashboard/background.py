@@ -83,11 +83,16 @@ def job_callback(
     fields: Mapping[str, str] | None = None,
     button: str | None | bool = None,
     cancel: str | None = None,
+    viewer: bool | str | Callable[[dict], str | None] = True,
     **callback_kwargs,
 ) -> Callable:
     """Register ``fn(progress, *values)`` as the background job of the block ``prefix``.
 
     ``button=False`` for a job that starts by itself (no button to disable while it runs).
+    ``viewer``: whether a viewer may start the job. ``True`` (default) yes; a key of
+    :data:`dashboard.auth.JOB_WORDS` (``"train"``, ``"mine"``, ``"upload"``) no, saying why; or a
+    function of the request's input and state values (``{"dataset-id.data": ...}``) returning
+    such a key to refuse, or None to allow. The server enforces it (:mod:`dashboard.auth`).
     """
     if button is None:
         button = f"{prefix}-button"
@@ -104,6 +109,7 @@ def job_callback(
             # after reporting progress left the page waiting on it forever
             return fn(progress, *args)
 
+        run.segmenta_viewer = viewer
         return callback(
             *dependencies,
             background=True,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -46,6 +47,12 @@ class Settings:
     ``SEGMENTA_API_RATE``         requests per minute per API key (default 120), refilled evenly
     ``SEGMENTA_API_BURST``        requests a key may make at once before the rate applies
                                   (default 20)
+    ``SEGMENTA_AUTH_HEADER``      trust this request header (e.g. ``X-Remote-User``) as the
+                                  signed-in user's name, set by a reverse proxy doing single
+                                  sign-on; unset (default): logins are the app's own
+    ``SEGMENTA_AUTH_ROLE_HEADER`` with ``SEGMENTA_AUTH_HEADER``: the header carrying the user's
+                                  role (viewer, analyst or admin); unset: the role stored with
+                                  ``python -m dashboard users add``, else viewer
     ============================  ===============================================================
     """
 
@@ -68,6 +75,8 @@ class Settings:
     api_max_rows: int = 5000
     api_rate_per_minute: int = 120
     api_burst: int = 20
+    auth_header: str = ""
+    auth_role_header: str = ""
 
     @property
     def api_max_body_bytes(self) -> int:
@@ -95,6 +104,12 @@ class Settings:
         env = os.environ if env is None else env
         cache_dir = Path(env.get("SEGMENTA_CACHE_DIR") or "var").expanduser().resolve()
         level = env.get("SEGMENTA_LOG_LEVEL", "INFO").upper()
+        if _header(env, "SEGMENTA_AUTH_ROLE_HEADER") and not _header(env, "SEGMENTA_AUTH_HEADER"):
+            raise ValueError(
+                "SEGMENTA_AUTH_ROLE_HEADER is set but SEGMENTA_AUTH_HEADER is not: set "
+                "SEGMENTA_AUTH_HEADER to the header naming the user (e.g. X-Remote-User), or "
+                "unset both to use the app's own logins."
+            )
         if level not in LOG_LEVELS:
             raise ValueError(
                 f"SEGMENTA_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}. Got {level!r} instead."
@@ -119,6 +134,8 @@ class Settings:
             api_max_rows=_positive_int(env, "SEGMENTA_API_MAX_ROWS", 5000),
             api_rate_per_minute=_positive_int(env, "SEGMENTA_API_RATE", 120),
             api_burst=_positive_int(env, "SEGMENTA_API_BURST", 20),
+            auth_header=_header(env, "SEGMENTA_AUTH_HEADER"),
+            auth_role_header=_header(env, "SEGMENTA_AUTH_ROLE_HEADER"),
         )
 
     def configure_logging(self) -> None:
@@ -197,5 +214,15 @@ def _api_dataset(value: str) -> str:
             f"SEGMENTA_API_DATASET must not name an upload ({value!r}): uploads belong to the "
             f"browser session that made them. Leave it unset to serve the bundled data "
             f"({BUNDLED_ID!r})."
+        )
+    return value
+
+
+def _header(env: Mapping[str, str], name: str) -> str:
+    """An HTTP header name from the environment ('' when unset)."""
+    value = (env.get(name) or "").strip()
+    if value and not re.fullmatch(r"[A-Za-z0-9-]{1,64}", value):
+        raise ValueError(
+            f"{name} must be an HTTP header name such as X-Remote-User. Got {value!r} instead."
         )
     return value

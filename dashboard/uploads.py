@@ -47,7 +47,13 @@ MAX_OTHER_REQUEST_BYTES = 16 * 2**20
 
 
 def owner_id() -> str:
-    """This browser's owner id, from the signed session cookie (created on first use)."""
+    """Who owns this request's uploads: the signed-in user (``user:NAME``, the same on every
+    browser), or without logins this browser's random id in the signed session cookie."""
+    from dashboard.auth import current_user, logins_enabled
+
+    user = current_user()
+    if logins_enabled() and user is not None:
+        return f"user:{user.name}"
     owner = flask.session.get("owner")
     if not isinstance(owner, str) or not re.fullmatch(r"[0-9a-f]{32}", owner):
         owner = secrets.token_hex(16)
@@ -78,8 +84,8 @@ def install(server: flask.Flask, settings: Settings, service: Service) -> None:
                 log.warning("Refused dataset %s to another session", dataset_id)
                 return _refuse(
                     403,
-                    "This dataset belongs to another browser session. Upload the file again "
-                    "on the Data page, or use the bundled data.",
+                    "This dataset belongs to another user or browser session. Upload the file "
+                    "again on the Data page, or use the bundled data.",
                 )
         return None
 

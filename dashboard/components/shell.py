@@ -13,8 +13,24 @@ from dashboard.errors import create_alert
 PRODUCT = "Segmenta"
 
 
+def create_user_badge() -> html.Div:
+    """Who is signed in, with their role and a sign-out link; or that the app has no logins."""
+    from dashboard.auth import SINGLE_USER_NOTE, current_user, logins_enabled
+
+    user = current_user()
+    if not logins_enabled() or user is None:
+        return html.Div(SINGLE_USER_NOTE, id="topbar-user", className="small text-white-50 ms-3")
+    parts = [
+        html.Span(user.name, id="topbar-user-name", className="text-white"),
+        html.Span(f" ({user.role})", id="topbar-user-role", className="text-white-50"),
+    ]
+    if not dash.get_app().server.config["SEGMENTA_SETTINGS"].auth_header:
+        parts.append(html.A("Sign out", href="/logout", className="text-white ms-2"))
+    return html.Div(parts, id="topbar-user", className="small ms-3 text-nowrap")
+
+
 def create_topbar() -> dbc.Navbar:
-    """Product name on the left, the active dataset on the right."""
+    """Product name on the left, the active dataset and the user on the right."""
     return dbc.Navbar(
         dbc.Container(
             [
@@ -26,8 +42,9 @@ def create_topbar() -> dbc.Navbar:
                         html.Span("Dataset: ", className="text-white-50 me-1"),
                         html.Span(id="topbar-dataset", className="text-white"),
                     ],
-                    className="small text-truncate",
+                    className="small text-truncate ms-auto",
                 ),
+                create_user_badge(),
             ],
             fluid=True,
         ),
@@ -53,7 +70,14 @@ def create_sidebar() -> html.Nav:
 
 
 def create_shell() -> html.Div:
-    """The whole page around ``dash.page_container``; a function so each load gets a new session id."""
+    """The whole page around ``dash.page_container``; a function so each load gets a new session id.
+
+    The root's ``role-<role>`` class hides ``analyst-only`` controls from viewers (the server
+    refuses what they start anyway: :mod:`dashboard.auth`).
+    """
+    from dashboard.auth import current_user
+
+    user = current_user()
     return html.Div(
         [
             dcc.Store(id="session-id", storage_type="session", data=uuid.uuid4().hex),
@@ -72,7 +96,8 @@ def create_shell() -> html.Div:
                 ],
                 className="app-body",
             ),
-        ]
+        ],
+        className=f"role-{user.role}" if user is not None else None,
     )
 
 

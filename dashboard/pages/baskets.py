@@ -437,6 +437,7 @@ def _params(
     State("session-id", "data"),
     button=False,
     cancel="baskets-cancel",
+    viewer="mine",
 )
 def mine(progress, need: dict, session_id: str):
     """Build baskets and mine rules in a fresh process (cached per thresholds)."""

@@ -129,7 +129,7 @@ def layout(**query) -> html.Div:
                                     "Retrain",
                                     id="churn-train-button",
                                     color="primary",
-                                    className="ms-2",
+                                    className="ms-2 analyst-only",
                                     n_clicks=0,
                                 ),
                                 dbc.Button(
@@ -183,6 +183,7 @@ def check_cache(dataset_id: str, horizon: int):
     State("churn-horizon", "value"),
     cancel="churn-cancel",
     disable=["churn-horizon"],
+    viewer="train",
 )
 def train_models(progress, need, n_clicks, session_id, dataset_id, horizon):
     """Backtest, train and score in a fresh process (cached per dataset and horizon)."""

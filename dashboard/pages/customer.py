@@ -14,6 +14,7 @@ from analytics.explain import describe_value
 from analytics.features import FEATURES
 from analytics.rfm import RFM_SEGMENTS, rfm_table
 from dashboard.app import service, settings
+from dashboard.auth import request_service
 from dashboard.background import create_job_progress, job_callback
 from dashboard.components.alive import (
     RISK_HORIZON,
@@ -302,6 +303,14 @@ def show_customer(
     )
 
 
+def _viewer_may_explain(values: dict) -> str | None:
+    """Viewers get explanations of trained models only (the job would train them otherwise)."""
+    dataset_id = values.get("dataset-id.data")
+    if isinstance(dataset_id, str) and request_service().cached_predictions(dataset_id, HORIZON):
+        return None
+    return "train"
+
+
 @job_callback(
     "customer-explain",
     Output("customer-explain-token", "data"),
@@ -311,6 +320,7 @@ def show_customer(
     State("segments-settings", "data"),
     button=False,
     prevent_initial_call=False,
+    viewer=_viewer_may_explain,
 )
 def explain_customer(progress, customer_id, session_id, dataset_id, saved):
     """LIME explanations of churn, CLV and segment in a fresh process (trains models if needed).

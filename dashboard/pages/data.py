@@ -55,7 +55,8 @@ def layout(**_query) -> html.Div:
                         "CSV (UTF-8, Windows-1252 or ISO-8859-1; comma, semicolon or tab separated; .gz allowed), "
                         f"Excel (.xlsx) or Parquet, up to {settings().max_upload_mb:,} MB. It needs a customer, "
                         "a date, and an amount or a quantity and a unit price. The file is stored as it is, "
-                        "privately, in this app's cache folder; only your browser session can open it.",
+                        "privately, in this app's cache folder; only you (without logins: this browser session) "
+                        "can open it. Viewers cannot upload.",
                         className="small",
                     ),
                     dcc.Upload(
@@ -63,7 +64,7 @@ def layout(**_query) -> html.Div:
                         children=html.Div(
                             ["Drag a file here or ", html.A("choose one", className="text-primary")]
                         ),
-                        className="border border-2 rounded text-center p-4 mb-3 bg-light",
+                        className="border border-2 rounded text-center p-4 mb-3 bg-light analyst-only",
                         style={"borderStyle": "dashed"},
                     ),
                     create_alert("data-upload-alert"),
@@ -253,6 +254,7 @@ def receive_upload(result: dict | None):
     State("data-date-format", "value"),
     State("session-id", "data"),
     fields={"columns": "Which column is which?", "date_format": "Date format"},
+    viewer="upload",
 )
 def load_dataset(progress, n_clicks, pending, values, ids, date_format, session_id):
     """Read, map and clean the upload in a fresh process."""

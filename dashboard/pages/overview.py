@@ -24,6 +24,7 @@ from dash.exceptions import PreventUpdate
 from analytics.errors import ParameterError
 from analytics.periods import PRESETS, default_period, preset_period
 from dashboard.app import service, settings
+from dashboard.auth import request_service
 from dashboard.background import job_callback
 from dashboard.components.cards import create_kpi_card
 from dashboard.components.shell import create_card, create_job_status
@@ -276,6 +277,26 @@ clientside_callback(
 
 
 # -- the executive report (issue 11): built in a fresh process, sent as a download ---------------
+def _viewer_may_report(values: dict) -> str | None:
+    """Viewers make reports from trained models and mined rules only (the job would make them)."""
+    from analytics import report as rp
+
+    dataset_id = values.get("dataset-id.data")
+    start, end = values.get("overview-dates.start_date"), values.get("overview-dates.end_date")
+    if not isinstance(dataset_id, str) or not isinstance(start, str) or not isinstance(end, str):
+        return None  # the job declines these inputs without working
+    svc = request_service()
+    if svc.cached_predictions(dataset_id, rp.HORIZON_DAYS) is None:
+        return "train"
+    try:
+        params = rp.report_rule_params(
+            dt.date.fromisoformat(start[:10]), dt.date.fromisoformat(end[:10])
+        )
+    except ValueError:
+        return None  # the job refuses a bad date before any work
+    return "mine" if svc.quick_rules(dataset_id, params) is None else None
+
+
 @job_callback(
     "overview-report",
     Output("overview-report-download", "data"),
@@ -286,6 +307,7 @@ clientside_callback(
     State("overview-dates", "end_date"),
     State("overview-report-kind", "value"),
     disable=["overview-report-kind"],
+    viewer=_viewer_may_report,
 )
 def download_report(progress, n_clicks, session_id, dataset_id, start_date, end_date, kind):
     """The report of the period the page shows; the file is sent, then deleted from the server."""

@@ -170,7 +170,7 @@ def test_a_second_session_can_neither_read_nor_change_the_first_sessions_dataset
     # read: the callback that shows a dataset's report
     refused = second.post("/_dash-update-component", json=_callback_body(dataset_id))
     assert refused.status_code == 403
-    assert "belongs to another browser session" in refused.json["error"]
+    assert "belongs to another user or browser session" in refused.json["error"]
     # change: the load job that writes the column mapping (its inputs carry the id)
     change = {
         "output": "data-token.data",
