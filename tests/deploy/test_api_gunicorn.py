@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 from dashboard.api_keys import KeyStore
 from tests.dashboard.api_fixtures import api_settings, write_dataset
+from tests.deploy.test_gunicorn import gunicorn
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _request(url: str, key: str | None = None) -> tuple[int, dict, dict]:
@@ -32,37 +21,6 @@ def _request(url: str, key: str | None = None) -> tuple[int, dict, dict]:
             return r.status, dict(r.headers), json.loads(r.read())
     except urllib.error.HTTPError as error:
         return error.code, dict(error.headers), json.loads(error.read())
-
-
-@contextlib.contextmanager
-def _gunicorn(root: Path, env: dict[str, str]):
-    port = _free_port()
-    log = open(root / "gunicorn.log", "w")  # noqa: SIM115
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}",
-         "--timeout", "180", "wsgi:server"],
-        cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 90
-        while True:
-            try:
-                status, _, _ = _request(url + "/api/v1/openapi.json")
-                if status == 200:
-                    break
-            except OSError:
-                pass
-            assert process.poll() is None and time.time() < deadline, "gunicorn did not start"
-            time.sleep(0.3)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 def test_api_under_gunicorn_answers_401_without_a_key_and_200_with_one(tmp_path):
@@ -77,7 +35,7 @@ def test_api_under_gunicorn_answers_401_without_a_key_and_200_with_one(tmp_path)
     }
     settings = api_settings(tmp_path, SEGMENTA_API_RATE="1", SEGMENTA_API_BURST="4")
     _, key = KeyStore.for_settings(settings).create("crm")  # as `keys create` would
-    with _gunicorn(tmp_path, env) as url:
+    with gunicorn(2, tmp_path / "cache", env, ready="/api/v1/openapi.json") as url:
         status, headers, body = _request(f"{url}/api/v1/customers/010000")
         assert status == 401 and "no API key" in body["error"]
         assert headers["WWW-Authenticate"].startswith("Bearer")

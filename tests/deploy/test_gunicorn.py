@@ -27,9 +27,19 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def gunicorn(workers: int, cache_dir: Path):
+def gunicorn(workers: int, cache_dir: Path, env: dict[str, str] | None = None, ready: str = "/"):
+    """``gunicorn -w workers wsgi:server`` on a free port; yields its URL once ``ready`` answers 200.
+
+    ``env``: more settings (e.g. ``SEGMENTA_WARM_UP``); ``ready``: a path that answers 200 without
+    signing in (``/login`` when logins are on).
+    """
     port = _free_port()
-    env = {**os.environ, "SEGMENTA_CACHE_DIR": str(cache_dir), "SEGMENTA_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "SEGMENTA_CACHE_DIR": str(cache_dir),
+        "SEGMENTA_LOG_LEVEL": "WARNING",
+        **(env or {}),
+    }
     log = open(cache_dir.parent / f"gunicorn-{workers}.log", "w")  # noqa: SIM115
     process = subprocess.Popen(
         [
@@ -49,7 +59,7 @@ def gunicorn(workers: int, cache_dir: Path):
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: _status(url + "/") == 200, timeout=60)
+        wait_until(lambda: _status(url + ready) == 200, timeout=60)
         yield url
     finally:
         process.terminate()

@@ -3,16 +3,12 @@ other, viewers' uploads are refused, and one analyst's upload is closed to anoth
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import requests
 
 from dashboard.users import UserStore
-from tests.browser.helpers import wait_until
-from tests.deploy.test_gunicorn import _free_port
+from tests.deploy.test_gunicorn import gunicorn
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "a long password"
@@ -39,56 +35,17 @@ def test_rol101_roles_hold_across_two_workers(tmp_path):
     store = UserStore(cache_dir / "users.sqlite")
     for name, role in (("vera", "viewer"), ("ann", "analyst"), ("bob", "analyst")):
         store.add(name, role, PASSWORD)
-    port = _free_port()
-    env = {
-        **os.environ,
-        "SEGMENTA_CACHE_DIR": str(cache_dir),
-        "SEGMENTA_LOG_LEVEL": "WARNING",
-        "SEGMENTA_WARM_UP": "0",
-    }
-    url = f"http://127.0.0.1:{port}"
-    with open(tmp_path / "gunicorn.log", "w") as log:
-        process = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "gunicorn"),
-                "-w",
-                "2",
-                "-b",
-                f"127.0.0.1:{port}",
-                "--timeout",
-                "180",
-                "wsgi:server",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-
-            def up():
-                try:
-                    return requests.get(url + "/login", timeout=30).status_code == 200
-                except requests.RequestException:
-                    return False
-
-            wait_until(up, timeout=120)
-            assert requests.get(url + "/_dash-layout", timeout=60).status_code == 401
-            vera = _sign_in(url, "vera")
-            # many requests: both workers see the signed session and the role
-            for _ in range(8):
-                assert vera.get(url + "/_dash-layout", timeout=30).status_code == 200
-                assert _upload(vera, url).status_code == 403
-            ann, bob = _sign_in(url, "ann"), _sign_in(url, "bob")
-            uploaded = _upload(ann, url)
-            assert uploaded.status_code == 200, uploaded.text
-            dataset_id = uploaded.json()["dataset_id"]
-            for _ in range(4):
-                assert bob.get(f"{url}/x?dataset={dataset_id}", timeout=60).status_code == 403
-                assert ann.get(f"{url}/x?dataset={dataset_id}", timeout=60).status_code != 403
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+    with gunicorn(2, cache_dir, {"SEGMENTA_WARM_UP": "0"}, ready="/login") as url:
+        assert requests.get(url + "/_dash-layout", timeout=60).status_code == 401
+        vera = _sign_in(url, "vera")
+        # many requests: both workers see the signed session and the role
+        for _ in range(8):
+            assert vera.get(url + "/_dash-layout", timeout=30).status_code == 200
+            assert _upload(vera, url).status_code == 403
+        ann, bob = _sign_in(url, "ann"), _sign_in(url, "bob")
+        uploaded = _upload(ann, url)
+        assert uploaded.status_code == 200, uploaded.text
+        dataset_id = uploaded.json()["dataset_id"]
+        for _ in range(4):
+            assert bob.get(f"{url}/x?dataset={dataset_id}", timeout=60).status_code == 403
+            assert ann.get(f"{url}/x?dataset={dataset_id}", timeout=60).status_code != 403
