@@ -28,6 +28,7 @@ from pathlib import Path
 
 import diskcache
 
+from dashboard.private_db import connect_private
 from dashboard.settings import Settings
 
 KEY_PATTERN = re.compile(r"^sgk_([0-9a-f]{8})_([A-Za-z0-9_-]{43})$")
@@ -80,11 +81,7 @@ class KeyStore:
         return cls(settings.cache_dir / "api_keys.sqlite")
 
     def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.path.touch(mode=0o600, exist_ok=True)
-        connection = sqlite3.connect(self.path, timeout=10)
-        connection.execute(_SCHEMA)
-        return connection
+        return connect_private(self.path, _SCHEMA)
 
     def create(self, name: str, role: str = "api") -> tuple[ApiKey, str]:
         """Store a new key named ``name``; return it and the key text (shown only this once)."""

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from dashboard.private_db import connect_private
 from dashboard.settings import Settings
 
 ROLES = ("viewer", "analyst", "admin")
@@ -89,11 +90,7 @@ class UserStore:
         return cls(settings.cache_dir / "users.sqlite")
 
     def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.path.touch(mode=0o600, exist_ok=True)
-        connection = sqlite3.connect(self.path, timeout=10)
-        connection.execute(_SCHEMA)
-        return connection
+        return connect_private(self.path, _SCHEMA)
 
     def add(self, name: str, role: str, password: str) -> User:
         """Store a new user; raise :class:`UserCommandError` for a taken name or a weak password."""
