@@ -10,7 +10,6 @@ from pathlib import Path
 
 import dash
 import dash_bootstrap_components as dbc
-import diskcache
 
 from analytics.errors import set_audience
 from dashboard.api import install as install_api
@@ -18,7 +17,7 @@ from dashboard.auth import install as install_auth
 from dashboard.components.shell import create_shell
 from dashboard.errors import ALERT_ID, handle_callback_error
 from dashboard.figures.common import install_template
-from dashboard.job_manager import JobManager
+from dashboard.job_manager import make_manager
 from dashboard.service import Service
 from dashboard.settings import Settings
 from dashboard.uploads import install as install_uploads
@@ -39,7 +38,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     os.umask(0o077)
     settings.cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     install_template()
-    manager = JobManager(diskcache.Cache(str(settings.cache_dir / "jobs")))
+    manager = make_manager(settings)
     app = dash.Dash(
         __name__,
         use_pages=True,

@@ -77,3 +77,16 @@ class _MergingCache:
 
     def __getattr__(self, name):
         return getattr(self._handle, name)
+
+
+def make_manager(settings):
+    """The background-callback manager ``settings.jobs`` names: :class:`JobManager` on this
+    host's diskcache folder (the default), or Celery workers through Redis
+    (:class:`dashboard.celery_jobs.CeleryJobManager`)."""
+    if settings.jobs == "celery":
+        from dashboard.celery_jobs import CeleryJobManager, make_celery
+
+        return CeleryJobManager(make_celery(settings), settings.redis_url)
+    import diskcache
+
+    return JobManager(diskcache.Cache(str(settings.cache_dir / "jobs")))

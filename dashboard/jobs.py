@@ -216,11 +216,7 @@ class _Watchdog:
         return now - last > self.settings.job_abandon_s
 
     def _watch(self) -> None:
-        cache = None
-        if self._job_key:
-            import diskcache
-
-            cache = diskcache.Cache(str(self.settings.cache_dir / "jobs"))
+        cache = _heartbeats(self.settings) if self._job_key else None
         try:
             while not self._stop.wait(1.0):
                 if self.process.poll() is not None:
@@ -249,6 +245,18 @@ class _Watchdog:
         finally:
             if cache is not None:
                 cache.close()
+
+
+def _heartbeats(settings: Settings):
+    """Where the job manager records its page's polls: Redis with Celery workers, which may run
+    on other hosts (:mod:`dashboard.celery_jobs`), else the shared diskcache folder."""
+    if settings.jobs == "celery":
+        from dashboard.celery_jobs import RedisHeartbeats
+
+        return RedisHeartbeats(settings.redis_url)
+    import diskcache
+
+    return diskcache.Cache(str(settings.cache_dir / "jobs"))
 
 
 def _seconds(n: int) -> str:

@@ -53,6 +53,12 @@ class Settings:
     ``SEGMENTA_AUTH_ROLE_HEADER`` with ``SEGMENTA_AUTH_HEADER``: the header carrying the user's
                                   role (viewer, analyst or admin); unset: the role stored with
                                   ``python -m dashboard users add``, else viewer
+    ``SEGMENTA_JOBS``             ``diskcache`` (default): background jobs run on the web host,
+                                  forked from the web worker; ``celery``: they run on Celery
+                                  workers (``celery -A dashboard.celery_app worker``), possibly
+                                  on other hosts, with Redis as broker and result store
+    ``SEGMENTA_REDIS_URL``        with ``SEGMENTA_JOBS=celery``: the Redis every web worker and
+                                  Celery worker shares, e.g. ``redis://jobs-host:6379/0``
     ============================  ===============================================================
     """
 
@@ -77,6 +83,8 @@ class Settings:
     api_burst: int = 20
     auth_header: str = ""
     auth_role_header: str = ""
+    jobs: str = "diskcache"
+    redis_url: str = ""
 
     @property
     def api_max_body_bytes(self) -> int:
@@ -136,6 +144,7 @@ class Settings:
             api_burst=_positive_int(env, "SEGMENTA_API_BURST", 20),
             auth_header=_header(env, "SEGMENTA_AUTH_HEADER"),
             auth_role_header=_header(env, "SEGMENTA_AUTH_ROLE_HEADER"),
+            **_jobs(env),
         )
 
     def configure_logging(self) -> None:
@@ -226,3 +235,30 @@ def _header(env: Mapping[str, str], name: str) -> str:
             f"{name} must be an HTTP header name such as X-Remote-User. Got {value!r} instead."
         )
     return value
+
+
+JOB_BACKENDS = ("diskcache", "celery")
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def _jobs(env: Mapping[str, str]) -> dict:
+    """``SEGMENTA_JOBS`` and ``SEGMENTA_REDIS_URL``, checked together."""
+    jobs = (env.get("SEGMENTA_JOBS") or "diskcache").strip().lower()
+    redis_url = (env.get("SEGMENTA_REDIS_URL") or "").strip()
+    if jobs not in JOB_BACKENDS:
+        raise ValueError(
+            f"SEGMENTA_JOBS must be diskcache (jobs on this host, the default) or celery (jobs on "
+            f"Celery workers). Got {env.get('SEGMENTA_JOBS')!r} instead."
+        )
+    if jobs == "celery" and not redis_url:
+        raise ValueError(
+            "SEGMENTA_JOBS=celery needs SEGMENTA_REDIS_URL, the Redis shared by the web servers "
+            "and the Celery workers (e.g. redis://jobs-host:6379/0). Set it, or unset "
+            "SEGMENTA_JOBS to run jobs on this host."
+        )
+    if redis_url and not redis_url.startswith(REDIS_SCHEMES):
+        raise ValueError(
+            "SEGMENTA_REDIS_URL must start with redis://, rediss:// or unix:// "
+            f"(e.g. redis://jobs-host:6379/0). Got {redis_url!r} instead."
+        )
+    return {"jobs": jobs, "redis_url": redis_url}

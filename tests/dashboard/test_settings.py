@@ -154,3 +154,44 @@ def test_api_settings_have_defaults_and_read_the_environment(tmp_path):
 def test_bad_api_settings_are_named(tmp_path, name, value, message):
     with pytest.raises(ValueError, match=message):
         Settings.from_env({"SEGMENTA_CACHE_DIR": str(tmp_path), name: value})
+
+
+def test_jobs_default_to_this_host_and_celery_reads_the_redis_url(tmp_path):
+    default = Settings.from_env({"SEGMENTA_CACHE_DIR": str(tmp_path)})
+    assert (default.jobs, default.redis_url) == ("diskcache", "")
+    s = Settings.from_env(
+        {
+            "SEGMENTA_CACHE_DIR": str(tmp_path),
+            "SEGMENTA_JOBS": "Celery",
+            "SEGMENTA_REDIS_URL": "redis://jobs-host:6379/2",
+        }
+    )
+    assert (s.jobs, s.redis_url) == ("celery", "redis://jobs-host:6379/2")
+    assert Settings.from_json(s.to_json()) == s
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"SEGMENTA_JOBS": "rq"},
+            "SEGMENTA_JOBS must be diskcache (jobs on this host, the default) or celery (jobs on "
+            "Celery workers). Got 'rq' instead.",
+        ),
+        (
+            {"SEGMENTA_JOBS": "celery"},
+            "SEGMENTA_JOBS=celery needs SEGMENTA_REDIS_URL, the Redis shared by the web servers "
+            "and the Celery workers (e.g. redis://jobs-host:6379/0). Set it, or unset "
+            "SEGMENTA_JOBS to run jobs on this host.",
+        ),
+        (
+            {"SEGMENTA_JOBS": "celery", "SEGMENTA_REDIS_URL": "jobs-host:6379"},
+            "SEGMENTA_REDIS_URL must start with redis://, rediss:// or unix:// "
+            "(e.g. redis://jobs-host:6379/0). Got 'jobs-host:6379' instead.",
+        ),
+    ],
+)
+def test_bad_job_settings_are_named(tmp_path, env, message):
+    with pytest.raises(ValueError) as info:
+        Settings.from_env({"SEGMENTA_CACHE_DIR": str(tmp_path), **env})
+    assert str(info.value) == message
