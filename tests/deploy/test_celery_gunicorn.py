@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -17,58 +16,14 @@ import time
 from pathlib import Path
 
 import psutil
-import pytest
-import redis
 from selenium.webdriver.common.by import By
 
 from dashboard.job_manager import JOB_ENDED
 from tests.browser.helpers import click, table_rows, wait_until
-from tests.deploy.test_gunicorn import ROOT, _browser, _free_port, gunicorn
+from tests.deploy.test_gunicorn import ROOT, _browser, gunicorn
+from tests.redis_server import needs_redis, redis_server
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("redis-server") is None,
-    reason="needs Debian's redis-server (.ci/run installs it)",
-)
-
-
-@contextlib.contextmanager
-def redis_server(folder: Path):
-    """``redis-server`` on a free loopback port, nothing saved to disk; yields its URL."""
-    port = _free_port()
-    log = open(folder / "redis.log", "w")  # noqa: SIM115
-    process = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
-        cwd=folder,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    try:
-        wait_until(lambda: _ping(client), timeout=20)
-        yield url
-    finally:
-        client.close()
-        process.terminate()
-        process.wait(timeout=20)
-        log.close()
-
-
-def _ping(client: redis.Redis) -> bool:
-    try:
-        return client.ping()
-    except redis.ConnectionError:
-        return False
+pytestmark = needs_redis
 
 
 class Worker:
