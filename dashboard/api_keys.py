@@ -162,15 +162,18 @@ class KeyStore:
 class RateLimiter:
     """A token bucket per key, in a diskcache every worker on the host shares."""
 
-    def __init__(self, directory: Path, rate_per_minute: int, burst: int) -> None:
-        self.cache = diskcache.Cache(str(directory))
+    def __init__(self, directory: Path, rate_per_minute: int, burst: int, **options) -> None:
+        self.cache = diskcache.Cache(str(directory), **options)
         self.rate = rate_per_minute / 60.0
         self.burst = burst
 
     @classmethod
     def for_settings(cls, settings: Settings) -> RateLimiter:
         return cls(
-            settings.cache_dir / "api_rate", settings.api_rate_per_minute, settings.api_burst
+            settings.cache_dir / "api_rate",
+            settings.api_rate_per_minute,
+            settings.api_burst,
+            **settings.disk_cache_options(),
         )
 
     def take(self, key_id: str, now: float | None = None) -> float:

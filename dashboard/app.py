@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     app.server.config["SEGMENTA_SETTINGS"] = settings
     app.server.config["SEGMENTA_SERVICE"] = Service(settings)
     app.server.config["SEGMENTA_DASH"] = app
+    app.server.config["SEGMENTA_JOB_MANAGER"] = manager  # the Celery worker takes its Celery app
     install_auth(app.server, settings)  # before the upload guard: it owns uploads by user
     install_uploads(app.server, settings, app.server.config["SEGMENTA_SERVICE"])
     install_api(app.server, settings, app.server.config["SEGMENTA_SERVICE"])

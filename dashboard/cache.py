@@ -29,7 +29,11 @@ class ResultCache:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.disk = diskcache.Cache(str(settings.cache_dir / "results"), size_limit=SIZE_LIMIT)
+        self.disk = diskcache.Cache(
+            str(settings.cache_dir / "results"),
+            size_limit=SIZE_LIMIT,
+            **settings.disk_cache_options(),
+        )
         self._hot: OrderedDict[str, Any] = OrderedDict()
         self._hot_lock = threading.Lock()
 

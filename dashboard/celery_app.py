@@ -24,7 +24,7 @@ def _celery_app():
     from dashboard.app import create_app
 
     dash_app = create_app(dataclasses.replace(settings, warm_up=False))
-    return dash_app.server.config["SEGMENTA_DASH"]._background_manager.handle
+    return dash_app.server.config["SEGMENTA_JOB_MANAGER"].handle
 
 
 #: What ``celery -A dashboard.celery_app`` runs: the Celery app with every page's job registered.

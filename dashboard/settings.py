@@ -94,6 +94,17 @@ class Settings:
     def max_upload_bytes(self) -> int:
         return self.max_upload_mb * 2**20
 
+    def disk_cache_options(self) -> dict:
+        """Options for every diskcache folder under ``cache_dir``.
+
+        With Celery workers the folder is shared by several hosts (NFS or the like): SQLite's
+        write-ahead log needs memory shared by every process on one host, so there the caches
+        use the rollback journal, which needs only the file system's POSIX locks, and no mmap.
+        """
+        if self.jobs == "celery":
+            return {"sqlite_journal_mode": "delete", "sqlite_mmap_size": 0}
+        return {}
+
     def to_json(self) -> dict:
         """Every field as JSON (paths as strings), for a job process."""
         return {f.name: str(v) if isinstance(v, Path) else v for f, v in _fields(self)}

@@ -150,3 +150,17 @@ def test_the_worker_entry_point_says_what_it_needs(tmp_path):
         "The Celery worker needs SEGMENTA_JOBS=celery and SEGMENTA_REDIS_URL (the Redis the web "
         "servers use), in the worker's environment as in the web servers'."
     ) in done.stderr
+
+
+def test_caches_in_a_folder_shared_by_hosts_use_the_rollback_journal(celery_settings, settings):
+    """SQLite's WAL needs one host's shared memory; Celery workers on other hosts share the
+    folder, so there the result cache and the API's rate buckets use the rollback journal."""
+    from dashboard.api_keys import RateLimiter
+    from dashboard.cache import ResultCache
+
+    def modes(s):
+        disks = [ResultCache(s).disk, RateLimiter.for_settings(s).cache]
+        return [d._sql("PRAGMA journal_mode").fetchone()[0] for d in disks]
+
+    assert modes(settings) == ["wal", "wal"]  # one host: diskcache's default
+    assert modes(celery_settings) == ["delete", "delete"]
