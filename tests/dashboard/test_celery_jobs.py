@@ -160,7 +160,12 @@ def test_caches_in_a_folder_shared_by_hosts_use_the_rollback_journal(celery_sett
 
     def modes(s):
         disks = [ResultCache(s).disk, RateLimiter.for_settings(s).cache]
-        return [d._sql("PRAGMA journal_mode").fetchone()[0] for d in disks]
+        try:
+            return [d._sql("PRAGMA journal_mode").fetchone()[0] for d in disks]
+        finally:
+            for disk in disks:
+                disk.close()
 
     assert modes(settings) == ["wal", "wal"]  # one host: diskcache's default
-    assert modes(celery_settings) == ["delete", "delete"]
+    shared = dataclasses.replace(celery_settings, cache_dir=celery_settings.cache_dir / "shared")
+    assert modes(shared) == ["delete", "delete"]
