@@ -208,6 +208,31 @@ def test_manager_reports_a_dead_job_as_an_error(tmp_path):
         alive.wait()
 
 
+def test_a_job_that_dies_during_a_poll_is_reported_on_the_next_poll(tmp_path):
+    """One poll asks twice whether the job runs (our get_result, then Dash): a job killed between
+    the two read as "running" then "gone with no result", which Dash takes for a cancel and ends
+    the page's polling silently (the alert was lost). This poll keeps its first answer."""
+    from dash._callback import _handle_rest_background_callback
+    from dash._utils import to_json
+
+    manager = JobManager(diskcache.Cache(str(tmp_path / "jobs")))
+    job = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        output = manager.get_result("key-1", str(job.pid))
+        assert output is manager.UNDEFINED
+    finally:
+        job.kill()  # dies between the two questions of this poll
+        job.wait()
+    answer = _handle_rest_background_callback(
+        output, manager, {}, None, None, False, cache_key="key-1", job_id=str(job.pid)
+    )
+    assert answer == (to_json({}), False, True)  # still polling: not a silent "cancelled"
+    # the next poll sees the job gone and reports it
+    assert manager.get_result("key-1", str(job.pid)) == {
+        "background_callback_error": {"msg": JOB_ENDED, "tb": ""}
+    }
+
+
 def _status(process: psutil.Process) -> str | None:
     try:
         return process.status()
