@@ -55,6 +55,12 @@ class JobManager(DiskcacheManager):
         except psutil.Error:  # ended (and was reaped) between Dash's existence and status checks
             return False
 
+    def get_updated_props(self, key):
+        # one transaction, like _MergingCache's read-merge-write: a set_props the job writes
+        # between this read and the delete would otherwise be deleted unread
+        with self.handle.transact():
+            return super().get_updated_props(key)
+
     def make_job_fn(self, fn, progress, key=None):
         # Dash 4.4.1's job stores each set_props call under one key, replacing the previous one:
         # only the last call of a job would reach the page. _MergingCache keeps them all.
@@ -93,12 +99,13 @@ class _MergingCache:
         self._handle = handle
 
     def set(self, key, value, *args, **kwargs):
-        if isinstance(key, str) and key.endswith("-set_props") and isinstance(value, dict):
+        if not (isinstance(key, str) and key.endswith("-set_props") and isinstance(value, dict)):
+            return self._handle.set(key, value, *args, **kwargs)
+        with self._handle.transact():  # the page's poll reads and deletes this key likewise
             merged = dict(self._handle.get(key) or {})
             for component, props in value.items():
                 merged[component] = {**merged.get(component, {}), **props}
-            value = merged
-        return self._handle.set(key, value, *args, **kwargs)
+            return self._handle.set(key, merged, *args, **kwargs)
 
     def __getattr__(self, name):
         return getattr(self._handle, name)

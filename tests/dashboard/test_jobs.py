@@ -252,3 +252,28 @@ def test_every_set_props_of_a_job_reaches_the_page(tmp_path):
         "app-alert": {"children": "why", "is_open": True, "color": "danger"},
         "churn-token": {"data": None},
     }
+
+
+def test_no_set_props_is_lost_between_a_poll_s_read_and_delete(tmp_path):
+    """The job merges each set_props into one key while the page's polls read and delete it:
+    both sides are transactions, so every update reaches the page exactly once."""
+    from dashboard.job_manager import _MergingCache
+
+    manager = JobManager(diskcache.Cache(str(tmp_path / "jobs")))
+    job_cache = _MergingCache(diskcache.Cache(str(tmp_path / "jobs")))
+    sent = [f"c{i}" for i in range(300)]
+    done = threading.Event()
+
+    def job():
+        for component in sent:
+            job_cache.set("k-set_props", {component: {"children": component}})
+        done.set()
+
+    received: list[str] = []
+    writer = threading.Thread(target=job)
+    writer.start()
+    while not done.is_set():
+        received += manager.get_updated_props("k")
+    writer.join()
+    received += manager.get_updated_props("k")
+    assert sorted(received) == sorted(sent)
