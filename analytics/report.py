@@ -386,56 +386,50 @@ def build_report(
     )
 
 
-def compute_report(
-    tx: pl.DataFrame,
-    start: dt.date | None = None,
-    end: dt.date | None = None,
+@dataclass(frozen=True)
+class ReportSources:
+    """Where a report's parts come from: the CLI computes them, the app reads its caches."""
+
+    overview: Callable[[dt.date, dt.date], object]
+    segmentation: Callable[[], object]
+    predictions: Callable[[], object]
+    cohorts: Callable[[], pl.DataFrame]
+    migration: Callable[[dt.date, dt.date], Migration]
+    rules: Callable[[BasketParams], pl.DataFrame]
+
+
+def compose_report(
+    sources: ReportSources,
+    first: dt.date,
+    last: dt.date,
+    start: dt.date | None,
+    end: dt.date | None,
     *,
-    dataset: str = "",
-    currency: str = "£",
+    dataset: str,
+    currency: str,
     progress: Progress | None = None,
 ) -> Report:
-    """The report of ``start..end`` computed straight from a cleaned log (the CLI's path).
+    """The report of ``start..end`` (checked against the data's ``first..last``) from ``sources``.
 
-    Same functions and defaults as the app's pages: the Overview for the period, the default
-    segmentation (:class:`SegmentParams`), churn and CLV over :data:`HORIZON_DAYS`, monthly
-    cohorts, RFM migration over the period and the Baskets page's default rules on the period.
+    The one composition of a report, so the CLI's and the app's reports cannot drift apart: the
+    Overview for the period, the default segmentation, churn and CLV over :data:`HORIZON_DAYS`,
+    monthly cohorts, RFM migration over the period and the Baskets page's default rules on it.
     """
-    from analytics.basket_analysis import scoped_baskets
-    from analytics.baskets import mine_rules
-    from analytics.cohorts import cohort_retention
-    from analytics.features import customer_features
-    from analytics.kpis import period_overview
-    from analytics.predict import predict
-    from analytics.segment_report import segment_report
-
     step = progress or (lambda done, total, text: None)
-    dates = tx.get_column("invoice_date")
-    start, end = check_period(dates.min().date(), dates.max().date(), start, end)
+    start, end = check_period(first, last, start, end)
     step(0, 5, "KPIs and trend")
-    overview = period_overview(tx, start, end)
+    overview = sources.overview(start, end)
     step(1, 5, "Segments")
-    segmentation = segment_report(customer_features(tx), SegmentParams())
-    step(2, 5, "Churn and CLV")
-    predictions, predictions_note = optional(
-        lambda: predict(tx, horizon_days=HORIZON_DAYS), "churn and CLV predictions"
-    )
+    segmentation = sources.segmentation()
+    step(2, 5, "Churn and CLV (the first time: training the models)")
+    predictions, predictions_note = optional(sources.predictions, "churn and CLV predictions")
     step(3, 5, "Cohorts and migration")
-    cohorts = cohort_retention(tx, "month")
-    migration, note = period_migration(lambda a, b: _migrate(tx, a, b), start, end)
+    cohorts = sources.cohorts()
+    migration, note = period_migration(sources.migration, start, end)
     step(4, 5, "Basket rules")
     params = report_rule_params(start, end)
-    rules, rules_note = optional(
-        lambda: mine_rules(
-            scoped_baskets(tx, params, None),
-            params.min_support,
-            params.min_confidence,
-            params.min_lift,
-            algorithm=params.algorithm,
-        ),
-        "basket rules",
-    )
-    step(5, 5, "Done")
+    rules, rules_note = optional(lambda: sources.rules(params), "basket rules")
+    step(5, 5, "Writing the report")
     return build_report(
         dataset=dataset,
         start=start,
@@ -454,10 +448,44 @@ def compute_report(
     )
 
 
-def _migrate(tx: pl.DataFrame, start: dt.date, end: dt.date) -> Migration:
+def compute_report(
+    tx: pl.DataFrame,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    *,
+    dataset: str = "",
+    currency: str = "£",
+    progress: Progress | None = None,
+) -> Report:
+    """The report of ``start..end`` computed straight from a cleaned log (the CLI's path)."""
+    from analytics.basket_analysis import scoped_baskets
+    from analytics.baskets import mine_rules
+    from analytics.cohorts import cohort_retention
+    from analytics.features import customer_features
+    from analytics.kpis import period_overview
     from analytics.migration import migrate
+    from analytics.predict import predict
+    from analytics.segment_report import segment_report
 
-    return migrate(tx, start, end, "rfm")
+    dates = tx.get_column("invoice_date")
+    sources = ReportSources(
+        overview=lambda a, b: period_overview(tx, a, b),
+        segmentation=lambda: segment_report(customer_features(tx), SegmentParams()),
+        predictions=lambda: predict(tx, horizon_days=HORIZON_DAYS),
+        cohorts=lambda: cohort_retention(tx, "month"),
+        migration=lambda a, b: migrate(tx, a, b, "rfm"),
+        rules=lambda params: mine_rules(
+            scoped_baskets(tx, params, None),
+            params.min_support,
+            params.min_confidence,
+            params.min_lift,
+            algorithm=params.algorithm,
+        ),
+    )
+    first, last = dates.min().date(), dates.max().date()
+    return compose_report(
+        sources, first, last, start, end, dataset=dataset, currency=currency, progress=progress
+    )
 
 
 def period_migration(

@@ -12,13 +12,21 @@ the two reads is never called dead) returns a background-callback error, which D
 app's ``on_error`` handler (:func:`dashboard.errors.handle_callback_error`): the alert says the
 job ended and why, and the callback's outputs are cleared. Each poll also records a heartbeat,
 which :func:`dashboard.jobs.run_task` reads to stop jobs whose page is gone.
+
+One poll asks twice whether the job runs: :meth:`JobManager.get_result`, then Dash itself. A job
+that ended between the two (killed, or finished just after its result was looked for) read as
+"running, no result yet" and then as "not running, no result": Dash took that for a cancel and
+ended the page's polling silently, losing the alert (or the result). So Dash's question gets the
+answer this poll's :meth:`~JobManager.get_result` acted on, and the next poll sees the change.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import time
 
+import psutil
 from dash import DiskcacheManager
 from dash.background_callback.managers.diskcache_manager import _make_job_fn
 
@@ -33,6 +41,25 @@ JOB_ENDED = (
 
 class JobManager(DiskcacheManager):
     """:class:`~dash.DiskcacheManager` that reports dead jobs and records page heartbeats."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._poll = threading.local()  # {job: running} as this request's get_result saw it
+
+    def job_running(self, job):
+        seen = getattr(self._poll, "seen", {})
+        if job is not None and str(job) in seen:
+            return seen.pop(str(job))
+        try:
+            return super().job_running(job)
+        except psutil.Error:  # ended (and was reaped) between Dash's existence and status checks
+            return False
+
+    def get_updated_props(self, key):
+        # one transaction, like _MergingCache's read-merge-write: a set_props the job writes
+        # between this read and the delete would otherwise be deleted unread
+        with self.handle.transact():
+            return super().get_updated_props(key)
 
     def make_job_fn(self, fn, progress, key=None):
         # Dash 4.4.1's job stores each set_props call under one key, replacing the previous one:
@@ -50,8 +77,12 @@ class JobManager(DiskcacheManager):
 
     def get_result(self, key, job):
         self.handle.set(heartbeat_key(key), time.time(), expire=24 * 3600)
+        self._poll.seen = {}
         result = super().get_result(key, job)
-        if result is not self.UNDEFINED or job is None or self.job_running(job):
+        if result is not self.UNDEFINED or job is None:
+            return result
+        if self.job_running(job):
+            self._poll.seen = {str(job): True}  # Dash asks next, in this same poll
             return result
         # Gone. A result written just before it exited is read now, after the running check.
         result = super().get_result(key, None)
@@ -68,12 +99,13 @@ class _MergingCache:
         self._handle = handle
 
     def set(self, key, value, *args, **kwargs):
-        if isinstance(key, str) and key.endswith("-set_props") and isinstance(value, dict):
+        if not (isinstance(key, str) and key.endswith("-set_props") and isinstance(value, dict)):
+            return self._handle.set(key, value, *args, **kwargs)
+        with self._handle.transact():  # the page's poll reads and deletes this key likewise
             merged = dict(self._handle.get(key) or {})
             for component, props in value.items():
                 merged[component] = {**merged.get(component, {}), **props}
-            value = merged
-        return self._handle.set(key, value, *args, **kwargs)
+            return self._handle.set(key, merged, *args, **kwargs)
 
     def __getattr__(self, name):
         return getattr(self._handle, name)

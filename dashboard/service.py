@@ -702,41 +702,24 @@ class Service:
         """
         from analytics import report as rp
 
-        step = progress or (lambda done, total, text: None)
+        sources = rp.ReportSources(
+            overview=lambda a, b: self.overview(dataset_id, a, b),
+            segmentation=lambda: self.segmentation(dataset_id, SegmentParams()),
+            predictions=lambda: self.predictions(dataset_id, rp.HORIZON_DAYS),
+            cohorts=lambda: self.cohorts(dataset_id, "month"),
+            migration=lambda a, b: self.migration(dataset_id, a, b, "rfm"),
+            rules=lambda params: self.rules(dataset_id, params),
+        )
         first, last = self.date_range(dataset_id)
-        start, end = rp.check_period(first, last, start, end)
-        step(0, 5, "KPIs and trend")
-        overview = self.overview(dataset_id, start, end)
-        step(1, 5, "Segments")
-        segmentation = self.segmentation(dataset_id, SegmentParams())
-        step(2, 5, "Churn and CLV (the first time: training the models)")
-        predictions, predictions_note = rp.optional(
-            lambda: self.predictions(dataset_id, rp.HORIZON_DAYS), "churn and CLV predictions"
-        )
-        step(3, 5, "Cohorts and migration")
-        cohorts = self.cohorts(dataset_id, "month")
-        migration, note = rp.period_migration(
-            lambda a, b: self.migration(dataset_id, a, b, "rfm"), start, end
-        )
-        step(4, 5, "Basket rules")
-        params = rp.report_rule_params(start, end)
-        rules, rules_note = rp.optional(lambda: self.rules(dataset_id, params), "basket rules")
-        step(5, 5, "Writing the report")
-        return rp.build_report(
+        return rp.compose_report(
+            sources,
+            first,
+            last,
+            start,
+            end,
             dataset=self.source(dataset_id).label,
-            start=start,
-            end=end,
             currency=self.settings.currency,
-            overview=overview,
-            segmentation=segmentation,
-            predictions=predictions,
-            predictions_note=predictions_note,
-            cohorts=cohorts,
-            migration=migration,
-            migration_note=note,
-            rules=rules,
-            rules_note=rules_note,
-            rules_params=params,
+            progress=progress,
         )
 
     # -- REST API (issue 11): the pages' cached results, one row per customer -----------------

@@ -208,6 +208,31 @@ def test_manager_reports_a_dead_job_as_an_error(tmp_path):
         alive.wait()
 
 
+def test_a_job_that_dies_during_a_poll_is_reported_on_the_next_poll(tmp_path):
+    """One poll asks twice whether the job runs (our get_result, then Dash): a job killed between
+    the two read as "running" then "gone with no result", which Dash takes for a cancel and ends
+    the page's polling silently (the alert was lost). This poll keeps its first answer."""
+    from dash._callback import _handle_rest_background_callback
+    from dash._utils import to_json
+
+    manager = JobManager(diskcache.Cache(str(tmp_path / "jobs")))
+    job = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        output = manager.get_result("key-1", str(job.pid))
+        assert output is manager.UNDEFINED
+    finally:
+        job.kill()  # dies between the two questions of this poll
+        job.wait()
+    answer = _handle_rest_background_callback(
+        output, manager, {}, None, None, False, cache_key="key-1", job_id=str(job.pid)
+    )
+    assert answer == (to_json({}), False, True)  # still polling: not a silent "cancelled"
+    # the next poll sees the job gone and reports it
+    assert manager.get_result("key-1", str(job.pid)) == {
+        "background_callback_error": {"msg": JOB_ENDED, "tb": ""}
+    }
+
+
 def _status(process: psutil.Process) -> str | None:
     try:
         return process.status()
@@ -227,3 +252,28 @@ def test_every_set_props_of_a_job_reaches_the_page(tmp_path):
         "app-alert": {"children": "why", "is_open": True, "color": "danger"},
         "churn-token": {"data": None},
     }
+
+
+def test_no_set_props_is_lost_between_a_poll_s_read_and_delete(tmp_path):
+    """The job merges each set_props into one key while the page's polls read and delete it:
+    both sides are transactions, so every update reaches the page exactly once."""
+    from dashboard.job_manager import _MergingCache
+
+    manager = JobManager(diskcache.Cache(str(tmp_path / "jobs")))
+    job_cache = _MergingCache(diskcache.Cache(str(tmp_path / "jobs")))
+    sent = [f"c{i}" for i in range(300)]
+    done = threading.Event()
+
+    def job():
+        for component in sent:
+            job_cache.set("k-set_props", {component: {"children": component}})
+        done.set()
+
+    received: list[str] = []
+    writer = threading.Thread(target=job)
+    writer.start()
+    while not done.is_set():
+        received += manager.get_updated_props("k")
+    writer.join()
+    received += manager.get_updated_props("k")
+    assert sorted(received) == sorted(sent)
