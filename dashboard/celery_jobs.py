@@ -11,8 +11,11 @@ survive ``fork``, and Celery's prefork pool forks).
 adds, so progress, cancel and errors behave as they do without Celery:
 
 - every ``set_props`` of a job reaches the page (Dash keeps only the last one), and a job's side
-  updates are read once (Dash 4.4.1 never deletes them, so a re-run with the same inputs would
-  replay the previous run's alert);
+  updates are read once and atomically (Dash 4.4.1 never deletes them, so a re-run with the same
+  inputs would replay the previous run's alert);
+- within one poll, Dash's "is it running?" gets the answer the poll's result lookup acted on (as
+  :class:`~dashboard.job_manager.JobManager` does), so a job ending between the two is seen by
+  the next poll instead of being taken for a cancel;
 - a job whose worker process died says so. Two signs, both kept in Redis: Celery marks the task
   ``FAILURE`` (``WorkerLostError``) when a pool process dies, and the task refreshes a short-lived
   *alive* key every second while it runs, which stops when its whole worker or host is gone.
@@ -74,11 +77,22 @@ class CeleryJobManager(CeleryManager):
 
     def __init__(self, celery_app: Celery, redis_url: str):
         self.redis = redis.Redis.from_url(redis_url)
+        self._poll = threading.local()  # {job: running} as this request's get_result saw it
         super().__init__(celery_app)
+
+    def job_running(self, job):
+        # Dash asks after get_result, in the same poll: answer what get_result acted on. A job
+        # that ended between the two (finished just after its result was looked for, or lost
+        # its worker) would read "running, no result" then "not running, no result", which Dash
+        # takes for a cancel: the page would stop polling and lose the result or the alert.
+        seen = getattr(self._poll, "seen", {})
+        if job is not None and str(job) in seen:
+            return seen.pop(str(job))
+        return super().job_running(job)
 
     def make_job_fn(self, fn, progress, key=None):
         # Dash's job body, built on our merging result store; registered below as our own task
-        body = _make_job_fn(fn, _Registrar(self.handle.backend), progress, key)
+        body = _make_job_fn(fn, _Registrar(self.handle.backend, self.redis), progress, key)
         client = self.redis
 
         @self.handle.task(name=f"background_callback_{key}", bind=True)
@@ -92,8 +106,13 @@ class CeleryJobManager(CeleryManager):
 
     def get_result(self, key, job):
         self.redis.set(heartbeat_key(key), time.time(), ex=DAY)
+        self._poll.seen = {}
         result = super().get_result(key, job)
-        if result is not self.UNDEFINED or job is None or not self.job_lost(job):
+        if result is not self.UNDEFINED or job is None:
+            return result
+        if not self.job_lost(job):
+            if not self.redis.exists(CANCELLED_PREFIX + job):
+                self._poll.seen = {str(job): True}  # Dash asks next, in this same poll
             return result
         # Lost. A result written just before the job ended is read now, after the check.
         result = super().get_result(key, None)
@@ -124,13 +143,18 @@ class CeleryJobManager(CeleryManager):
 
     def get_updated_props(self, key):
         # Dash 4.4.1's CeleryManager deletes the *result* key here and keeps the side updates,
-        # which a later run with the same inputs would then replay. Read them once.
+        # which a later run with the same inputs would then replay. Read them once, atomically:
+        # the job appends each set_props to a list (_JobStore), read and deleted in one step.
         props_key = self._make_set_props_key(key)
-        updated = self.handle.backend.get(props_key)
-        if updated is None:
-            return {}
-        self.handle.backend.delete(props_key)
-        return json.loads(updated)
+        with self.redis.pipeline() as pipe:
+            pipe.lrange(props_key, 0, -1)
+            pipe.delete(props_key)
+            entries, _ = pipe.execute()
+        merged: dict = {}
+        for entry in entries:
+            for component, props in json.loads(entry).items():
+                merged[component] = {**merged.get(component, {}), **props}
+        return merged
 
 
 @contextlib.contextmanager
@@ -160,26 +184,28 @@ class _Registrar:
     decorator, which here returns the body unregistered (:meth:`CeleryJobManager.make_job_fn`
     registers its own task around it)."""
 
-    def __init__(self, backend):
-        self.backend = _MergingBackend(backend)
+    def __init__(self, backend, client: redis.Redis):
+        self.backend = _JobStore(backend, client)
 
     @staticmethod
     def task(**_options):
         return lambda body: body
 
 
-class _MergingBackend:
-    """The job's view of the result store: ``set_props`` entries merge instead of replacing."""
+class _JobStore:
+    """The job's view of the result store: each ``set_props`` is appended to a list, so every
+    one reaches the page (Dash 4.4.1 keeps only the last) and the poll reads them atomically."""
 
-    def __init__(self, backend):
-        self._backend = backend
+    def __init__(self, backend, client: redis.Redis):
+        self._backend, self._client = backend, client
 
     def set(self, key, value, *args, **kwargs):
         if isinstance(key, str) and key.endswith("-set_props"):
-            merged = json.loads(self._backend.get(key) or "{}")
-            for component, props in json.loads(value).items():
-                merged[component] = {**merged.get(component, {}), **props}
-            value = json.dumps(merged)
+            with self._client.pipeline() as pipe:
+                pipe.rpush(key, value)
+                pipe.expire(key, DAY)
+                pipe.execute()
+            return None
         return self._backend.set(key, value, *args, **kwargs)
 
     def __getattr__(self, name):

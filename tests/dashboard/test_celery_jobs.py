@@ -169,3 +169,19 @@ def test_caches_in_a_folder_shared_by_hosts_use_the_rollback_journal(celery_sett
     assert modes(settings) == ["wal", "wal"]  # one host: diskcache's default
     shared = dataclasses.replace(celery_settings, cache_dir=celery_settings.cache_dir / "shared")
     assert modes(shared) == ["delete", "delete"]
+
+
+def test_a_job_ending_between_the_two_questions_of_a_poll_is_seen_by_the_next(manager):
+    """Dash asks get_result, then job_running: a job finishing in between is not a cancel."""
+    from dashboard.celery_jobs import ALIVE_PREFIX, STARTED_PREFIX
+
+    manager.redis.set(STARTED_PREFIX + "job-e", time.time())
+    manager.redis.set(ALIVE_PREFIX + "job-e", time.time(), ex=5)
+    assert manager.get_result("key-e", "job-e") is manager.UNDEFINED
+    # the job writes its result and ends now, between the poll's two questions
+    manager.handle.backend.set("key-e", '{"done": true}')
+    manager.handle.backend.mark_as_done("job-e", None)
+    manager.redis.delete(ALIVE_PREFIX + "job-e", STARTED_PREFIX + "job-e")
+    assert manager.job_running("job-e")  # this poll: what get_result acted on, keep polling
+    assert not manager.job_running("job-e")  # later questions ask Celery
+    assert manager.get_result("key-e", "job-e") == {"done": True}  # the next poll
