@@ -19,7 +19,8 @@ import psutil
 from selenium.webdriver.common.by import By
 
 from dashboard.job_manager import JOB_ENDED
-from tests.browser.helpers import click, table_rows, wait_until
+from tests.browser.helpers import click, load_button, table_rows, wait_until
+from tests.browser.test_data import _write_log
 from tests.deploy.test_gunicorn import ROOT, _browser, gunicorn
 from tests.redis_server import needs_redis, redis_server
 
@@ -195,6 +196,32 @@ def test_cel001_browser_job_runs_on_the_celery_worker_with_progress_cancel_and_l
                         == "Use k = 4"
                     )
                     assert "succeeded" in worker.log()
+
+                    # 6. an upload stored by the web server is loaded and cleaned by the worker,
+                    # which has its own working folder: the registry and data are shared
+                    upload = _write_log(tmp_path / "shop_orders.csv")
+                    before = worker.log().count("succeeded")
+                    driver.get(url + "/data")
+                    wait_until(lambda: driver.find_elements(By.CSS_SELECTOR, "#data-upload input"))
+                    driver.find_element(By.CSS_SELECTOR, "#data-upload input[type=file]").send_keys(
+                        str(upload)
+                    )
+                    click(driver, load_button(driver, 60))
+                    wait_until(
+                        lambda: (
+                            driver.find_element(By.ID, "topbar-dataset").text == "shop_orders.csv"
+                        ),
+                        120,
+                    )
+                    wait_until(
+                        lambda: (
+                            "customers" in driver.find_element(By.ID, "data-report-summary").text
+                        ),
+                        60,
+                    )
+                    assert worker.log().count("succeeded") > before  # the load ran there
+                    assert list((cache_dir / "uploads").iterdir())
+                    assert len(list((cache_dir / "datasets").glob("*.parquet"))) == 2
                 finally:
                     driver.quit()
         finally:
