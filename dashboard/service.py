@@ -125,6 +125,7 @@ class Service:
         self.cache = self.results.disk  # the disk cache itself (reports, jobs' own keys)
         self.version = code_version()
         self._last_log: tuple[Path, pl.DataFrame] | None = None
+        self._last_invoices: tuple[str, pl.DataFrame] | None = None
 
     # -- datasets ---------------------------------------------------------------------------
     def source(self, dataset_id: str) -> DatasetSource:
@@ -563,9 +564,21 @@ class Service:
                 f"rfm_at_end:{self.fingerprint(dataset_id)}:{end}",
                 lambda: rfm_at_end(self.transactions(dataset_id), end),
             )
-            return period_overview(self.transactions(dataset_id), start, end, rfm)
+            return period_overview(self.invoices(dataset_id), start, end, rfm)
 
         return self._memo(key, compute)
+
+    def invoices(self, dataset_id: str) -> pl.DataFrame:
+        """The log summed per invoice (:func:`analytics.kpis.invoice_table`): a period's numbers
+        from 5% of the rows. The last one this process read stays in memory."""
+        from analytics.kpis import invoice_table
+
+        key = f"invoices:{self.fingerprint(dataset_id)}"
+        last = self._last_invoices
+        if last is None or last[0] != key:
+            table = self._memo(key, lambda: invoice_table(self.transactions(dataset_id)))
+            last = self._last_invoices = (key, table)
+        return last[1]
 
     # -- lifecycle: cohorts, migration, alive, anomalies (issue 10) -------------------------
     def cohorts(self, dataset_id: str, period: str = "month") -> pl.DataFrame:
