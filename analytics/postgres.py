@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 import polars as pl
 
-from analytics.errors import DataError, ParameterError
+from analytics.errors import DataError, ParameterError, fix
 from analytics.io import PEAK_BYTES_PER_ROW, LoadedLog, check_memory, to_canonical
 
 URL_SCHEMES = ("postgresql", "postgres")
@@ -140,8 +140,10 @@ def _table_parts(table: str) -> tuple[str, ...]:
     parts = tuple(p.strip() for p in table.split("."))
     if len(parts) > 2 or not all(parts):
         raise ParameterError(
-            f"--table {table!r} is not a table name: give NAME or SCHEMA.NAME (e.g. orders or "
-            'sales.orders), or use --query "select ..." for anything else.',
+            f"{fix('--table', 'The table')} {table!r} is not a table name: give NAME or "
+            "SCHEMA.NAME (e.g. orders or sales.orders), or "
+            + fix('use --query "select ..."', "write a query")
+            + " for anything else.",
             "table",
         )
     return parts
@@ -158,8 +160,9 @@ def check_read_query(query: str) -> None:
     word = first.group(0).lower() if first else rest[:20]
     if word not in _READ_WORDS:
         raise ParameterError(
-            f"--query must be one read query (SELECT, WITH ... SELECT, VALUES or TABLE); it "
-            f"starts with {word!r}. Segmenta only ever reads your database: nothing was sent.",
+            f"{fix('--query', 'The query')} must be one read query (SELECT, WITH ... SELECT, "
+            f"VALUES or TABLE); it starts with {word!r}. Segmenta only ever reads your "
+            "database: nothing was sent.",
             "query",
         )
 
