@@ -148,7 +148,11 @@ def read_postgres(n_clicks, host, port, database, user, password, mode, table, q
         set_props(f"{PREFIX}-alert", alert_props(error, FIELDS))
         return no_update, "", ""
     set_props(f"{PREFIX}-alert", {"is_open": False})
-    return result, "", f"Read the {result['filename']}: {len(result['columns'])} columns."
+    return (
+        result,
+        "",
+        f"Read the {result['filename']}: {len(result['columns'])} columns. Choose which column is which above, then press Load this dataset.",
+    )
 
 
 read_postgres.segmenta_viewer = "upload"  # viewers cannot add data (dashboard/auth.py)

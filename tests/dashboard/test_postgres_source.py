@@ -17,11 +17,6 @@ from tests.postgres_server import ANALYST_PASSWORD
 QUERY = "select * from orders where \"CustomerID\" in ('12347', '12348')"
 
 
-@pytest.fixture
-def settings(tmp_path):
-    return Settings.from_env({"SEGMENTA_CACHE_DIR": str(tmp_path / "cache")})
-
-
 def _files_holding(folder, secret: str) -> list[str]:
     return [str(p) for p in folder.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
 
@@ -98,3 +93,48 @@ def test_form_fields_make_a_url_without_password():
     assert postgres_url(" db.local ", "", "my shop", "ann@corp") == (
         "postgresql://ann%40corp@db.local:5432/my%20shop"
     )
+
+
+@pytest.fixture
+def _forget_the_dash_app():
+    """As in test_auth.py: a served request leaves its app in a context variable."""
+    yield
+    from dash._get_app import app_context
+
+    app_context.set(None)
+
+
+@pytest.mark.parametrize("role, refused", [("viewer", True), ("analyst", False)])
+def test_a_viewer_cannot_read_from_a_database(settings, role, refused, _forget_the_dash_app):
+    """Posted as the browser would: the role guard refuses a viewer's read before it runs."""
+    from dashboard.app import create_app
+    from dashboard.users import UserStore
+
+    UserStore.for_settings(settings).add("someone", role, "pw-for-the-app")
+    app = create_app(settings)
+    client = app.server.test_client()
+    client.get("/_dash-layout")  # Dash registers page callbacks on a request
+    response = client.post(
+        "/login", data={"username": "someone", "password": "pw-for-the-app", "next": "/"}
+    )
+    assert response.status_code == 302
+    client.get("/_dash-layout")
+    (key,) = [k for k in app.callback_map if "data-pg-password.value" in k]
+    body = {
+        "output": key,
+        "outputs": [
+            {"id": "data-upload-result", "property": "data"},
+            {"id": "data-pg-password", "property": "value"},
+            {"id": "data-pg-status", "property": "children"},
+        ],
+        "inputs": [{"id": "data-pg-button", "property": "n_clicks", "value": 1}],
+        "state": [
+            {"id": f"data-pg-{name}", "property": "value", "value": None}
+            for name in ("host", "port", "database", "user", "password", "mode", "table", "query")
+        ],
+        "changedPropIds": ["data-pg-button.n_clicks"],
+    }
+    response = client.post("/_dash-update-component", json=body)
+    assert (response.headers.get("X-Segmenta-Refused") == "viewer") is refused
+    if not refused:  # the analyst's request ran: the empty form is answered with its alert
+        assert "Fill in Host, Database, User" in response.text
