@@ -24,6 +24,7 @@ built from a server error is scrubbed of the password before it is raised.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from dataclasses import dataclass, field
@@ -336,7 +337,10 @@ def read_table(
         except psycopg.Error as error:
             raise DataError(_query_message(source, error, password)) from None
         finally:
-            conn.rollback()  # nothing to commit: the transaction was read-only
+            # nothing to commit (the transaction was read-only); a broken connection cannot
+            # roll back, and its error must not hide the one being raised
+            with contextlib.suppress(psycopg.Error):
+                conn.rollback()
     return pl.concat(frames, rechunk=True)
 
 

@@ -56,6 +56,8 @@ class Settings:
     ``SEGMENTA_PG_MAX_ROWS``      most rows the Data page reads from PostgreSQL into one dataset
                                   (default 5,000,000); a larger result is refused, naming it
     ``SEGMENTA_PG_MAX_MB``        most memory those rows may take as read, MB (default 2048)
+    ``SEGMENTA_PG_HOSTS``         comma-separated PostgreSQL hosts the Data page may connect to
+                                  (default: any; set it so the server connects nowhere else)
     ============================  ===============================================================
     """
 
@@ -82,6 +84,7 @@ class Settings:
     auth_role_header: str = ""
     pg_max_rows: int = 5_000_000
     pg_max_mb: int = 2048
+    pg_hosts: tuple[str, ...] = ()
 
     @property
     def api_max_body_bytes(self) -> int:
@@ -102,6 +105,8 @@ class Settings:
         values = {k: v for k, v in raw.items() if k in known}
         for name in ("data_dir", "cache_dir"):
             values[name] = Path(values[name])
+        if "pg_hosts" in values:
+            values["pg_hosts"] = tuple(values["pg_hosts"])
         return cls(**values)
 
     @classmethod
@@ -143,6 +148,11 @@ class Settings:
             auth_role_header=_header(env, "SEGMENTA_AUTH_ROLE_HEADER"),
             pg_max_rows=_positive_int(env, "SEGMENTA_PG_MAX_ROWS", 5_000_000),
             pg_max_mb=_positive_int(env, "SEGMENTA_PG_MAX_MB", 2048),
+            pg_hosts=tuple(
+                h.strip().lower()
+                for h in (env.get("SEGMENTA_PG_HOSTS") or "").split(",")
+                if h.strip()
+            ),
         )
 
     def configure_logging(self) -> None:

@@ -184,12 +184,25 @@ def register_postgres_callbacks() -> None:
     )(read_postgres)
 
 
+def check_host(host: str, settings) -> None:
+    """Refuse a host outside ``SEGMENTA_PG_HOSTS`` (when set): the server connects nowhere else."""
+    allowed = settings.pg_hosts
+    if allowed and (host or "").strip().lower() not in allowed:
+        raise ParameterError(
+            f"This app may read only from the PostgreSQL server{'s' if len(allowed) > 1 else ''} "
+            f"{', '.join(allowed)}. Choose one of them, or ask the administrator to add "
+            f"{host.strip()!r} to SEGMENTA_PG_HOSTS.",
+            "input",
+        )
+
+
 def _read(host, port, database, user, password, mode, table, query) -> dict:
     from dashboard.app import settings
     from dashboard.jobs import run_task
     from dashboard.uploads import owner_id
 
     url = postgres_url(host, port, database, user)
+    check_host(host, settings())
     table = (table or "").strip() if mode != "query" else ""
     query = (query or "").strip() if mode == "query" else ""
     if not (table or query):

@@ -8,7 +8,7 @@ import pytest
 
 from analytics.errors import DataError, ParameterError
 from analytics.postgres import PostgresSource
-from dashboard.components.postgres import postgres_url
+from dashboard.components.postgres import check_host, postgres_url
 from dashboard.jobs import run_task
 from dashboard.service import Service
 from dashboard.settings import Settings
@@ -87,6 +87,17 @@ def test_limits_are_read_from_the_environment():
 def test_form_fields_are_checked(fields, said):
     with pytest.raises(ParameterError, match=said):
         postgres_url(*fields)
+
+
+def test_only_the_allowed_hosts_are_read_when_set():
+    env = {"SEGMENTA_CACHE_DIR": "/tmp/x", "SEGMENTA_PG_HOSTS": "db1.corp, DB2.corp"}
+    settings = Settings.from_env(env)
+    assert settings.pg_hosts == ("db1.corp", "db2.corp")
+    assert Settings.from_json(json.loads(json.dumps(settings.to_json()))) == settings
+    check_host("DB1.corp", settings)
+    with pytest.raises(ParameterError, match="only from the PostgreSQL servers db1.corp, db2"):
+        check_host("10.0.0.9", settings)
+    check_host("anything", Settings.from_env({"SEGMENTA_CACHE_DIR": "/tmp/x"}))
 
 
 def test_form_fields_make_a_url_without_password():
