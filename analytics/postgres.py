@@ -28,7 +28,7 @@ import contextlib
 import os
 import re
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import polars as pl
 
@@ -37,9 +37,9 @@ from analytics.io import PEAK_BYTES_PER_ROW, LoadedLog, check_memory, to_canonic
 
 URL_SCHEMES = ("postgresql", "postgres")
 PASSWORD_ENV = "SEGMENTA_PG_PASSWORD"
-#: Rows fetched from the server-side cursor per round trip. Measured with
-#: ``benchmarks/bench_postgres.py`` (see its docstring): throughput is flat from 20k to 200k
-#: rows a batch; 50k keeps a batch's Python objects around 40 MB for an 8-column log.
+#: Rows fetched from the server-side cursor per round trip. ``benchmarks/bench_postgres.py`` on
+#: the bundled 1.04M-row log (a busy 2-core machine): 10k, 50k and 200k rows a batch took the
+#: same time within the noise; peak memory grew with the batch (356, 364, 473 MB).
 BATCH_ROWS = 50_000
 CONNECT_TIMEOUT_S = 10
 _READ_WORDS = ("select", "with", "values", "table")
@@ -99,7 +99,8 @@ class PostgresSource:
                 "input",
             )
         parts = urlsplit(self.url)
-        if ":" in parts.netloc.rsplit("@", 1)[0] and "@" in parts.netloc:
+        in_query = "password" in {k.lower() for k in parse_qs(parts.query)}
+        if in_query or (":" in parts.netloc.rsplit("@", 1)[0] and "@" in parts.netloc):
             raise ParameterError(
                 f"{mask_url(self.url)}: do not put the password in the URL (command lines and "
                 "logs show it). Set SEGMENTA_PG_PASSWORD or PGPASSWORD, or use ~/.pgpass.",

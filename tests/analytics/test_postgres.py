@@ -75,6 +75,9 @@ def test_batches_give_the_same_rows_as_one_fetch(pg_env):
     )
     assert_frame_equal(read_table(source, batch_size=700), read_table(source, batch_size=10_000))
     assert read_table(source, batch_size=700).height == 2500
+    # a query is sent as written: % is not a placeholder, a trailing ; is dropped
+    like = PostgresSource(pg_env.url(), query="select * from orders where \"Country\" like 'Fr%';")
+    assert read_table(like).get_column("Country").unique().to_list() == ["France"]
 
 
 # -- nothing can be written ---------------------------------------------------------------------
@@ -146,6 +149,9 @@ def test_a_table_name_is_quoted_not_run(pg_env):
 def test_a_password_in_the_url_is_refused_and_not_repeated():
     with pytest.raises(ParameterError, match="do not put the password in the URL") as caught:
         PostgresSource("postgresql://analyst:hunter2-xyz@db.example:5432/shop", table="orders")
+    assert "hunter2-xyz" not in str(caught.value)
+    with pytest.raises(ParameterError, match="do not put the password in the URL") as caught:
+        PostgresSource("postgresql://analyst@db.example/shop?password=hunter2-xyz", table="t")
     assert "hunter2-xyz" not in str(caught.value)
     assert mask_url("postgresql://a:hunter2-xyz@h:1/d") == "postgresql://a@h:1/d"
 
