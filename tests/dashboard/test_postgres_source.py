@@ -149,3 +149,21 @@ def test_a_viewer_cannot_read_from_a_database(settings, role, refused, _forget_t
     assert (response.headers.get("X-Segmenta-Refused") == "viewer") is refused
     if not refused:  # the analyst's request ran: the empty form is answered with its alert
         assert "Fill in Host, Database, User" in response.text
+
+
+def test_a_wrong_password_is_said_and_never_logged_or_kept(pg_shop, settings, caplog):
+    caplog.set_level("DEBUG")
+    wrong = "Wrong-pw-never-logged-19"
+    with pytest.raises(DataError, match="PostgreSQL refused the password") as caught:
+        run_task(
+            settings,
+            "postgres",
+            url=pg_shop.url(),
+            table="orders",
+            query=None,
+            password=wrong,
+            owner="owner-a",
+        )
+    assert wrong not in str(caught.value) + caplog.text
+    assert _files_holding(settings.cache_dir, wrong) == []
+    assert not list(settings.cache_dir.glob("uploads/u-*"))
