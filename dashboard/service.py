@@ -34,6 +34,7 @@ from analytics.errors import DataError
 from analytics.features import customer_features
 from analytics.io import CSV_SUFFIXES, EXCEL_SUFFIXES, PARQUET_SUFFIXES, read_columns
 from analytics.kpis import Overview, period_overview, rfm_at_end
+from analytics.postgres import PostgresSource
 from analytics.segment_report import SegmentParams, SegmentReport, segment_report
 from analytics.segmentation import KSweep, sweep_k
 from dashboard.cache import ResultCache
@@ -242,6 +243,45 @@ class Service:
         meta = json.loads(meta_path.read_text())
         meta.update({"columns": columns, "date_format": date_format or None, "ready": True})
         _write_private(meta_path, meta)
+
+    # -- PostgreSQL sources (issue 13): a table or query read once into a private upload ------
+    def store_postgres(self, source: PostgresSource, owner: str) -> dict:
+        """Read ``source`` (read-only, in batches) into a new upload owned by ``owner``.
+
+        The rows are kept as Parquet in the upload's private folder, exactly as an uploaded
+        file, and go through the same column mapping, cleaning and ownership; the password
+        is used for this read only and is stored nowhere (the folder's ``meta.json`` holds the
+        masked URL). A result over ``settings.pg_max_rows`` rows or ``pg_max_mb`` MB is refused
+        while it is read, naming the limit, and leaves nothing behind.
+
+        Returns ``{"dataset_id", "filename", "columns"}``, as the upload route does.
+        """
+        from analytics.postgres import read_table
+
+        frame = read_table(
+            source,
+            max_rows=self.settings.pg_max_rows,
+            max_bytes=self.settings.pg_max_mb * 2**20,
+        )
+        if frame.height == 0:
+            raise DataError(f"The {source.label} returned no rows: nothing to analyse.")
+        dataset_id = f"u-{uuid.uuid4().hex}"
+        folder = self.upload_dir(dataset_id)
+        folder.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700)
+        try:
+            path = folder / stored_name(source.table or "query", ".parquet")
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                frame.write_parquet(handle)
+            _write_private(
+                folder / "meta.json",
+                {"label": source.label, "file": path.name, "ready": False, "owner": owner},
+            )
+        except BaseException:
+            self.discard_upload(dataset_id)
+            raise
+        return {"dataset_id": dataset_id, "filename": source.label, "columns": frame.columns}
 
     def fingerprint(self, dataset_id: str) -> str:
         source = self.source(dataset_id)
