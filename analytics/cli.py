@@ -24,9 +24,21 @@ if TYPE_CHECKING:
 def _add_input(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--input",
-        metavar="FILE",
-        help="transaction log: CSV (.csv/.csv.gz), Excel (.xlsx) or Parquet; default: the bundled "
-        "UCI Online Retail data",
+        metavar="FILE|URL",
+        help="transaction log: CSV (.csv/.csv.gz), Excel (.xlsx) or Parquet, or a PostgreSQL "
+        "database postgresql://user@host:port/db with --table or --query (password from "
+        "SEGMENTA_PG_PASSWORD, PGPASSWORD or ~/.pgpass); default: the bundled UCI Online Retail "
+        "data",
+    )
+    parser.add_argument(
+        "--table",
+        metavar="NAME",
+        help="with a postgresql:// --input: read this table (NAME or SCHEMA.NAME)",
+    )
+    parser.add_argument(
+        "--query",
+        metavar="SQL",
+        help="with a postgresql:// --input: read the rows of this one SELECT (read-only)",
     )
     parser.add_argument(
         "--columns",
@@ -41,11 +53,40 @@ def _add_input(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _source(args: argparse.Namespace):
+    """``--input`` as a file path, or a :class:`PostgresSource` for a ``postgresql://`` URL."""
+    from analytics.postgres import PostgresSource, is_postgres_url
+
+    table, query = getattr(args, "table", None), getattr(args, "query", None)
+    if is_postgres_url(args.input):
+        return PostgresSource(args.input, table=table, query=query)
+    if table or query:
+        flag = "--table" if table else "--query"
+        raise ParameterError(
+            f"{flag} reads from a database: give --input postgresql://user@host:port/db with it "
+            f"(got --input {args.input or '(none)'}).",
+            "table" if table else "query",
+        )
+    return args.input
+
+
+def _file_only(args: argparse.Namespace, what: str) -> None:
+    """Refuse a ``postgresql://`` --input where only files are read (baskets, customer tables)."""
+    from analytics.postgres import is_postgres_url, mask_url
+
+    if is_postgres_url(args.input):
+        raise ParameterError(
+            f"{what} reads a file, not a database (--input {mask_url(args.input)}). Export the "
+            "table to CSV or Parquet, or read the transaction log from the database.",
+            "input",
+        )
+
+
 def _open(args: argparse.Namespace) -> Dataset:
     from analytics.datasets import open_dataset
 
     return open_dataset(
-        args.input, parse_column_mapping(args.columns), date_format=args.date_format
+        _source(args), parse_column_mapping(args.columns), date_format=args.date_format
     )
 
 
@@ -65,7 +106,13 @@ def check_output(args: argparse.Namespace) -> None:
             f"--output must end in {' or '.join(suffixes)}. Got {output!r} instead."
         )
     source = getattr(args, "input", None)
-    if source and Path(source).exists() and path.exists() and path.samefile(source):
+    if (
+        source
+        and "://" not in source
+        and Path(source).exists()
+        and path.exists()
+        and path.samefile(source)
+    ):
         raise ParameterError(
             f"--output {output} is the --input file: writing it would destroy your data. "
             "Choose another --output file name."
@@ -151,6 +198,7 @@ def _segment_customer_table(args: argparse.Namespace) -> None:
         raise ParameterError(
             "--format customers needs --input FILE (a one-row-per-customer table)."
         )
+    _file_only(args, "--format customers")
     if args.k == "auto":
         raise ParameterError(
             "--format customers takes a whole number for --k (no 'auto' sweep yet)."
@@ -336,6 +384,7 @@ def cmd_rules(args: argparse.Namespace) -> None:
     from analytics.io import load_baskets
 
     if args.format == "baskets":
+        _file_only(args, "--format baskets")
         source = args.input or data_dir() / "groceries.csv.gz"
         baskets = baskets_from_lists(
             load_baskets(source),
@@ -608,7 +657,7 @@ def run_pipeline(
 def cmd_run(args: argparse.Namespace) -> None:
     run_pipeline(
         args.output,
-        args.input,
+        _source(args),
         parse_column_mapping(args.columns),
         date_format=args.date_format,
         k=args.k,

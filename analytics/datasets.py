@@ -12,6 +12,7 @@ import polars as pl
 
 from analytics.cleaning import CleaningReport, clean_transactions
 from analytics.io import LoadedLog, load_transactions
+from analytics.postgres import PostgresSource
 
 BUNDLED_NAME = "online_retail_2009_2011.parquet"
 #: Fixed id of the bundled dataset; uploads get random ids.
@@ -39,19 +40,27 @@ class Dataset:
 
 
 def open_dataset(
-    path: str | Path | None = None,
+    path: str | Path | PostgresSource | None = None,
     columns: dict[str, str] | None = None,
     *,
     date_format: str | None = None,
 ) -> Dataset:
     """Load and clean ``path`` (default: the bundled UCI Online Retail data).
 
+    ``path`` may also be a :class:`analytics.postgres.PostgresSource` (a table or read query in
+    PostgreSQL): it is mapped and cleaned exactly as a file.
+
     Raises
     ------
     SchemaError, DataError
         With a message naming what is wrong and how to fix it.
     """
-    log = load_transactions(path or bundled_path(), columns, date_format=date_format)
+    if isinstance(path, PostgresSource):
+        from analytics.postgres import load_postgres
+
+        log = load_postgres(path, columns, date_format=date_format)
+    else:
+        log = load_transactions(path or bundled_path(), columns, date_format=date_format)
     transactions, report = clean_transactions(log.transactions, source=log.source)
     # Keep how the file was read, not its uncleaned rows: holding both frames for the dataset's
     # lifetime doubled its memory (1 GB more at 10M rows).

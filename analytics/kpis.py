@@ -48,6 +48,27 @@ class Kpi:
         return (self.compared - self.previous) / abs(self.previous)
 
 
+def invoice_table(tx: pl.DataFrame) -> pl.DataFrame:
+    """The log summed per invoice line group: every period number of this module, from far fewer
+    rows (the bundled data: about 1.03M lines, 54k groups).
+
+    One row per ``customer_id, invoice_id, invoice_date, is_return`` (and ``country`` when the log
+    has one) with the summed ``amount``. Rows without an invoice id stay as they are (each counts
+    as its own order), and rows without a customer stay too (the data's first and last day are
+    read over every row), so :func:`period_overview` gives the same numbers on this table as on
+    the log itself, faster. Customer features (RFM) still need the log.
+    """
+    keys = ["customer_id", "invoice_id", "invoice_date", "is_return", "country"]
+    keys = [c for c in keys if c in tx.columns]
+    with_id = pl.col("invoice_id").is_not_null()
+    return pl.concat(
+        [
+            tx.lazy().filter(with_id).group_by(keys).agg(amount=pl.col("amount").sum()),
+            tx.lazy().filter(~with_id).select(*keys, "amount"),
+        ]
+    ).collect()
+
+
 def period_bounds(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime, dt.datetime]:
     """``(previous_start, start, end_exclusive)`` for the inclusive date range ``start..end``."""
     if end < start:

@@ -462,14 +462,14 @@ def compute_report(
     from analytics.baskets import mine_rules
     from analytics.cohorts import cohort_retention
     from analytics.features import customer_features
-    from analytics.kpis import period_overview
+    from analytics.kpis import invoice_table, period_overview, rfm_at_end
     from analytics.migration import migrate
     from analytics.predict import predict
     from analytics.segment_report import segment_report
 
     dates = tx.get_column("invoice_date")
     sources = ReportSources(
-        overview=lambda a, b: period_overview(tx, a, b),
+        overview=lambda a, b: period_overview(invoice_table(tx), a, b, rfm_at_end(tx, b)),
         segmentation=lambda: segment_report(customer_features(tx), SegmentParams()),
         predictions=lambda: predict(tx, horizon_days=HORIZON_DAYS),
         cohorts=lambda: cohort_retention(tx, "month"),

@@ -165,7 +165,29 @@ def _inspect(service, progress: Progress, dataset_id: str) -> dict:
     return {"columns": service.upload_columns(dataset_id)}
 
 
+def _postgres(
+    service,
+    progress: Progress,
+    url: str,
+    table: str | None,
+    query: str | None,
+    password: str,
+    owner: str,
+) -> dict:
+    """Read a PostgreSQL table or query into a new upload of ``owner`` (the Data page's form).
+
+    The password arrives on this process's stdin (never its argv or environment) and is used
+    for this one read.
+    """
+    from analytics.postgres import PostgresSource
+
+    source = PostgresSource(url, table=table, query=query, password=password or None)
+    progress(0, 1, f"Reading the {source.label}")
+    return service.store_postgres(source, owner)
+
+
 TASKS: dict[str, Callable[..., Any]] = {
+    "postgres": _postgres,
     "migration": _migration,
     "inspect": _inspect,
     "sweep": _sweep,
@@ -271,6 +293,7 @@ TASK_WORDS = {
     "rules": "basket analysis",
     "ingest": "loading of the file",
     "inspect": "reading of the file's columns",
+    "postgres": "reading from PostgreSQL",
     "report": "executive report",
 }
 

@@ -34,6 +34,7 @@ from analytics.errors import DataError
 from analytics.features import customer_features
 from analytics.io import CSV_SUFFIXES, EXCEL_SUFFIXES, PARQUET_SUFFIXES, read_columns
 from analytics.kpis import Overview, period_overview, rfm_at_end
+from analytics.postgres import PostgresSource
 from analytics.segment_report import SegmentParams, SegmentReport, segment_report
 from analytics.segmentation import KSweep, sweep_k
 from dashboard.cache import ResultCache
@@ -125,6 +126,7 @@ class Service:
         self.cache = self.results.disk  # the disk cache itself (reports, jobs' own keys)
         self.version = code_version()
         self._last_log: tuple[Path, pl.DataFrame] | None = None
+        self._last_invoices: tuple[str, pl.DataFrame] | None = None
 
     # -- datasets ---------------------------------------------------------------------------
     def source(self, dataset_id: str) -> DatasetSource:
@@ -241,6 +243,45 @@ class Service:
         meta = json.loads(meta_path.read_text())
         meta.update({"columns": columns, "date_format": date_format or None, "ready": True})
         _write_private(meta_path, meta)
+
+    # -- PostgreSQL sources (issue 13): a table or query read once into a private upload ------
+    def store_postgres(self, source: PostgresSource, owner: str) -> dict:
+        """Read ``source`` (read-only, in batches) into a new upload owned by ``owner``.
+
+        The rows are kept as Parquet in the upload's private folder, exactly as an uploaded
+        file, and go through the same column mapping, cleaning and ownership; the password
+        is used for this read only and is stored nowhere (the folder's ``meta.json`` holds the
+        masked URL). A result over ``settings.pg_max_rows`` rows or ``pg_max_mb`` MB is refused
+        while it is read, naming the limit, and leaves nothing behind.
+
+        Returns ``{"dataset_id", "filename", "columns"}``, as the upload route does.
+        """
+        from analytics.postgres import read_table
+
+        frame = read_table(
+            source,
+            max_rows=self.settings.pg_max_rows,
+            max_bytes=self.settings.pg_max_mb * 2**20,
+        )
+        if frame.height == 0:
+            raise DataError(f"The {source.label} returned no rows: nothing to analyse.")
+        dataset_id = f"u-{uuid.uuid4().hex}"
+        folder = self.upload_dir(dataset_id)
+        folder.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700)
+        try:
+            path = folder / stored_name(source.table or "query", ".parquet")
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                frame.write_parquet(handle)
+            _write_private(
+                folder / "meta.json",
+                {"label": source.label, "file": path.name, "ready": False, "owner": owner},
+            )
+        except BaseException:
+            self.discard_upload(dataset_id)
+            raise
+        return {"dataset_id": dataset_id, "filename": source.label, "columns": frame.columns}
 
     def fingerprint(self, dataset_id: str) -> str:
         source = self.source(dataset_id)
@@ -563,9 +604,21 @@ class Service:
                 f"rfm_at_end:{self.fingerprint(dataset_id)}:{end}",
                 lambda: rfm_at_end(self.transactions(dataset_id), end),
             )
-            return period_overview(self.transactions(dataset_id), start, end, rfm)
+            return period_overview(self.invoices(dataset_id), start, end, rfm)
 
         return self._memo(key, compute)
+
+    def invoices(self, dataset_id: str) -> pl.DataFrame:
+        """The log summed per invoice (:func:`analytics.kpis.invoice_table`): a period's numbers
+        from 5% of the rows. The last one this process read stays in memory."""
+        from analytics.kpis import invoice_table
+
+        key = f"invoices:{self.fingerprint(dataset_id)}"
+        last = self._last_invoices
+        if last is None or last[0] != key:
+            table = self._memo(key, lambda: invoice_table(self.transactions(dataset_id)))
+            last = self._last_invoices = (key, table)
+        return last[1]
 
     # -- lifecycle: cohorts, migration, alive, anomalies (issue 10) -------------------------
     def cohorts(self, dataset_id: str, period: str = "month") -> pl.DataFrame:

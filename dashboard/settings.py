@@ -53,6 +53,11 @@ class Settings:
     ``SEGMENTA_AUTH_ROLE_HEADER`` with ``SEGMENTA_AUTH_HEADER``: the header carrying the user's
                                   role (viewer, analyst or admin); unset: the role stored with
                                   ``python -m dashboard users add``, else viewer
+    ``SEGMENTA_PG_MAX_ROWS``      most rows the Data page reads from PostgreSQL into one dataset
+                                  (default 5,000,000); a larger result is refused, naming it
+    ``SEGMENTA_PG_MAX_MB``        most memory those rows may take as read, MB (default 2048)
+    ``SEGMENTA_PG_HOSTS``         comma-separated PostgreSQL hosts the Data page may connect to
+                                  (default: any; set it so the server connects nowhere else)
     ``SEGMENTA_JOBS``             ``diskcache`` (default): background jobs run on the web host,
                                   forked from the web worker; ``celery``: they run on Celery
                                   workers (``celery -A dashboard.celery_app worker``), possibly
@@ -83,6 +88,9 @@ class Settings:
     api_burst: int = 20
     auth_header: str = ""
     auth_role_header: str = ""
+    pg_max_rows: int = 5_000_000
+    pg_max_mb: int = 2048
+    pg_hosts: tuple[str, ...] = ()
     jobs: str = "diskcache"
     redis_url: str = ""
 
@@ -116,6 +124,8 @@ class Settings:
         values = {k: v for k, v in raw.items() if k in known}
         for name in ("data_dir", "cache_dir"):
             values[name] = Path(values[name])
+        if "pg_hosts" in values:
+            values["pg_hosts"] = tuple(values["pg_hosts"])
         return cls(**values)
 
     @classmethod
@@ -155,6 +165,13 @@ class Settings:
             api_burst=_positive_int(env, "SEGMENTA_API_BURST", 20),
             auth_header=_header(env, "SEGMENTA_AUTH_HEADER"),
             auth_role_header=_header(env, "SEGMENTA_AUTH_ROLE_HEADER"),
+            pg_max_rows=_positive_int(env, "SEGMENTA_PG_MAX_ROWS", 5_000_000),
+            pg_max_mb=_positive_int(env, "SEGMENTA_PG_MAX_MB", 2048),
+            pg_hosts=tuple(
+                h.strip().lower()
+                for h in (env.get("SEGMENTA_PG_HOSTS") or "").split(",")
+                if h.strip()
+            ),
             **_jobs(env),
         )
 

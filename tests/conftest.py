@@ -45,3 +45,27 @@ def _cli_audience():
     set_audience("cli")
     yield
     set_audience("cli")
+
+
+@pytest.fixture(scope="session")
+def pg_shop():
+    """A real PostgreSQL server (Debian's package) whose ``shop`` database holds the bundled log.
+
+    The ``orders`` table has the bundled Parquet file's columns and types, loaded with COPY; the
+    ``analyst`` account owns it (its password is ``postgres_server.ANALYST_PASSWORD``).
+    """
+    from analytics.datasets import bundled_path
+    from tests import postgres_server
+
+    bindir = postgres_server.find_bindir()
+    if bindir is None:
+        pytest.fail(
+            "PostgreSQL is not installed: apt-get install postgresql (.ci/run installs it)."
+        )
+    server = postgres_server.start(bindir)
+    try:
+        postgres_server.create_shop(server)
+        postgres_server.load_frame(server, pl.read_parquet(bundled_path()))
+        yield server
+    finally:
+        server.stop()

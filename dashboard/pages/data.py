@@ -13,6 +13,7 @@ from analytics.schema import CANONICAL, suggest_columns
 from dashboard.app import service, settings
 from dashboard.background import create_job_progress, job_callback
 from dashboard.components.grid import create_grid
+from dashboard.components.postgres import create_postgres_card, register_postgres_callbacks
 from dashboard.components.shell import create_card
 from dashboard.components.tables import count, num, text
 from dashboard.errors import create_alert, reports_to
@@ -34,6 +35,7 @@ LABELS = {
 
 
 HIDDEN = {"display": "none"}
+register_postgres_callbacks()
 
 
 def layout(**_query) -> html.Div:
@@ -88,6 +90,8 @@ def layout(**_query) -> html.Div:
                     create_alert("data-load-alert"),
                 ],
             ),
+            # issue 13: a table or query from PostgreSQL, then the same mapping form and Load
+            create_postgres_card(settings()),
         ]
     )
 

@@ -129,3 +129,51 @@ def test_bundled_last_year(bundled):
     assert kpis["active_customers"].value == 4_264
     assert kpis["revenue"].value == pytest.approx(7_975_117.70, rel=1e-6)
     assert kpis["revenue"].previous is not None
+
+
+def test_the_invoice_table_gives_the_log_s_numbers():
+    """Every period number of the Overview, from the log summed per invoice (how the app reads a
+    period) equals the numbers from the log's lines: returns, a customer's two orders, lines
+    without a customer (they still set the data's first day) and lines without an invoice id
+    (each its own order)."""
+    from polars.testing import assert_frame_equal
+
+    from analytics.kpis import invoice_table, period_overview, rfm_at_end
+
+    day = dt.datetime
+    tx = pl.DataFrame(
+        {
+            "customer_id": ["a", "a", "a", "b", "b", None, "c", "c", "a"],
+            "invoice_id": ["1", "1", "2", "3", "R3", "4", None, None, "5"],
+            "invoice_date": [
+                day(2024, 1, 5),
+                day(2024, 1, 5),
+                day(2024, 2, 1),
+                day(2024, 2, 10),
+                day(2024, 2, 12),
+                day(2023, 12, 1),
+                day(2024, 3, 1),
+                day(2024, 3, 1),
+                day(2024, 3, 20),
+            ],
+            "product_id": ["p", "q", "p", "q", "q", "p", "p", "q", "p"],
+            "quantity": [1.0, 2.0, 1.0, 3.0, -1.0, 1.0, 1.0, 1.0, 2.0],
+            "unit_price": [10.0, 5.0, 10.0, 5.0, 5.0, 10.0, 10.0, 5.0, 10.0],
+            "amount": [10.0, 10.0, 10.0, 15.0, -5.0, 10.0, 10.0, 5.0, 20.0],
+            "country": ["UK", "UK", "UK", "FR", "FR", "UK", "DE", "DE", "UK"],
+            "is_return": [False, False, False, False, True, False, False, False, False],
+        }
+    )
+    invoices = invoice_table(tx)
+    assert invoices.height == 8  # invoice 1's two lines are one row; the two id-less lines stay
+    start, end = dt.date(2024, 2, 1), dt.date(2024, 3, 31)
+    rfm = rfm_at_end(tx, end)
+    lines, summed = period_overview(tx, start, end, rfm), period_overview(invoices, start, end, rfm)
+    for a, b in zip(lines.kpis, summed.kpis, strict=True):
+        assert (a.key, a.value, a.previous) == pytest.approx((b.key, b.value, b.previous))
+    got = {k.key: k.value for k in summed.kpis}
+    assert got["orders"] == 5  # invoices 2, 3, 5 and the two lines without an id
+    assert got["revenue"] == 55.0
+    assert_frame_equal(lines.trend, summed.trend)
+    assert_frame_equal(lines.countries, summed.countries)
+    assert_frame_equal(lines.rfm, summed.rfm)

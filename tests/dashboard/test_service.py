@@ -81,6 +81,19 @@ def test_overview_and_date_range(service):
     overview = service.overview(BUNDLED_ID, dt.date(2011, 1, 1), dt.date(2011, 6, 30))
     assert [k.key for k in overview.kpis][:3] == ["customers", "active_customers", "revenue"]
     assert overview.trend.height == 6
+    # read from the log summed per invoice, as fast pages do: the same numbers as the log's lines
+    from polars.testing import assert_frame_equal
+
+    from analytics.kpis import period_overview
+
+    lines = period_overview(
+        service.transactions(BUNDLED_ID), dt.date(2011, 1, 1), dt.date(2011, 6, 30)
+    )
+    for a, b in zip(lines.kpis, overview.kpis, strict=True):
+        assert (a.value, a.previous) == pytest.approx((b.value, b.previous), rel=1e-12)
+    assert_frame_equal(lines.trend, overview.trend)
+    assert_frame_equal(lines.countries, overview.countries)
+    assert_frame_equal(lines.rfm, overview.rfm)
 
 
 def test_cache_keys_carry_the_code_version(service):
