@@ -459,7 +459,13 @@ def test_blend_is_purchase_probability_times_geometric_mean(synthetic):
     p_buy = 1 - models.churn_probability(frame)
     spend = models.spend_given_purchase(frame)
     bg = frame["bg_clv"].fill_null(0.0).to_numpy()
-    expected = p_buy * np.sqrt(spend * bg)
-    np.testing.assert_allclose(models.clv_blend(frame), expected)
+    raw = p_buy * np.sqrt(spend * bg)
+    scale = models.set_blend_scale(frame)
+    assert scale == pytest.approx(bg.sum() / raw.sum())
+    blend = models.clv_blend(frame)
+    np.testing.assert_allclose(blend, raw * scale)
+    assert blend.sum() == pytest.approx(bg.sum())  # the level is BG/NBD + Gamma-Gamma's total
     models.clv_choice = BLEND
-    np.testing.assert_allclose(models.predicted_clv(frame), expected)
+    np.testing.assert_allclose(models.predicted_clv(frame), raw * scale)
+    # one customer scored later keeps the population's scale
+    np.testing.assert_allclose(models.predicted_clv(frame[:1]), raw[:1] * scale)
