@@ -1174,8 +1174,13 @@ def predict(
     first = tx.get_column("invoice_date").min()
     span = (end - first).days
     step = (lambda i, text: progress(i, 5, text)) if progress else (lambda i, text: None)
-    days = purchase_days(tx, end)
-    features = with_last_year(with_derived(customer_features(tx, end)), tx, end, horizon_days)
+    snapshots = Snapshots(tx, horizon_days)  # customers' rows and their customer x day table
+    if end.time() == dt.time():  # tx ends before ``end``: every day in the table is before it
+        days = snapshots.daily.filter(pl.col("bought")).drop("bought")
+    else:
+        days = purchase_days(tx, end)
+    features = with_derived(customer_features(snapshots.tx, end))
+    features = with_last_year(features, tx, end, horizon_days, daily=snapshots.daily)
     features = with_activity(features, tx, end, days=days)
     if features.height < MIN_CUSTOMERS:
         raise InsufficientDataError(
@@ -1185,7 +1190,6 @@ def predict(
     forecast = btyd_forecast(tx, end, horizon_days, days=days)
     bgnbd = features.select("customer_id").join(forecast.table, on="customer_id", how="left")
     features = features.join(_btyd_columns(forecast.table), on="customer_id", how="left")
-    snapshots = Snapshots(tx, horizon_days)
     bt, note, models = None, "", None
     can_train = span >= horizon_days + MIN_HISTORY_DAYS
     run_backtest = can_train and evaluate and span >= 2 * horizon_days + MIN_HISTORY_DAYS
