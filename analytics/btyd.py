@@ -26,19 +26,46 @@ from analytics.errors import InsufficientDataError
 MIN_CUSTOMERS = 50
 
 
-def btyd_summary(tx: pl.DataFrame, cutoff: dt.datetime) -> pl.DataFrame:
-    """``customer_id, x, t_x, T, m`` from a cleaned log, using purchases strictly before ``cutoff``.
+def daily_activity(tx: pl.DataFrame) -> pl.DataFrame:
+    """``customer_id, day, spend, bought``: one row per customer and calendar day with any row
+    (net spend; ``bought`` when any row that day is a purchase), sorted by customer and day.
 
-    Purchases are counted per calendar day (several invoices on a day are one purchase), as in
-    the BG/NBD literature; returns are netted into the day's spend.
+    For a cutoff at midnight, :func:`purchase_days` is this table's bought days before the
+    cutoff's date, so callers that need many cutoffs of one log aggregate it once.
     """
-    days = (
+    return (
+        tx.filter(pl.col("customer_id").is_not_null())
+        .group_by("customer_id", pl.col("invoice_date").dt.date().alias("day"))
+        .agg(spend=pl.col("amount").sum(), bought=(~pl.col("is_return")).any())
+        .sort("customer_id", "day")
+    )
+
+
+def purchase_days(tx: pl.DataFrame, cutoff: dt.datetime) -> pl.DataFrame:
+    """``customer_id, day, spend``: each customer's purchase days strictly before ``cutoff``
+    (several invoices on a day are one purchase; returns are netted into the day's spend),
+    sorted by customer and day. Days with only returns are left out."""
+    return (
         tx.filter(pl.col("customer_id").is_not_null() & (pl.col("invoice_date") < cutoff))
         .group_by("customer_id", pl.col("invoice_date").dt.date().alias("day"))
         .agg(spend=pl.col("amount").sum(), bought=(~pl.col("is_return")).any())
         .filter(pl.col("bought"))
+        .drop("bought")
         .sort("customer_id", "day")
     )
+
+
+def btyd_summary(
+    tx: pl.DataFrame, cutoff: dt.datetime, *, days: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """``customer_id, x, t_x, T, m`` from a cleaned log, using purchases strictly before ``cutoff``.
+
+    Purchases are counted per calendar day (several invoices on a day are one purchase), as in
+    the BG/NBD literature; returns are netted into the day's spend. ``days`` may pass
+    :func:`purchase_days` of the same log and cutoff when the caller has it already.
+    """
+    if days is None:
+        days = purchase_days(tx, cutoff)
     cutoff_day = (
         cutoff.date() if cutoff.time() == dt.time() else cutoff.date() + dt.timedelta(days=1)
     )
@@ -148,8 +175,12 @@ class BetaGeo:
             grad = [-float(w @ g) for g in (grad_r, grad_alpha, grad_a, grad_b)]
             return -float(w @ (base + total)), np.array(grad)
 
+        # start near where fits on daily retail logs end (r 0.6, a 0.2, b 2.8) with alpha on the
+        # data's time scale: 19 evaluations instead of 31 from all-ones on the bundled data,
+        # to the same optimum
+        start = np.array([0.5, max(float(w @ T) / max(float(w @ x), 1.0) / 2, 1e-3), 0.5, 2.0])
         self.params_ = dict(
-            zip(("r", "alpha", "a", "b"), _fit(negative_ll, 4, self.penalizer), strict=True)
+            zip(("r", "alpha", "a", "b"), _fit(negative_ll, 4, self.penalizer, start), strict=True)
         )
         return self
 
@@ -214,6 +245,16 @@ class ParetoNBD:
         return alive, np.where(T > t_x, died, -np.inf)
 
     def fit(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> ParetoNBD:
+        """Maximum likelihood from a BG/NBD start: its purchase-rate prior (r, alpha) is the same
+        Gamma as Pareto/NBD's, and the lifetime prior starts at s = 1, beta = alpha.
+
+        The likelihood is flat along (s, beta) and its gradient is numerical; from the unit start
+        L-BFGS-B stopped early (on the bundled data 2011-09-11: 115 evaluations, 2.6 s, a
+        negative log-likelihood 9 units worse than from the BG/NBD start, found in 80
+        evaluations and 0.2 s, since the unit start's hypergeometric terms are slow).
+        """
+        bg = BetaGeo(self.penalizer).fit(x, t_x, T).params_
+        start = np.array([bg["r"], bg["alpha"], 1.0, bg["alpha"]])
         (x, t_x, T), w = _compress(x, t_x, T)
 
         def negative_ll(params):
@@ -232,7 +273,7 @@ class ParetoNBD:
         self.params_ = dict(
             zip(
                 ("r", "alpha", "s", "beta"),
-                _fit(negative_ll, 4, self.penalizer, jac=False),
+                _fit(negative_ll, 4, self.penalizer, start, jac=False),
                 strict=True,
             )
         )
@@ -316,19 +357,25 @@ class BtydForecast:
 
 
 def btyd_forecast(
-    tx: pl.DataFrame, cutoff: dt.datetime, horizon_days: int, *, penalizer: float = 0.001
+    tx: pl.DataFrame,
+    cutoff: dt.datetime,
+    horizon_days: int,
+    *,
+    penalizer: float = 0.001,
+    days: pl.DataFrame | None = None,
 ) -> BtydForecast:
     """Fit BG/NBD and Gamma-Gamma on purchases before ``cutoff``; predict the next ``horizon_days``.
 
     ``clv`` is expected purchases x expected spend per purchase (no discounting); ``p_churn`` the
-    probability of no purchase in the horizon.
+    probability of no purchase in the horizon. ``days``: :func:`purchase_days` of the same log
+    and cutoff, when the caller has it.
 
     Raises
     ------
     InsufficientDataError
         Fewer than 50 customers, or no repeat buyers.
     """
-    summary = btyd_summary(tx, cutoff)
+    summary = btyd_summary(tx, cutoff, days=days)
     if summary.height < MIN_CUSTOMERS:
         raise InsufficientDataError(
             f"Only {summary.height} customers bought before {cutoff:%Y-%m-%d}; predictions need at least {MIN_CUSTOMERS}."

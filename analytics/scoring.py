@@ -23,15 +23,15 @@ import polars as pl
 from sklearn.preprocessing import RobustScaler, StandardScaler
 
 from analytics.alive import AliveResult, churn_band
-from analytics.btyd import BtydForecast, btyd_summary
+from analytics.btyd import BtydForecast, btyd_summary, purchase_days
 from analytics.features import customer_features
 from analytics.predict import (
     BGNBD,
-    ONE_STAGE,
+    LIGHTGBM_CLV,
     QUADRANT_ACTIONS,
     QUADRANT_NAMES,
-    TWO_STAGE,
     Predictions,
+    with_activity,
     with_derived,
     with_last_year,
 )
@@ -99,8 +99,10 @@ def model_inputs(
 
     The BG/NBD and Gamma-Gamma columns come from ``forecast``'s fitted models (not refitted).
     """
+    days = purchase_days(tx, as_of)
     features = with_last_year(with_derived(customer_features(tx, as_of)), tx, as_of, horizon_days)
-    summary = btyd_summary(tx, as_of)
+    features = with_activity(features, tx, as_of, days=days)
+    summary = btyd_summary(tx, as_of, days=days)
     x, t_x, T, m = (summary.get_column(c).to_numpy() for c in ("x", "t_x", "T", "m"))
     purchases = forecast.bgnbd.expected_purchases(horizon_days, x, t_x, T)
     spend = forecast.gamma_gamma.expected_spend(x, m)
@@ -126,7 +128,7 @@ def score_predictions(
     note = None
     if models is not None:
         churn = models.churn_probability(inputs)
-        if models.clv_choice in (TWO_STAGE, ONE_STAGE):
+        if models.clv_choice in LIGHTGBM_CLV:
             clv = models.predicted_clv(inputs)
         elif models.clv_choice == BGNBD:
             clv = inputs.get_column("bg_clv").fill_null(0.0).to_numpy()

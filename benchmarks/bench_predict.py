@@ -3,11 +3,13 @@
 Usage: python benchmarks/bench_predict.py
 
 Prints, on the bundled data (UCI Online Retail, Dec 2010 - Dec 2011):
-- ``python -m analytics predict`` end to end from the CLI (a fresh process, imports included)
-  and ``predict()`` in process. Target (2-core machine, quiet): under 8 s.
+- ``python -m analytics predict`` end to end from the CLI (a fresh process, imports included):
+  wall time and CPU time (user + sys of the child, which a shared machine does not inflate as
+  much as wall time), and ``predict()`` in process. Target (2-core machine, quiet): under 8 s.
 - For three backtest cutoffs (holdouts 90, 120 and 150 days before the end, 90-day horizon):
   MAE, R², Spearman of every CLV model, and the chosen model's margin over BG/NBD + Gamma-Gamma.
-  Target: the chosen model beats BG/NBD + GG on all three metrics at every cutoff.
+  Target: the chosen model beats BG/NBD + GG on all three metrics at every cutoff, Spearman by
+  at least +0.01.
 - Out-of-time interval coverage: predictions as of 90 days before the end, with their
   80% ``clv_low, clv_high``, checked against what customers then spent. Target: within 5 points.
 - The same CLV comparison on a second log of a different kind: a generated log
@@ -21,6 +23,7 @@ Prints, on the bundled data (UCI Online Retail, Dec 2010 - Dec 2011):
 from __future__ import annotations
 
 import datetime as dt
+import resource
 import statistics
 import subprocess
 import sys
@@ -31,6 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 COLUMNS = ("mae", "r2", "spearman")
+SPEARMAN_MARGIN = 0.01
 
 
 def timed(fn):
@@ -64,10 +68,12 @@ def compare_cutoffs(name: str, tx, ends: list[dt.datetime], horizon: int = 90) -
         }
         wins = all(v > 0 for v in margins.values())
         all_win &= wins
+        clear = margins["Spearman"] >= SPEARMAN_MARGIN
         print(
             f"  -> chosen {bt.clv_winner}: MAE {margins['MAE']:+.1%} lower, R2 {margins['R2']:+.3f}, "
             f"Spearman {margins['Spearman']:+.3f} vs BG/NBD + GG -> {'beats' if wins else 'does NOT beat'} "
-            f"it on all three; interval coverage {bt.intervals.coverage:.1%} "
+            f"it on all three; Spearman margin {'>=' if clear else '<'} +{SPEARMAN_MARGIN}; "
+            f"interval coverage {bt.intervals.coverage:.1%} "
             f"(nominal {bt.intervals.level:.0%}); {seconds:.1f} s"
         )
     print(
@@ -102,6 +108,13 @@ def out_of_time_coverage(tx, end: dt.datetime, horizon: int = 90) -> None:
         f"{table.height:,} customers' next-{horizon}-day spend fell inside "
         f"(target {level:.0%} ± 5 points)"
     )
+    above = (table["actual"] > table["clv_high"]).mean()
+    below = (table["actual"] < table["clv_low"]).mean()
+    print(
+        f"  misses: {above:.1%} spent above their interval, {below:.1%} below; the point forecast's "
+        f"total was {table['predicted_clv'].sum():,.0f} against {table['actual'].sum():,.0f} spent "
+        f"({table['predicted_clv'].sum() / table['actual'].sum() - 1:+.0%})"
+    )
 
 
 def main() -> None:
@@ -117,13 +130,19 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         cli = [sys.executable, "-m", "analytics", "predict", "--output", f"{tmp}/p.csv"]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         _, t_cli = timed(lambda: subprocess.run(cli, cwd=ROOT, check=True, capture_output=True))
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu_cli = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     tx = open_dataset().transactions
     end = default_as_of(tx)
     result, t_predict = timed(lambda: predict(tx, horizon_days=90))
     print(f"Churn and CLV on the bundled data ({result.table.height:,} customers scored)")
     print(
         f"  python -m analytics predict (fresh process, backtest + training + scoring)  {t_cli:6.2f} s   target < 8 s"
+    )
+    print(
+        f"  the same, CPU time (user + sys; 2 threads can overlap)                       {cpu_cli:6.2f} s"
     )
     print(
         f"  predict() in process, with TreeSHAP summaries                               {t_predict:6.2f} s"

@@ -209,6 +209,7 @@ clientside_callback(
 
 
 CLV_MODEL_COLORS = {
+    "Two-stage x BG/NBD blend": "#16a085",
     "Two-stage LightGBM": "#2c3e50",
     "One-stage LightGBM": "#3498db",
     "BG/NBD + Gamma-Gamma": "#e67e22",

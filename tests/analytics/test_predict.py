@@ -4,10 +4,13 @@ import numpy as np
 import polars as pl
 import pytest
 
+from analytics.btyd import daily_activity
 from analytics.cleaning import clean_transactions
 from analytics.errors import InsufficientDataError, ParameterError
 from analytics.io import to_canonical
 from analytics.predict import (
+    ACTIVITY,
+    BLEND,
     CLV_CANDIDATES,
     PREVIOUS,
     Snapshots,
@@ -25,6 +28,7 @@ from analytics.predict import (
     quadrant_summary,
     revenue_at_risk,
     training_cutoffs,
+    with_activity,
     with_last_year,
 )
 from analytics.synthetic import synthetic_log
@@ -399,3 +403,69 @@ def test_last_year_window_by_hand():
     # a horizon longer than a year stops at the cutoff
     long = with_last_year(features, tx, dt.datetime(2011, 2, 1), 400).sort("customer_id")
     assert long["spend_last_year_window"].to_list() == [149.0, 30.0]
+
+
+def test_activity_features_by_hand():
+    """Purchase-day rhythm as of 2011-03-01: A bought on Jan 1, Jan 11, Jan 31 (gaps 10 and 20
+    days), returned on Feb 20 (not a purchase day); B bought once; C only after the cutoff."""
+    tx = toy_log(
+        [
+            ("A", "1", "2011-01-01 10:00", "P", 1, 10.0),
+            ("A", "2", "2011-01-11 10:00", "P", 1, 20.0),
+            ("A", "3", "2011-01-11 15:00", "Q", 1, 5.0),  # same day: one purchase day
+            ("A", "4", "2011-01-31 10:00", "P", 1, 40.0),
+            ("A", "C5", "2011-02-20 10:00", "P", -1, 10.0),
+            ("B", "6", "2010-10-01 10:00", "P", 1, 30.0),
+            ("C", "7", "2011-03-05 10:00", "P", 1, 30.0),  # after the cutoff: never read
+        ]
+    )
+    features = pl.DataFrame({"customer_id": ["A", "B", "C"]})
+    out = with_activity(features, tx, dt.datetime(2011, 3, 1)).sort("customer_id")
+    assert set(ACTIVITY) <= set(out.columns)
+    row = {c: out[c].to_list() for c in ACTIVITY}
+    assert row["purchase_days_30"] == [1.0, 0.0, 0.0]  # Jan 31 is within 30 days of Mar 1
+    assert row["purchase_days_90"] == [3.0, 0.0, 0.0]
+    assert row["purchase_days_prev_90"] == [0.0, 1.0, 0.0]  # Oct 1 is 151 days before
+    assert row["spend_prev_90"] == [0.0, 30.0, 0.0]
+    assert row["gap_mean"] == [15.0, -1.0, -1.0]
+    assert row["gap_cv"][0] == pytest.approx(np.std([10, 20], ddof=1) / 15)
+    assert row["gap_cv"][1:] == [-1.0, -1.0]
+    assert row["overdue"] == [29 / 15, -1.0, -1.0]  # 29 days since Jan 31 over a 15-day pace
+
+
+def test_daily_table_gives_the_same_snapshot(synthetic):
+    """Snapshots aggregate the log per customer-day once; their frames equal the row-level ones."""
+    cutoff = dt.datetime(2023, 6, 1)
+    shared = Snapshots(synthetic, 90).at(cutoff)
+    direct = label_frame(synthetic, cutoff, 90)
+    assert shared.columns == direct.columns
+    for column in direct.columns:
+        if direct[column].dtype.is_float():
+            np.testing.assert_allclose(shared[column].to_numpy(), direct[column].to_numpy())
+        else:
+            assert shared[column].equals(direct[column])
+    # not at midnight: the row-level path is used, still nothing at or after the cutoff is read
+    odd = label_frame(
+        synthetic, cutoff + dt.timedelta(hours=12), 90, daily=daily_activity(synthetic)
+    )
+    assert odd.height >= direct.height
+
+
+def test_blend_is_purchase_probability_times_geometric_mean(synthetic):
+    end = dt.datetime(2023, 12, 1)
+    tx = synthetic.filter(pl.col("invoice_date") < end)
+    models = fit_models(tx, end, 90)
+    frame = Snapshots(tx, 90).at(end - dt.timedelta(days=90))
+    p_buy = 1 - models.churn_probability(frame)
+    spend = models.spend_given_purchase(frame)
+    bg = frame["bg_clv"].fill_null(0.0).to_numpy()
+    raw = p_buy * np.sqrt(spend * bg)
+    scale = models.set_blend_scale(frame)
+    assert scale == pytest.approx(bg.sum() / raw.sum())
+    blend = models.clv_blend(frame)
+    np.testing.assert_allclose(blend, raw * scale)
+    assert blend.sum() == pytest.approx(bg.sum())  # the level is BG/NBD + Gamma-Gamma's total
+    models.clv_choice = BLEND
+    np.testing.assert_allclose(models.predicted_clv(frame), raw * scale)
+    # one customer scored later keeps the population's scale
+    np.testing.assert_allclose(models.predicted_clv(frame[:1]), raw[:1] * scale)

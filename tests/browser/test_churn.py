@@ -74,7 +74,7 @@ def test_chu001_training_shows_metrics_against_baselines(dash_duo, app):
     assert [
         m.startswith(name) for m, name in zip(models, ("LightGBM", "Recency baseline"), strict=True)
     ] == [True, True]
-    assert table_rows(dash_duo.driver, "churn-clv-table") == 5  # five CLV models
+    assert table_rows(dash_duo.driver, "churn-clv-table") == 6  # five CLV models + previous window
     assert any("✓ chosen" in m for m in column_values(dash_duo.driver, "churn-clv-table", "model"))
     assert (
         "held-out backtest customers fell inside" in dash_duo.find_element("#churn-clv-rule").text
