@@ -514,6 +514,8 @@ def run_pipeline(
     import json
     import time
 
+    from threadpoolctl import threadpool_limits
+
     from analytics.baskets import baskets_from_transactions, mine_rules, rules_csv_frame
     from analytics.datasets import open_dataset
     from analytics.export import write_csv
@@ -573,10 +575,14 @@ def run_pipeline(
     lap("features and RFM")
 
     sweep = None
-    if k == "auto":
-        sweep = sweep_k(features)
-        k = sweep.recommended_k
-    segmentation = segment_report(features, SegmentParams(k=k))  # as `segment` and the app do
+    # A few thousand customers cluster faster on one thread than on several: with every core
+    # busy, OpenMP's threads wait for each other (the k sweep took 75 s on a loaded 2-core
+    # machine, 9.8 s on one thread, 1.3 CPU-s instead of 7.5; same labels, tests/golden).
+    with threadpool_limits(1):
+        if k == "auto":
+            sweep = sweep_k(features)
+            k = sweep.recommended_k
+        segmentation = segment_report(features, SegmentParams(k=k))  # as `segment` and the app do
     profile = segmentation.profile
     write(segmentation.assignments, "segments.parquet")
     write(profile.table, "segment_profiles.parquet")

@@ -27,6 +27,8 @@ FEATURES: dict[str, str] = {
 PRODUCT_FEATURES = ("distinct_products",)
 RECENT_WINDOW_DAYS = 90
 _DAY_US = 86_400 * 1_000_000
+#: Amounts are summed as decimals with 9 places (exact and independent of the order of addition).
+_EXACT = pl.Decimal(38, 9)
 
 
 def default_as_of(transactions: pl.DataFrame) -> dt.datetime:
@@ -86,33 +88,97 @@ def customer_features(
         When no customer bought anything before ``as_of``.
     """
     cutoff = as_of_datetime(as_of, transactions)
-    recent_from = cutoff - dt.timedelta(days=RECENT_WINDOW_DAYS)
-    has_orders = transactions.get_column("invoice_id").is_not_null().any()
-    order_key = pl.col("invoice_id") if has_orders else pl.col("_row")
-    frame = transactions.lazy()
-    if not has_orders:
-        frame = frame.with_row_index("_row")
-    purchase = ~pl.col("is_return")
-    bought = pl.col("amount").filter(purchase)
-    days = lambda expr: expr.dt.total_microseconds() / _DAY_US  # noqa: E731
-    features = (
-        frame.filter(pl.col("customer_id").is_not_null() & (pl.col("invoice_date") < cutoff))
+    has_orders, has_products, first = transactions.select(
+        pl.col("invoice_id").is_not_null().any(),
+        pl.col("product_id").is_not_null().any(),
+        pl.col("invoice_date").min(),
+    ).row(0)
+    countries = transactions.get_column("country").drop_nulls().unique().sort()
+    codes = pl.int_range(countries.len(), dtype=pl.UInt32, eager=True)
+    rows = transactions.lazy().filter(
+        pl.col("customer_id").is_not_null() & (pl.col("invoice_date") < cutoff)
+    )
+    per_customer = _per_customer(rows, cutoff, has_orders, countries, codes).collect()
+    # the most frequent country, ties broken alphabetically; most customers have one, so the
+    # count runs only for those with several
+    several = per_customer.filter(pl.col("_country_low") != pl.col("_country_high"))
+    modes = (
+        rows.filter(pl.col("customer_id").is_in(several.get_column("customer_id").implode()))
         .group_by("customer_id")
+        .agg(_mode=pl.col("country").drop_nulls().mode().sort().first())
+        .collect()
+    )
+    features = _finish(per_customer, modes, cutoff, has_products, countries, codes)
+    if features.height == 0:
+        since = f"the data's first purchase is {first:%Y-%m-%d}" if first else "the log is empty"
+        when = f"before {cutoff:%Y-%m-%d}" if cutoff is not None else "in this log"
+        raise InsufficientDataError(
+            f"No customer bought anything {when}. Choose a later date ({since})."
+        )
+    return features
+
+
+def _per_customer(
+    rows: pl.LazyFrame,
+    cutoff: dt.datetime,
+    has_orders: bool,
+    countries: pl.Series,
+    codes: pl.Series,
+) -> pl.LazyFrame:
+    """One group-by per customer computing every feature's ingredients.
+
+    Purchases-only figures aggregate values masked to null outside purchases (polars aggregates
+    those without per-group work); countries are grouped as their position in the sorted list of
+    the log's countries (cheaper than comparing text).
+    """
+    recent_from = cutoff - dt.timedelta(days=RECENT_WINDOW_DAYS)
+    order_key = pl.col("invoice_id") if has_orders else pl.col("_row")
+    if not has_orders:
+        rows = rows.with_row_index("_row")
+    purchase = ~pl.col("is_return")
+    on_purchase = lambda expr: pl.when(purchase).then(expr)  # noqa: E731
+    # Sums are exact decimal sums (of amounts to 1e-9): polars adds floats per group in an order
+    # that changes from run to run in its fast group-by, and features must be reproducible.
+    exact = lambda expr: expr.cast(_EXACT).sum()  # noqa: E731
+    amount = pl.col("amount")
+    country = pl.col("country").replace_strict(countries, codes, default=None)
+    return (
+        rows.group_by("customer_id")
         .agg(
-            first_purchase=pl.col("invoice_date").filter(purchase).min(),
-            last_purchase=pl.col("invoice_date").filter(purchase).max(),
+            first_purchase=on_purchase(pl.col("invoice_date")).min(),
+            last_purchase=on_purchase(pl.col("invoice_date")).max(),
             frequency=order_key.filter(purchase).n_unique().cast(pl.Int64),
-            monetary=pl.col("amount").sum(),
-            gross=bought.sum(),
-            returned=0.0 - pl.col("amount").filter(~purchase).sum(),
-            recent=pl.col("amount")
-            .filter(purchase & (pl.col("invoice_date") >= recent_from))
-            .sum(),
+            _gross=exact(on_purchase(amount)),
+            _returns=exact(pl.when(~purchase).then(amount)),
+            _recent=exact(pl.when(purchase & (pl.col("invoice_date") >= recent_from)).then(amount)),
             distinct_products=pl.col("product_id").filter(purchase).drop_nulls().n_unique(),
-            country=pl.col("country").drop_nulls().mode().sort().first(),
+            _country_low=country.min(),
+            _country_high=country.max(),
         )
         .filter(pl.col("frequency") > 0)
+    )
+
+
+def _finish(
+    per_customer: pl.DataFrame,
+    modes: pl.DataFrame,
+    cutoff: dt.datetime,
+    has_products: bool,
+    countries: pl.Series,
+    codes: pl.Series,
+) -> pl.DataFrame:
+    days = lambda expr: expr.dt.total_microseconds() / _DAY_US  # noqa: E731
+    return (
+        per_customer.lazy()
+        .join(modes.lazy(), on="customer_id", how="left")
         .with_columns(
+            monetary=(pl.col("_gross") + pl.col("_returns")).cast(pl.Float64),
+            gross=pl.col("_gross").cast(pl.Float64),
+            returned=(-pl.col("_returns")).cast(pl.Float64),
+            recent=pl.col("_recent").cast(pl.Float64),
+            country=pl.coalesce(
+                "_mode", pl.col("_country_low").replace_strict(codes, countries, default=None)
+            ),
             recency_days=days(pl.lit(cutoff) - pl.col("last_purchase")),
             tenure_days=days(pl.lit(cutoff) - pl.col("first_purchase")),
         )
@@ -129,28 +195,14 @@ def customer_features(
             recent_spend_share=pl.when(pl.col("gross") > 0)
             .then(pl.col("recent") / pl.col("gross"))
             .otherwise(0.0),
-            distinct_products=pl.when(
-                pl.lit(transactions.get_column("product_id").is_not_null().any())
-            ).then(pl.col("distinct_products").cast(pl.Int64)),
+            distinct_products=pl.when(pl.lit(has_products)).then(
+                pl.col("distinct_products").cast(pl.Int64)
+            ),
         )
-        .select(
-            "customer_id",
-            *FEATURES,
-            "first_purchase",
-            "last_purchase",
-            "country",
-        )
+        .select("customer_id", *FEATURES, "first_purchase", "last_purchase", "country")
         .sort("customer_id")
         .collect()
     )
-    if features.height == 0:
-        first = transactions.get_column("invoice_date").min()
-        since = f"the data's first purchase is {first:%Y-%m-%d}" if first else "the log is empty"
-        when = f"before {cutoff:%Y-%m-%d}" if cutoff is not None else "in this log"
-        raise InsufficientDataError(
-            f"No customer bought anything {when}. Choose a later date ({since})."
-        )
-    return features
 
 
 def numeric_feature_names(features: pl.DataFrame) -> list[str]:

@@ -30,9 +30,12 @@ EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
 ENCODINGS = ("utf-8-sig", "cp1252", "latin-1")
 #: Peak memory per row of loading, cleaning and describing a log (setting). Measured with
-#: ``benchmarks/bench_pipeline.py``: 4.1 GB for the synthetic 10.2M-row log (~420 bytes a row),
-#: rounded up for margin.
-PEAK_BYTES_PER_ROW = 500
+#: ``benchmarks/bench_pipeline.py`` (row 2, peak VmHWM of the child / rows read) on the synthetic
+#: 10.2M-row / 996k-customer log after the one-pass cleaning: 2.80 GB, 295 bytes a row
+#: (2026-11-22; it was ~420 before). Peaks come from the load plus the cleaned copy, then from the
+#: per-customer distinct counts of orders and products (~0.6 GB each at 10M rows). Rounded up
+#: ~8% for margin: a 50M-row log needs about 14.9 GB.
+PEAK_BYTES_PER_ROW = 320
 
 
 @dataclass(frozen=True)

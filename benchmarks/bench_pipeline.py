@@ -1,17 +1,25 @@
 """Issue 12's table: each heavy job next to its floor or peer, measured in the same run.
 
-Usage: python benchmarks/bench_pipeline.py [--repeat N] [--customers N] [--skip-large]
-       [--skip-cli] [--skip-predict] [--mlxtend]
+Usage: python benchmarks/bench_pipeline.py [--quick] [--repeat N] [--customers N] [--skip-large]
+       [--skip-cli] [--skip-predict] [--mlxtend] [--huge-parts N]
+
+``--quick`` skips the 50M-row case (row 2b), which writes a ~0.9 GB Parquet file first and needs
+~15 GB of memory or is refused by the memory guard.
 
 Every case runs in a fresh child process and reports its own peak memory (ru_maxrss), so one
 case's memory never counts against another. Times are the best of ``--repeat`` runs (the machine
-is shared: the best run is the least disturbed one). Prints figures; asserts nothing.
+is shared: the best run is the least disturbed one), printed as wall seconds and CPU seconds (user
++ sys of the child, every thread): on a loaded machine the wall time stretches, the CPU time
+mostly does not. Prints figures; asserts nothing.
 
 Rows:
 1. customer features on the bundled data vs a bare polars group-by over the same cleaned log;
 2. the synthetic log (10.2M rows / ~1M customers at the default size) end to end (load, clean,
    features) vs a bare polars pass (scan Parquet, one group-by per customer) and the in-memory size
-   of the raw Parquet;
+   of the raw Parquet; its peak memory per row is what ``PEAK_BYTES_PER_ROW`` in
+   ``analytics/io.py`` is set from;
+2b. (not with ``--quick``) a 50M-row log (``--huge-parts`` synthetic logs of ``--customers``) through
+   ``open_dataset`` and the features: its time and peak, or the guard's refusal naming the memory;
 3. itemsets + rules (confidence 0.3) on the bundled baskets at support 1% and 0.5% vs Borgelt's
    FP-Growth (pyfim) alone finding the same itemsets and its own one-consequent rules
    (``--mlxtend`` adds the mlxtend 0.25 pipeline the app used before);
@@ -23,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -43,6 +52,12 @@ def peak_mb() -> float:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def cpu_seconds() -> float:
+    """CPU seconds (user + sys, every thread) this process has used so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def best(fn, repeat: int) -> tuple[object, float]:
@@ -90,14 +105,15 @@ def case_large(path: str) -> dict:
     from analytics.features import customer_features
     from analytics.io import load_transactions
 
-    start = time.perf_counter()
+    cpu0, start = cpu_seconds(), time.perf_counter()
     log = load_transactions(path)
-    t_load = time.perf_counter() - start
+    t_load, c_load = time.perf_counter() - start, cpu_seconds() - cpu0
     tx, report = clean_transactions(log.transactions)
-    log = None
+    log = None  # as open_dataset: the uncleaned rows are not kept
     t_clean = time.perf_counter() - start - t_load
+    c_clean = cpu_seconds() - cpu0 - c_load
     features = customer_features(tx)
-    total = time.perf_counter() - start
+    total, cpu = time.perf_counter() - start, cpu_seconds() - cpu0
     return {
         "rows": report.rows_in,
         "customers": features.height,
@@ -105,14 +121,21 @@ def case_large(path: str) -> dict:
         "clean": t_clean,
         "features": total - t_load - t_clean,
         "total": total,
+        "cpu_load": c_load,
+        "cpu_clean": c_clean,
+        "cpu_features": cpu - c_load - c_clean,
+        "cpu": cpu,
         "peak_mb": peak_mb(),
+        "bytes_per_row": peak_mb() * 2**20 / report.rows_in,
     }
 
 
 def case_large_floor(path: str) -> dict:
+    """The floor: one bare polars pass over the same file (scan, the amount, one group-by per
+    customer with the first/last date, orders and spend), nothing checked or cleaned."""
     import polars as pl
 
-    start = time.perf_counter()
+    cpu0, start = cpu_seconds(), time.perf_counter()
     out = (
         pl.scan_parquet(path)
         .filter(pl.col("customer_id").is_not_null())
@@ -125,13 +148,38 @@ def case_large_floor(path: str) -> dict:
         )
         .collect()
     )
-    total = time.perf_counter() - start
+    total, cpu = time.perf_counter() - start, cpu_seconds() - cpu0
+    peak = peak_mb()
     raw = pl.read_parquet(path)
     return {
         "customers": out.height,
         "total": total,
-        "peak_mb": peak_mb(),
+        "cpu": cpu,
+        "peak_mb": peak,
         "raw_mb": raw.estimated_size() / 2**20,
+    }
+
+
+def case_huge(path: str) -> dict:
+    """The 50M-row log through ``open_dataset`` and the features: either it fits, or the guard
+    refuses it before reading with its message (printed as it is)."""
+    from analytics.errors import DataError
+
+    cpu0, start = cpu_seconds(), time.perf_counter()
+    try:
+        from analytics.datasets import open_dataset
+        from analytics.features import customer_features
+
+        dataset = open_dataset(path)
+        features = customer_features(dataset.transactions)
+    except DataError as exc:
+        return {"refused": str(exc), "total": time.perf_counter() - start, "peak_mb": peak_mb()}
+    return {
+        "rows": dataset.report.rows_in,
+        "customers": features.height,
+        "total": time.perf_counter() - start,
+        "cpu": cpu_seconds() - cpu0,
+        "peak_mb": peak_mb(),
     }
 
 
@@ -184,22 +232,46 @@ def case_baskets(support: float, repeat: int, with_mlxtend: bool) -> dict:
     return out
 
 
+def make_huge(parts: int, customers: int, path: str) -> dict:
+    """``parts`` synthetic logs of ``customers`` each, written one after the other into one
+    Parquet file (ids made distinct per part), so this process never holds the whole log."""
+    import polars as pl
+    import pyarrow.parquet as pq
+
+    from analytics.synthetic import synthetic_log
+
+    writer, rows = None, 0
+    for part in range(parts):
+        frame = synthetic_log(customers, seed=1 + part)[0].with_columns(
+            customer_id=pl.lit(f"{part}-") + pl.col("customer_id"),
+            invoice_id=pl.col("invoice_id") + pl.lit(f"-{part}"),
+        )
+        table = frame.to_arrow()
+        writer = writer or pq.ParquetWriter(path, table.schema)
+        writer.write_table(table)
+        rows += frame.height
+        del frame, table
+    writer.close()
+    return {"rows": rows}
+
+
 def child(*args: str) -> dict:
     command = [sys.executable, __file__, "--case", *args]
     out = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
-def timed_command(argv: list[str], repeat: int) -> tuple[float, float]:
-    """Best wall time of a command, and the peak memory of its largest run (ru_maxrss of
-    children, measured in a wrapper so nothing else counts)."""
+def timed_command(argv: list[str], repeat: int) -> tuple[float, float, float]:
+    """Best wall time of a command, the peak memory of its largest run (ru_maxrss of
+    children, measured in a wrapper so nothing else counts) and the CPU seconds (user + sys) of
+    the best run."""
     wrapper = (
         "import resource, subprocess, sys, time, json; s = time.perf_counter(); "
         "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); "
-        "print(json.dumps([time.perf_counter() - s, "
-        "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024]))"
+        "u = resource.getrusage(resource.RUSAGE_CHILDREN); "
+        "print(json.dumps([time.perf_counter() - s, u.ru_maxrss / 1024, u.ru_utime + u.ru_stime]))"
     )
-    times, peaks = [], []
+    times, peaks, cpus = [], [], []
     for _ in range(repeat):
         out = subprocess.run(
             [sys.executable, "-c", wrapper, *argv],
@@ -208,10 +280,12 @@ def timed_command(argv: list[str], repeat: int) -> tuple[float, float]:
             text=True,
             cwd=ROOT,
         ).stdout
-        seconds, peak = json.loads(out.strip().splitlines()[-1])
+        seconds, peak, cpu = json.loads(out.strip().splitlines()[-1])
         times.append(seconds)
         peaks.append(peak)
-    return min(times), max(peaks)
+        cpus.append(cpu)
+    fastest = times.index(min(times))
+    return times[fastest], max(peaks), cpus[fastest]
 
 
 def row(work: str, ours: str, floor: str, ratio: str = "") -> None:
@@ -219,7 +293,12 @@ def row(work: str, ours: str, floor: str, ratio: str = "") -> None:
 
 
 def main(args: argparse.Namespace) -> None:
-    print(f"best of {args.repeat}; each case in a fresh process\n")
+    load = os.getloadavg()
+    print(
+        f"best of {args.repeat}; each case in a fresh process; wall seconds and CPU seconds "
+        f"(user + sys of the child, all threads); load average at start {load[0]:.1f} "
+        f"({os.cpu_count()} CPUs)\n"
+    )
     print("| work | Segmenta | floor / peer, same run | ratio |")
     print("| --- | --- | --- | --- |")
     f = child("features", str(args.repeat))
@@ -237,14 +316,32 @@ def main(args: argparse.Namespace) -> None:
             floors = [child("large-floor", str(path)) for _ in range(args.repeat)]
         big = min(runs, key=lambda r: r["total"])
         bare = min(floors, key=lambda r: r["total"])
+        work = big["clean"] + big["features"]
+        work_cpu = big["cpu_clean"] + big["cpu_features"]
         row(
             f"synthetic {big['rows'] / 1e6:.1f}M rows / {big['customers']:,} customers, end to end "
-            f"(load {big['load']:.1f} s, clean {big['clean']:.1f} s, features {big['features']:.1f} s)",
-            f"{big['total']:.1f} s, peak {max(r['peak_mb'] for r in runs) / 1024:.2f} GB",
-            f"bare polars pass {bare['total']:.1f} s, peak {bare['peak_mb'] / 1024:.2f} GB; "
-            f"raw Parquet in memory {bare['raw_mb'] / 1024:.2f} GB",
-            f"{big['total'] / bare['total']:.1f}x time",
+            f"(load {big['load']:.1f} s / {big['cpu_load']:.1f} CPU-s, clean {big['clean']:.1f} / "
+            f"{big['cpu_clean']:.1f}, features {big['features']:.1f} / {big['cpu_features']:.1f})",
+            f"{big['total']:.1f} s ({big['cpu']:.1f} CPU-s), peak "
+            f"{max(r['peak_mb'] for r in runs) / 1024:.2f} GB "
+            f"({big['bytes_per_row']:.0f} bytes a row)",
+            f"bare polars pass {bare['total']:.1f} s ({bare['cpu']:.1f} CPU-s), peak "
+            f"{bare['peak_mb'] / 1024:.2f} GB; raw Parquet in memory {bare['raw_mb'] / 1024:.2f} GB",
+            f"clean + features {work / bare['total']:.1f}x wall, {work_cpu / bare['cpu']:.1f}x CPU",
         )
+    if not args.quick and not args.skip_large:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "synthetic50.parquet"
+            made = child("make-huge", str(args.huge_parts), str(args.customers), str(path))
+            huge = child("huge", str(path))
+        if "refused" in huge:
+            ours = f"refused before reading in {huge['total']:.1f} s: {huge['refused']}"
+        else:
+            ours = (
+                f"{huge['total']:.1f} s ({huge['cpu']:.1f} CPU-s), peak "
+                f"{huge['peak_mb'] / 1024:.2f} GB, {huge['customers']:,} customers"
+            )
+        row(f"synthetic {made['rows'] / 1e6:.1f}M rows: open_dataset + features", ours, "—")
     for support in (0.01, 0.005):
         b = child("baskets", str(support), str(args.repeat), "1" if args.mlxtend else "0")
         before = (
@@ -262,11 +359,11 @@ def main(args: argparse.Namespace) -> None:
         )
     if not args.skip_cli:
         with tempfile.TemporaryDirectory() as tmp:
-            run_time, run_peak = timed_command(
+            run_time, run_peak, run_cpu = timed_command(
                 [sys.executable, "-m", "analytics", "run", "--output", str(Path(tmp) / "all")],
                 args.repeat,
             )
-            singles = 0.0
+            singles = singles_cpu = 0.0
             for argv in (
                 ["clean", "--output", f"{tmp}/c.parquet"],
                 ["features", "--output", f"{tmp}/f.parquet"],
@@ -274,16 +371,18 @@ def main(args: argparse.Namespace) -> None:
                 ["predict", "--evaluate", "--output", f"{tmp}/p.parquet"],
                 ["rules", "--output", f"{tmp}/r.csv"],
             ):
-                singles += timed_command([sys.executable, "-m", "analytics", *argv], 1)[0]
+                seconds, _, cpu = timed_command([sys.executable, "-m", "analytics", *argv], 1)
+                singles += seconds
+                singles_cpu += cpu
         row(
             "whole job from the CLI, bundled (`python -m analytics run`)",
-            f"{run_time:.1f} s, peak {run_peak / 1024:.2f} GB",
-            f"the five single commands {singles:.1f} s",
+            f"{run_time:.1f} s ({run_cpu:.1f} CPU-s), peak {run_peak / 1024:.2f} GB",
+            f"the five single commands {singles:.1f} s ({singles_cpu:.1f} CPU-s)",
             f"{run_time / singles:.2f}x",
         )
     if not args.skip_predict:
         with tempfile.TemporaryDirectory() as tmp:
-            seconds, peak = timed_command(
+            seconds, peak, cpu = timed_command(
                 [
                     sys.executable,
                     "-m",
@@ -295,7 +394,11 @@ def main(args: argparse.Namespace) -> None:
                 ],
                 args.repeat,
             )
-        row("predict --evaluate, bundled (CLI, incl. start-up)", f"{seconds:.1f} s", "—")
+        row(
+            "predict --evaluate, bundled (CLI, incl. start-up)",
+            f"{seconds:.1f} s ({cpu:.1f} CPU-s), peak {peak / 1024:.2f} GB",
+            "—",
+        )
     print(
         "\nTargets: features within ~2x the bare group-by; synthetic 10.2M rows under 12 s within "
         "2.5 GB and clean + features within 3x the bare pass; mining within 2x pyfim; whole job "
@@ -315,6 +418,10 @@ if __name__ == "__main__":
 
             synthetic_log(int(rest[0]), seed=1)[0].write_parquet(rest[1])
             result = {}
+        elif name == "make-huge":
+            result = make_huge(int(rest[0]), int(rest[1]), rest[2])
+        elif name == "huge":
+            result = case_huge(rest[0])
         elif name == "large-floor":
             result = case_large_floor(rest[0])
         else:
@@ -325,6 +432,10 @@ if __name__ == "__main__":
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--skip-large", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="skip the 50M-row case")
+    parser.add_argument(
+        "--huge-parts", type=int, default=5, help="the 50M-row log is this many synthetic logs"
+    )
     parser.add_argument("--skip-cli", action="store_true")
     parser.add_argument("--skip-predict", action="store_true")
     parser.add_argument("--mlxtend", action="store_true", help="also time the mlxtend pipeline")
