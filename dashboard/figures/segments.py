@@ -51,8 +51,22 @@ def legend_under_axis_title(fig: go.Figure, plot_height: int, items: int) -> go.
     return fig
 
 
-def _hover(currency: str) -> str:
-    """Hover of a customer point: id as ``text``, recency/orders/spend as numeric ``customdata``."""
+#: What a point's hover shows beside its id, when the features have it (a log's customers).
+HOVER_KEY = ("recency_days", "frequency", "monetary")
+
+
+def _hover_key(features: pl.DataFrame, rows: np.ndarray) -> np.ndarray | None:
+    """Recency, orders and spend of the shown customers; None for a customer table (none)."""
+    if not all(c in features.columns for c in HOVER_KEY):
+        return None
+    return features.select(*HOVER_KEY).to_numpy()[rows]
+
+
+def _hover(currency: str, key: np.ndarray | None = ()) -> str:
+    """Hover of a customer point: id as ``text``, recency/orders/spend as numeric ``customdata``
+    (only the id and segment for a customer table, ``key`` None)."""
+    if key is None:
+        return "Customer %{text}<br>%{fullData.name}<extra></extra>"
     return (
         "Customer %{text}<br>%{fullData.name}<br>Last purchase %{customdata[0]:.0f} days ago"
         f"<br>%{{customdata[1]:,.0f}} orders, {currency}%{{customdata[2]:,.0f}} net<extra></extra>"
@@ -70,7 +84,7 @@ def _strip_figure(result, features: pl.DataFrame, currency: str) -> tuple[go.Fig
     labels = assign.get_column("segment").to_numpy()[rows]
     names = assign.get_column("segment_name").to_numpy()[rows]
     ids = assign.get_column("customer_id").to_numpy()[rows]
-    key = features.select("recency_days", "frequency", "monetary").to_numpy()[rows]
+    key = _hover_key(features, rows)
     jitter = np.random.default_rng(0).uniform(-0.3, 0.3, size=len(rows))
     segments = sorted(set(labels.tolist()))
     fig = go.Figure()
@@ -83,8 +97,8 @@ def _strip_figure(result, features: pl.DataFrame, currency: str) -> tuple[go.Fig
                 mode="markers",
                 name=str(names[mask][0]),
                 text=ids[mask].tolist(),
-                customdata=key[mask].astype(np.float32),
-                hovertemplate=_hover(currency),
+                customdata=None if key is None else key[mask].astype(np.float32),
+                hovertemplate=_hover(currency, key),
                 marker={"size": 5, "color": segment_color(int(segment)), "opacity": 0.6},
             )
         )
@@ -127,7 +141,7 @@ def pca_figure(
     labels = assign.get_column("segment").to_numpy()[rows]
     names = assign.get_column("segment_name").to_numpy()[rows]
     ids = assign.get_column("customer_id").to_numpy()[rows]
-    key = features.select("recency_days", "frequency", "monetary").to_numpy()[rows]
+    key = _hover_key(features, rows)
     axis_titles = []
     for i in range(dims):
         top = sorted(
@@ -138,7 +152,7 @@ def pca_figure(
         axis_titles.append((f"PC{i + 1} ({result.explained_variance[i]:.0%})", drivers))
     fig = go.Figure()
     # Numbers travel as typed arrays (compact); the id as text; the segment name is the trace's.
-    hover = _hover(currency)
+    hover = _hover(currency, key)
     points = coords[rows]
     for segment in sorted(set(labels.tolist())):
         mask = labels == segment
@@ -152,7 +166,7 @@ def pca_figure(
                 mode="markers",
                 name=str(names[mask][0]),
                 text=ids[mask].tolist(),
-                customdata=key[mask].astype(np.float32),
+                customdata=None if key is None else key[mask].astype(np.float32),
                 hovertemplate=hover,
                 marker={
                     "size": 3 if dims == 3 else 5,

@@ -1,0 +1,132 @@
+"""User stories of customer tables (issue 10): upload one, segment it, see the transaction pages
+say they need a log, and join one to the bundled log."""
+
+import numpy as np
+import polars as pl
+from selenium.webdriver.common.by import By
+
+from analytics.datasets import data_dir
+from tests.browser.helpers import choose, click, load_button, wait_until
+
+MALL = data_dir() / "mall_customers.csv.gz"
+
+
+def _upload(dash_duo, path, kind_label: str) -> None:
+    dash_duo.driver.get(dash_duo.server_url + "/data")
+    dash_duo.wait_for_element("#data-upload input[type=file]", timeout=60)
+    label = wait_until(
+        lambda: next(
+            (
+                e
+                for e in dash_duo.driver.find_elements(By.CSS_SELECTOR, "#data-kind label")
+                if e.text.startswith(kind_label)
+            ),
+            None,
+        )
+    )
+    click(dash_duo.driver, label)
+    dash_duo.find_element("#data-upload input[type=file]").send_keys(str(path))
+    dash_duo.wait_for_contains_text("#data-upload-summary", path.name, timeout=30)
+    dash_duo.wait_for_element("#data-table-form", timeout=30)
+    click(dash_duo.driver, load_button(dash_duo.driver))
+
+
+def test_tab001_upload_a_customer_table_and_see_its_personas(dash_duo, app):
+    dash_duo.start_server(app)
+    dash_duo.wait_for_element("#overview-kpis", timeout=60)
+    _upload(dash_duo, MALL, "A customer table instead")
+    dash_duo.wait_for_text_to_equal("#topbar-dataset", "mall_customers.csv.gz", timeout=90)
+    dash_duo.wait_for_contains_text(
+        "#data-table-summary",
+        "Customer table: 200 customers; numeric columns: Age, Annual Income (k$), "
+        "Spending Score (1-100); categorical columns: Genre.",
+        timeout=30,
+    )
+    dash_duo.driver.get(dash_duo.server_url + "/segments")
+    dash_duo.wait_for_contains_text("#segments-metrics", "200", timeout=60)
+    # personas are named from the table's columns, as the CLI names them
+    dash_duo.wait_for_contains_text("#segments-personas", "Spending Score (1-100)", timeout=30)
+    text = dash_duo.find_element("#segments-personas").text
+    assert "mostly Genre" in text and "revenue" not in text
+    # the checklist offers the table's columns as written, categories one-hot
+    choose(dash_duo.driver, "segments-features", "Annual Income (k$)")
+    choose(dash_duo.driver, "segments-features", "Spending Score (1-100)")
+    dash_duo.wait_for_contains_text(
+        "#segments-surrogate-accuracy", "decision tree of depth 4", timeout=30
+    )
+    wait_until(lambda: "Age" not in dash_duo.find_element("#segments-personas").text, timeout=30)
+    assert "Genre" not in dash_duo.find_element("#segments-pca-caption").text
+    dash_duo.driver.save_screenshot("/tmp/tab001_segments.png")
+    assert dash_duo.get_logs() == []
+
+
+def test_tab002_transaction_pages_say_they_need_a_log(dash_duo, app):
+    dash_duo.start_server(app)
+    dash_duo.wait_for_element("#overview-kpis", timeout=60)
+    _upload(dash_duo, MALL, "A customer table instead")
+    dash_duo.wait_for_text_to_equal("#topbar-dataset", "mall_customers.csv.gz", timeout=90)
+    for path, name in [
+        ("/churn", "Churn & CLV"),
+        ("/baskets", "Baskets"),
+        ("/lifecycle", "Lifecycle"),
+        ("/customer", "Customer"),
+        ("/", "Overview"),
+    ]:
+        dash_duo.driver.get(dash_duo.server_url + path)
+        dash_duo.wait_for_contains_text(
+            "#shell-needs-log-alert", f"{name} needs a transaction log", timeout=30
+        )
+        assert not dash_duo.find_element("#shell-page").is_displayed()
+        if path == "/churn":
+            dash_duo.driver.save_screenshot("/tmp/tab002_churn.png")
+    link = dash_duo.find_element("#shell-needs-log-alert a[href='/data']")
+    click(dash_duo.driver, link)
+    dash_duo.wait_for_element("#data-table-summary", timeout=30)
+    assert dash_duo.find_elements("#shell-needs-log-alert") == []
+    assert dash_duo.get_logs() == []
+
+
+def test_tab003_join_a_table_to_the_bundled_log_and_cluster_on_it(dash_duo, app, tmp_path):
+    # a CRM export for the bundled customers: a loyalty tier and an age, made up (seeded)
+    ids = (
+        pl.read_parquet(data_dir() / "online_retail_2009_2011.parquet", columns=["CustomerID"])
+        .drop_nulls()
+        .unique()
+        .sort("CustomerID")
+        .get_column("CustomerID")
+    )
+    rng = np.random.default_rng(1)
+    path = tmp_path / "crm export.csv"
+    pl.DataFrame(
+        {
+            "Client No": ids,
+            "Age (years)": rng.integers(18, 80, len(ids)),
+            "Loyalty tier": rng.choice(["Gold", "Silver", "Bronze"], len(ids)),
+        }
+    ).write_csv(path)
+    dash_duo.start_server(app)
+    dash_duo.wait_for_element("#overview-kpis", timeout=60)
+    _upload(dash_duo, path, "A customer table to join")
+    dash_duo.wait_for_contains_text("#topbar-dataset", "+ crm export.csv", timeout=120)
+    dash_duo.wait_for_contains_text(
+        "#data-table-summary", "5,878 of the log's customers are in the table", timeout=60
+    )
+    dash_duo.driver.get(dash_duo.server_url + "/segments")
+    dash_duo.wait_for_contains_text("#segments-metrics", "5,878", timeout=90)
+    choose(dash_duo.driver, "segments-features", "Net spend (after returns)")
+    choose(dash_duo.driver, "segments-features", "Loyalty tier=Gold")
+    dash_duo.wait_for_contains_text("#segments-pca-caption", "loyalty tier=gold", timeout=60)
+    # behavioural personas, the joined attribute in the profile
+    assert "revenue" in dash_duo.find_element("#segments-personas").text
+    headers = [
+        e.text
+        for e in dash_duo.driver.find_elements(
+            By.CSS_SELECTOR, "#segments-profile-table .ag-header-cell-text"
+        )
+    ]
+    assert "Age (years) (mean)" in headers or len(headers) > 8
+    # the log's pages still work on a joined dataset
+    dash_duo.driver.get(dash_duo.server_url + "/churn")
+    assert dash_duo.find_elements("#shell-needs-log-alert") == []
+    dash_duo.driver.save_screenshot("/tmp/tab003_segments.png")
+    assert dash_duo.get_logs() == []
