@@ -112,7 +112,7 @@ def _strip_figure(result, features: pl.DataFrame, currency: str) -> tuple[go.Fig
     )
     shown = len(rows)
     caption = (
-        f"Clustered on one feature ({label.lower()}), so there is nothing to project: each customer "
+        f"Clustered on one feature ({_short_label(feature)}), so there is nothing to project: each customer "
         "is placed at their scaled value, one row per segment (rows spread vertically to show "
         "density). Pick two or more features for a PCA view. "
         + (
@@ -122,6 +122,11 @@ def _strip_figure(result, features: pl.DataFrame, currency: str) -> tuple[go.Fig
         )
     )
     return legend_under_axis_title(fig, max(180, 60 * len(segments)), len(segments)), caption
+
+
+def _short_label(feature: str) -> str:
+    """"net spend" for a behavioural feature; a customer table's column as written."""
+    return FEATURES[feature].split(" (")[0].lower() if feature in FEATURES else feature
 
 
 def pca_figure(
@@ -148,7 +153,7 @@ def pca_figure(
             zip(result.loadings["feature"], result.loadings[f"PC{i + 1}"], strict=True),
             key=lambda t: -abs(t[1]),
         )[:2]
-        drivers = ", ".join(FEATURES.get(f, f).split(" (")[0].lower() for f, _ in top)
+        drivers = ", ".join(_short_label(f) for f, _ in top)
         axis_titles.append((f"PC{i + 1} ({result.explained_variance[i]:.0%})", drivers))
     fig = go.Figure()
     # Numbers travel as typed arrays (compact); the id as text; the segment name is the trace's.

@@ -476,6 +476,7 @@ def _tree_card(result) -> html.Div:
     Input("dataset-id", "data"),
     State("segments-profile-table", "columnDefs"),
     State("segments-tests-table", "columnDefs"),
+    State("segments-current", "data"),
 )
 @reports_to("segments-alert", FIELDS)
 def recluster(
@@ -491,6 +492,7 @@ def recluster(
     dataset_id,
     shown_profile_columns=None,
     shown_test_columns=None,
+    shown=None,
 ):
     """Re-cluster with the chosen settings and redraw the whole page in one round trip.
 
@@ -503,7 +505,13 @@ def recluster(
     customer_features = svc.segment_features(dataset_id)
     table = svc.attributes(dataset_id)
     box_figure_ = _box(result, customer_features, box)
-    if ctx.triggered_id == "segments-box-feature":
+    # only the box plot's feature changed since the page showed these settings: redraw it alone
+    # (after a change of dataset the box feature changes too, and the rest must follow)
+    if ctx.triggered_id == "segments-box-feature" and shown == {
+        "dataset_id": dataset_id,
+        "params": params.to_dict(),
+        "view": view,
+    }:
         return (*[no_update] * 10, box_figure_, no_update)
     currency = settings().currency
     pca, caption = pca_figure(result, customer_features, currency, dims=3 if view == "3d" else 2)
@@ -683,7 +691,7 @@ def download_segments(n_clicks: int, current: dict | None):
     Output("segments-box-feature", "options"),
     Output("segments-box-feature", "value"),
     Input("dataset-id", "data"),
-    Input("segments-features", "value"),
+    State("segments-features", "value"),
     State("segments-box-feature", "value"),
     prevent_initial_call="initial_duplicate",
 )
