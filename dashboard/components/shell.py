@@ -92,9 +92,10 @@ def create_shell() -> html.Div:
                     create_sidebar(),
                     html.Main(
                         [
-                            create_alert(),
                             html.Div(id="shell-needs-log"),
-                            html.Div(dash.page_container, id="shell-page"),
+                            # hidden with the page when it needs a log the dataset lacks: the
+                            # page's own errors would say the same again
+                            html.Div([create_alert(), dash.page_container], id="shell-page"),
                         ],
                         className="app-main p-3 p-lg-4",
                     ),

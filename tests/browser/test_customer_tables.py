@@ -40,6 +40,13 @@ def _choose_features(driver, *labels: str) -> None:
         ActionChains(driver).send_keys(Keys.ESCAPE).perform()
 
 
+def _screenshots(driver, name: str) -> None:
+    """The Segments page's cards, for a person to look at (1400x1000)."""
+    for card in ("segments-personas", "segments-profile-table", "segments-heatmap", "segments-box"):
+        driver.execute_script(f"document.getElementById('{card}').scrollIntoView()")
+        driver.save_screenshot(f"/tmp/{name}_{card}.png")
+
+
 def test_tab001_upload_a_customer_table_and_see_its_personas(dash_duo, app):
     dash_duo.start_server(app)
     dash_duo.wait_for_element("#overview-kpis", timeout=60)
@@ -51,6 +58,7 @@ def test_tab001_upload_a_customer_table_and_see_its_personas(dash_duo, app):
         "Spending Score (1-100); categorical columns: Genre.",
         timeout=30,
     )
+    dash_duo.driver.save_screenshot("/tmp/tab001_data.png")
     dash_duo.driver.get(dash_duo.server_url + "/segments")
     dash_duo.wait_for_contains_text("#segments-metrics", "200", timeout=60)
     # personas are named from the table's columns, as the CLI names them
@@ -64,14 +72,16 @@ def test_tab001_upload_a_customer_table_and_see_its_personas(dash_duo, app):
     )
     # clustered on the two chosen columns only: the PCA axes are made of them
     wait_until(
-        lambda: "PC2" in dash_duo.find_element("#segments-pca-caption").text
-        and "PC3" not in dash_duo.find_element("#segments-pca-caption").text,
+        lambda: (
+            "PC2" in dash_duo.find_element("#segments-pca-caption").text
+            and "PC3" not in dash_duo.find_element("#segments-pca-caption").text
+        ),
         timeout=30,
     )
     caption = dash_duo.find_element("#segments-pca-caption").text
     assert "Annual Income (k$)" in caption and "Spending Score (1-100)" in caption
     assert "Genre" not in caption
-    dash_duo.driver.save_screenshot("/tmp/tab001_segments.png")
+    _screenshots(dash_duo.driver, "tab001")
     assert dash_duo.get_logs() == []
 
 
@@ -139,8 +149,9 @@ def test_tab003_join_a_table_to_the_bundled_log_and_cluster_on_it(dash_duo, app,
         )
     ]
     assert "Age (years) (mean)" in headers or len(headers) > 8
+    _screenshots(dash_duo.driver, "tab003")
     # the log's pages still work on a joined dataset
     dash_duo.driver.get(dash_duo.server_url + "/churn")
+    dash_duo.wait_for_element("#churn-horizon", timeout=30)
     assert dash_duo.find_elements("#shell-needs-log-alert") == []
-    dash_duo.driver.save_screenshot("/tmp/tab003_segments.png")
     assert dash_duo.get_logs() == []
