@@ -125,7 +125,7 @@ def _strip_figure(result, features: pl.DataFrame, currency: str) -> tuple[go.Fig
 
 
 def _short_label(feature: str) -> str:
-    """"net spend" for a behavioural feature; a customer table's column as written."""
+    """ "net spend" for a behavioural feature; a customer table's column as written."""
     return FEATURES[feature].split(" (")[0].lower() if feature in FEATURES else feature
 
 
@@ -318,6 +318,20 @@ def heatmap_figure(profile_table: pl.DataFrame, features: list[str]) -> go.Figur
     )
 
 
+def _wrap(name: str, width: int = 24) -> str:
+    """A long segment name on several lines, broken after its commas (long names from a
+    customer table's columns laid the axis labels diagonally and squeezed the boxes flat)."""
+    lines: list[str] = []
+    for part in name.split(", "):
+        if lines and len(lines[-1]) + len(part) + 2 <= width:
+            lines[-1] += ", " + part
+        else:
+            if lines:
+                lines[-1] += ","
+            lines.append(part)
+    return "<br>".join(lines)
+
+
 def box_figure(stats: pl.DataFrame, label: str) -> go.Figure:
     """Box plots from precomputed per-segment statistics (:func:`analytics.profiles.box_stats`)."""
     fig = go.Figure()
@@ -325,7 +339,7 @@ def box_figure(stats: pl.DataFrame, label: str) -> go.Figure:
         fig.add_trace(
             go.Box(
                 name=row["segment_name"],
-                x=[row["segment_name"]],
+                x=[_wrap(row["segment_name"])],
                 q1=[row["q1"]],
                 median=[row["median"]],
                 q3=[row["q3"]],

@@ -41,10 +41,11 @@ def _choose_features(driver, *labels: str) -> None:
 
 
 def _screenshots(driver, name: str) -> None:
-    """The Segments page's cards, for a person to look at (1400x1000)."""
-    for card in ("segments-personas", "segments-profile-table", "segments-heatmap", "segments-box"):
-        driver.execute_script(f"document.getElementById('{card}').scrollIntoView()")
-        driver.save_screenshot(f"/tmp/{name}_{card}.png")
+    """The whole Segments page, 1400 px wide, for a person to look at."""
+    driver.set_window_size(1400, 4200)
+    wait_until(lambda: driver.find_elements(By.CSS_SELECTOR, "#segments-box .trace"), timeout=30)
+    driver.save_screenshot(f"/tmp/{name}_segments_full.png")
+    driver.set_window_size(1400, 1000)
 
 
 def test_tab001_upload_a_customer_table_and_see_its_personas(dash_duo, app):
