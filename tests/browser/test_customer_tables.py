@@ -156,3 +156,22 @@ def test_tab003_join_a_table_to_the_bundled_log_and_cluster_on_it(dash_duo, app,
     dash_duo.wait_for_element("#churn-horizon", timeout=30)
     assert dash_duo.find_elements("#shell-needs-log-alert") == []
     assert dash_duo.get_logs() == []
+
+
+def test_tab004_a_log_uploaded_as_a_table_is_sent_back_with_a_clear_message(
+    dash_duo, app, tmp_path
+):
+    from tests.browser.test_data import _write_log
+
+    path = _write_log(tmp_path / "orders.csv")
+    dash_duo.start_server(app)
+    dash_duo.wait_for_element("#overview-kpis", timeout=60)
+    _upload(dash_duo, path, "A customer table instead")
+    dash_duo.wait_for_contains_text(
+        "#data-load-alert", "orders.csv looks like a transaction log, not a customer table", 90
+    )
+    alert = dash_duo.find_element("#data-load-alert").text
+    assert "column 'Date' holds dates" in alert
+    assert "Load it as “A transaction log” (under “What is this file?”)" in alert
+    assert dash_duo.find_element("#topbar-dataset").text.endswith("(bundled)")
+    dash_duo.driver.save_screenshot("/tmp/tab004_data.png")
