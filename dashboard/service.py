@@ -440,9 +440,17 @@ class Service:
                 row = result.assignments.filter(pl.col("customer_id") == customer_id)
                 if row.height == 0:
                     raise DataError(
-                        f"Customer {customer_id!r} has no segment (no purchase in the data)."
+                        f"Customer {customer_id!r} has no segment ("
+                        + (
+                            "not in the joined customer table)."
+                            if self.kind(dataset_id) == "joined"
+                            else "no purchase in the data)."
+                        )
                     )
-                customer = self.features(dataset_id).filter(pl.col("customer_id") == customer_id)
+                # what the surrogate learnt from: with a joined table, the table's columns too
+                customer = self.segment_features(dataset_id).filter(
+                    pl.col("customer_id") == customer_id
+                )
                 return self.surrogate(dataset_id, params).explain(
                     customer, int(row["segment"][0]), row["segment_name"][0], currency=currency
                 )

@@ -139,3 +139,19 @@ def test_data_page_asks_for_the_id_column_of_a_table(app):
     pending, form, style = data.receive_upload(result, "transactions")
     assert "No date column was recognised" in str(form)
     assert dash.no_update not in (pending, form)
+
+
+def test_segment_explanation_on_a_joined_table_sees_its_columns(app, svc, tmp_path):
+    ids = svc.features(BUNDLED_ID).get_column("customer_id")
+    path = tmp_path / "crm.csv"
+    pl.DataFrame(
+        {"Client": ids[:600], "Score (pts)": [float(i % 7) for i in range(600)]}
+    ).write_csv(path)
+    joined = _store(svc, path)
+    svc.configure_table(joined, None, BUNDLED_ID)
+    params = SegmentParams(features=("monetary", "Score (pts)"), k=2)
+    explanation = svc.explanation(joined, ids[0], "segment", params=params)
+    assert explanation.target == "segment" and explanation.customer_id == ids[0]
+    assert {c.feature for c in explanation.contributions} == {"monetary", "Score (pts)"}
+    with pytest.raises(DataError, match="not in the joined customer table"):
+        svc.explanation(joined, ids[700], "segment", params=params)
