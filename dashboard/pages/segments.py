@@ -695,11 +695,14 @@ def download_segments(n_clicks: int, current: dict | None):
     State("segments-box-feature", "value"),
     prevent_initial_call="initial_duplicate",
 )
-@reports_to("segments-alert", FIELDS)
 def feature_options(dataset_id: str, chosen: list[str] | None, box: str | None):
     """The dataset's features: behavioural ones, a customer table's columns (numeric and
     one-hot, as written), or both for a log with a joined table. Choices saved for another
-    dataset that this one lacks are dropped from the selection (the page would refuse them)."""
+    dataset that this one lacks are dropped from the selection (the page would refuse them).
+
+    Not wrapped in ``reports_to``: its success would close the page's alert while it holds the
+    reclustering's own error (both run when the page opens). A failure here goes to the app's
+    alert (the dataset itself is then unreadable, and the other callbacks say so too)."""
     choices = service().feature_choices(dataset_id)
     options = [{"label": label, "value": name} for name, label in choices.items()]
     kept = [name for name in chosen or [] if name in choices]
