@@ -226,6 +226,17 @@ def cmd_segment(args: argparse.Namespace) -> None:
 
     dataset = _open(args)
     features = customer_features(dataset.transactions, args.as_of)
+    table = None
+    if args.customers:
+        from analytics.customer_table import joined_features, load_customer_table
+
+        table = load_customer_table(args.customers, args.id_column)
+        buyers = features.height
+        features = joined_features(features, table)
+        print(
+            f"Joined {len(table.matrix_columns)} columns of {args.customers}: clustering the "
+            f"{features.height:,} of {buyers:,} customers it describes"
+        )
     names = args.features.split(",") if args.features else None
     k = args.k
     if k == "auto":
@@ -250,6 +261,7 @@ def cmd_segment(args: argparse.Namespace) -> None:
             eps=args.eps,
             min_samples=args.min_samples,
         ),
+        table,
     )
     m = report.metrics
     print(
@@ -816,9 +828,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="'customers': --input is one row per customer (id + any numeric/categorical columns)",
     )
     segment.add_argument(
+        "--customers",
+        metavar="FILE",
+        help="a one-row-per-customer table joined to the log's features by id: its columns "
+        "are clustered on too (name them in --features), for the customers it describes",
+    )
+    segment.add_argument(
         "--id-column",
         metavar="NAME",
-        help="--format customers: the id column (default: recognised)",
+        help="--format customers / --customers: the table's id column (default: recognised)",
     )
     segment.set_defaults(run=cmd_segment)
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from analytics.errors import DataError, InsufficientDataError, ParameterError, SchemaError
+from analytics.errors import DataError, InsufficientDataError, ParameterError, SchemaError, fix
 from analytics.io import read_table
 from analytics.segmentation import K_ALGORITHMS, SCALINGS, fit_labels, scale
 
@@ -55,6 +55,35 @@ def needs_transactions(analysis: str) -> SchemaError:
     )
 
 
+def find_id_column(columns: list[str]) -> str | None:
+    """The customer id column recognised by name (``customer_id``, ``CustomerID``, ``user``,
+    ``client`` ... in that order of preference), or None."""
+    by_norm = {_norm(c): c for c in columns}
+    return next((by_norm[n] for n in ID_NAMES if n in by_norm), None)
+
+
+def _date_column(frame: pl.DataFrame) -> str | None:
+    """The first column that holds dates (a typed date, or text most of whose values parse)."""
+    for column, dtype in frame.schema.items():
+        if column == "customer_id":
+            continue
+        if dtype.is_temporal():
+            return column
+        if dtype == pl.String:
+            sample = frame.get_column(column).drop_nulls().head(200)
+            if sample.len() == 0:
+                continue
+            if sample.cast(pl.Float64, strict=False).null_count() == 0:
+                continue  # numbers, not dates
+            try:
+                parsed = sample.str.to_datetime(strict=False)
+            except pl.exceptions.ComputeError:  # no date format fits its first values
+                continue
+            if parsed.null_count() <= sample.len() // 5:
+                return column
+    return None
+
+
 def load_customer_table(path: str | Path, id_column: str | None = None) -> CustomerTable:
     """Read a one-row-per-customer file and prepare its columns for clustering.
 
@@ -73,21 +102,37 @@ def load_customer_table(path: str | Path, id_column: str | None = None) -> Custo
                 f"{name} has no column {id_column!r}. Its columns are: {', '.join(raw.columns)}."
             )
     else:
-        by_norm = {_norm(c): c for c in raw.columns}
-        id_column = next((by_norm[n] for n in ID_NAMES if n in by_norm), None)
+        id_column = find_id_column(raw.columns)
         if id_column is None:
             raise SchemaError(
                 f"{name} has no customer id column (looked for customer_id, CustomerID, user_id, "
-                f"client ...). Its columns are: {', '.join(raw.columns)}. Name it with --id-column."
+                f"client ...). Its columns are: {', '.join(raw.columns)}. "
+                + fix(
+                    "Name it with --id-column.",
+                    "Choose it under “Which column is the customer id?”.",
+                )
             )
     frame = raw.rename({id_column: "customer_id"}).with_columns(
         pl.col("customer_id").cast(pl.String).str.strip_chars()
     )
     duplicated = frame.filter(pl.col("customer_id").is_duplicated())
     if duplicated.height:
+        first = duplicated["customer_id"][0]
+        times = duplicated.filter(pl.col("customer_id") == first).height
+        dated = _date_column(frame)
+        if dated is not None:
+            raise DataError(
+                f"{name} looks like a transaction log, not a customer table: customer "
+                f"{first!r} appears {times} times and column {dated!r} holds dates. "
+                + fix(
+                    "Segment it with --format transactions",
+                    "Load it as “A transaction log” (under “What is this file?”)",
+                )
+                + ", or give a file with one row per customer."
+            )
         raise DataError(
-            f"{name} is not one row per customer: id {duplicated['customer_id'][0]!r} appears "
-            f"{duplicated.filter(pl.col('customer_id') == duplicated['customer_id'][0]).height} times."
+            f"{name} is not one row per customer: id {first!r} appears {times} times. Keep one "
+            "row per customer (or name the right id column)."
         )
     numeric, categorical = [], []
     for column in frame.columns[1:]:
@@ -118,7 +163,10 @@ def load_customer_table(path: str | Path, id_column: str | None = None) -> Custo
         parts.append(np.column_stack([(values == level).astype(float) for level in levels]))
         matrix_columns += [f"{column}={level}" for level in levels]
     if not parts:
-        raise SchemaError(f"{name} has no column besides the id to segment on.")
+        raise SchemaError(
+            f"{name} has no column besides the id to segment on: add columns such as age, "
+            "region or loyalty score."
+        )
     return CustomerTable(frame, numeric, categorical, matrix_columns, np.hstack(parts))
 
 
@@ -231,3 +279,202 @@ def join_attributes(features: pl.DataFrame, table: CustomerTable) -> pl.DataFram
             "rename them in the table."
         )
     return features.join(table.frame, on="customer_id", how="left", maintain_order="left")
+
+
+# -- the app's and the report's view of a table: a features frame, profiles and personas ------
+#: What to do with a segment found on a table's attributes alone (no spend or dates to go on).
+TABLE_ACTION = (
+    "Target them on what sets them apart (above); add a transaction log to see their spend, "
+    "churn risk and value."
+)
+
+
+def levels(table: CustomerTable) -> dict[str, list[str]]:
+    """The one-hot columns of each categorical column, in matrix order."""
+    encoded = table.matrix_columns[len(table.numeric) :]
+    return {
+        column: [name for name in encoded if name.startswith(f"{column}=")]
+        for column in table.categorical
+    }
+
+
+def table_features(table: CustomerTable) -> pl.DataFrame:
+    """``customer_id`` and the table's clustering columns (numeric as written, one-hot 0/1).
+
+    This is the frame the segmentation report clusters on for a customer table: every column
+    besides ``customer_id`` is a feature, named as in the file (``Genre=Female``).
+    """
+    return pl.DataFrame(
+        {
+            "customer_id": table.frame.get_column("customer_id"),
+            **{name: table.matrix[:, i] for i, name in enumerate(table.matrix_columns)},
+        }
+    )
+
+
+def joined_features(features: pl.DataFrame, table: CustomerTable) -> pl.DataFrame:
+    """Behavioural features and the table's clustering columns, for the customers in both.
+
+    Clustering needs a value of every column for every customer, so only the log's customers
+    that the table describes are kept (the callers say how many).
+
+    Raises
+    ------
+    SchemaError
+        A table column has the name of a feature.
+    DataError
+        No customer of the log is in the table.
+    """
+    clashes = [c for c in table.frame.columns[1:] if c in features.columns]
+    if clashes:
+        raise SchemaError(
+            f"The customer table's columns {', '.join(clashes)} clash with feature names; "
+            "rename them in the table."
+        )
+    joined = features.join(
+        table_features(table), on="customer_id", how="inner", maintain_order="left"
+    )
+    if joined.height == 0:
+        example_log = features.get_column("customer_id").head(2).to_list()
+        example_table = table.frame.get_column("customer_id").head(2).to_list()
+        raise DataError(
+            "No customer of the log is in the customer table: the log's ids look like "
+            f"{', '.join(example_log)} and the table's like {', '.join(example_table)}. Choose "
+            "the table's column that holds the log's customer ids."
+        )
+    return joined
+
+
+def attribute_profile(
+    frame: pl.DataFrame, labels: np.ndarray, table: CustomerTable
+) -> pl.DataFrame:
+    """Per segment: each numeric column's mean, median and ratio to the average customer's
+    mean, and each category's share of the segment and its ratio to the category's overall share.
+
+    ``frame`` holds the table's clustering columns (:func:`table_features`), in ``labels`` order.
+    Columns: ``segment``, ``<c>_mean``, ``<c>_median``, ``<c>_ratio`` per numeric column,
+    ``<column>=<value>`` and ``<column>=<value>_ratio`` per category.
+    """
+    encoded = [name for names in levels(table).values() for name in names]
+    frame = frame.with_columns(segment=pl.Series(np.asarray(labels, dtype=np.int64)))
+    overall = frame.select([pl.col(c).mean() for c in [*table.numeric, *encoded]]).row(
+        0, named=True
+    )
+    aggs = []
+    for c in table.numeric:
+        aggs += [pl.col(c).mean().alias(f"{c}_mean"), pl.col(c).median().alias(f"{c}_median")]
+    aggs += [pl.col(c).mean().alias(c) for c in encoded]
+    ratios = {
+        f"{c}_ratio": (pl.col(f"{c}_mean") / overall[c]) if overall[c] else pl.lit(None)
+        for c in table.numeric
+    }
+    ratios |= {
+        f"{c}_ratio": (pl.col(c) / overall[c]) if overall[c] else pl.lit(None) for c in encoded
+    }
+    return frame.group_by("segment").agg(aggs).with_columns(**ratios).sort("segment")
+
+
+def _shares(row: dict, table: CustomerTable) -> dict[str, tuple[str, float]]:
+    """Each categorical column's most common value in a segment and its share there."""
+    out = {}
+    for column, names in levels(table).items():
+        best = max(names, key=lambda n: row[n])
+        out[column] = (best.split("=", 1)[1], row[best])
+    return out
+
+
+def table_personas(profile: pl.DataFrame, table: CustomerTable, overall: dict) -> list:
+    """Personas of a table's segments, named as ``segment --format customers`` names them.
+
+    ``profile`` has ``segment, customers, share`` and :func:`attribute_profile`'s columns;
+    ``overall`` the average customer's value of each numeric column. A segment's name comes from
+    its numbers (:func:`_describe`); its description shows the ratios and shares behind it.
+    """
+    from analytics.profiles import Persona
+    from analytics.segmentation import OUTLIER
+
+    raw = []
+    for row in profile.sort("segment").iter_rows(named=True):
+        if row["segment"] == OUTLIER:
+            raw.append((row, "Outliers", "Customers unlike any segment (noise).", TABLE_ACTION))
+            continue
+        shares = _shares(row, table)
+        name = _describe(row, overall, table.numeric, shares)
+        ratios = sorted(
+            (c for c in table.numeric if row[f"{c}_ratio"] is not None),
+            key=lambda c: -abs(np.log(max(row[f"{c}_ratio"], 1e-9))),
+        )
+        parts = [f"{c} {row[f'{c}_ratio']:.2f}×" for c in ratios[:3]]
+        parts += [f"{column} {value} {share:.0%}" for column, (value, share) in shares.items()]
+        description = (
+            "Versus the average customer: " + ", ".join(parts) + "." if parts else ""
+        ).strip()
+        raw.append((row, name, description, TABLE_ACTION))
+    counts: dict[str, int] = {}
+    for _, name, _, _ in raw:
+        counts[name] = counts.get(name, 0) + 1
+    return [
+        Persona(
+            row["segment"],
+            f"{name} (segment {row['segment']})" if counts[name] > 1 else name,
+            description,
+            action,
+            row["customers"],
+            row["share"],
+            None,
+        )
+        for row, name, description, action in raw
+    ]
+
+
+def table_profile(frame: pl.DataFrame, labels: np.ndarray, table: CustomerTable):
+    """The :class:`analytics.profiles.SegmentProfile` of a customer table's segments.
+
+    ``table`` columns: ``segment, name, customers, share, revenue, revenue_share`` (the last two
+    empty: a table has no spend) and :func:`attribute_profile`'s; ``tests``: a Kruskal-Wallis
+    test per numeric column.
+    """
+    from analytics.profiles import SegmentProfile, difference_tests
+
+    labels = np.asarray(labels, dtype=np.int64)
+    sizes = pl.DataFrame({"segment": labels}).group_by("segment").agg(customers=pl.len())
+    profile = (
+        attribute_profile(frame, labels, table)
+        .join(sizes, on="segment")
+        .with_columns(
+            share=pl.col("customers") / len(labels),
+            revenue=pl.lit(None, pl.Float64),
+            revenue_share=pl.lit(None, pl.Float64),
+        )
+    )
+    overall = frame.select([pl.col(c).mean() for c in table.numeric]).row(0, named=True)
+    personas = table_personas(profile, table, overall)
+    names = pl.DataFrame(
+        {"segment": [p.segment for p in personas], "name": [p.name for p in personas]},
+        schema={"segment": pl.Int64, "name": pl.String},
+    )
+    first = ["segment", "name", "customers", "share", "revenue", "revenue_share"]
+    profile = profile.join(names, on="segment")
+    profile = profile.select(*first, *(c for c in profile.columns if c not in first))
+    tests = difference_tests(frame.with_columns(segment=pl.Series(labels)), table.numeric)
+    return SegmentProfile(table=profile, tests=tests, personas=personas)
+
+
+def with_attributes(profile, frame: pl.DataFrame, labels: np.ndarray, table: CustomerTable):
+    """A behavioural :class:`~analytics.profiles.SegmentProfile` with the joined table's
+    columns profiled beside it (means, shares and ratios; tests on the numeric columns)."""
+    import dataclasses
+
+    from analytics.profiles import difference_tests
+
+    extra = attribute_profile(frame.select("customer_id", *table.matrix_columns), labels, table)
+    tests = difference_tests(
+        frame.with_columns(segment=pl.Series(np.asarray(labels, dtype=np.int64))), table.numeric
+    )
+    return dataclasses.replace(
+        profile,
+        table=profile.table.join(extra, on="segment", how="left"),
+        tests=pl.concat([profile.tests, tests], how="vertical_relaxed")
+        if tests.height
+        else profile.tests,
+    )

@@ -18,6 +18,7 @@ import polars as pl
 from sklearn.model_selection import train_test_split
 from sklearn.tree import DecisionTreeClassifier
 
+from analytics.customer_table import CustomerTable, table_profile, with_attributes
 from analytics.errors import ParameterError
 from analytics.profiles import SegmentProfile, profile_segments
 from analytics.segmentation import (
@@ -203,7 +204,9 @@ def describe_segments(
     )
 
 
-def segment_report(features: pl.DataFrame, params: SegmentParams) -> SegmentReport:
+def segment_report(
+    features: pl.DataFrame, params: SegmentParams, table: CustomerTable | None = None
+) -> SegmentReport:
     """Fit, profile, name, project and describe one segmentation.
 
     Parameters
@@ -212,6 +215,11 @@ def segment_report(features: pl.DataFrame, params: SegmentParams) -> SegmentRepo
         Customer features (:func:`analytics.features.customer_features`).
     params
         The segmentation's settings.
+    table
+        The customer table whose columns are in ``features``: alone
+        (:func:`~analytics.customer_table.table_features`, segments named from its columns as
+        ``segment --format customers`` names them) or joined to a log's features
+        (:func:`~analytics.customer_table.joined_features`, its columns profiled beside them).
 
     Returns
     -------
@@ -223,7 +231,12 @@ def segment_report(features: pl.DataFrame, params: SegmentParams) -> SegmentRepo
         When the settings do not fit the data (too few customers for k, a missing feature, ...).
     """
     seg = params.segmenter().fit(features)
-    profile = profile_segments(features, seg.labels_)
+    if table is not None and "monetary" not in features.columns:
+        profile = table_profile(features, seg.labels_, table)
+    else:
+        profile = profile_segments(features, seg.labels_)
+        if table is not None:
+            profile = with_attributes(profile, features, seg.labels_, table)
     projection = seg.project(3)
     return SegmentReport(
         params=params,

@@ -62,15 +62,34 @@ def _check_float(name: str, value: object, low: float, high: float) -> None:
         )
 
 
+#: Columns of a behavioural features frame that are not features to cluster on.
+NOT_FEATURES = ("customer_id", "first_purchase", "last_purchase", "country", "segment")
+
+
+def attribute_names(features: pl.DataFrame) -> list[str]:
+    """The numeric columns of a features frame that are not behavioural features: a customer
+    table's columns as written, numeric or one-hot (``Genre=Female``), see
+    :mod:`analytics.customer_table`."""
+    return [
+        name
+        for name, dtype in features.schema.items()
+        if name not in FEATURES and name not in NOT_FEATURES and dtype.is_numeric()
+    ]
+
+
 def select_features(features: pl.DataFrame, names: Sequence[str] | None) -> list[str]:
-    """Validate a feature subset against a features frame (None: every available numeric feature)."""
-    available = numeric_feature_names(features)
+    """Validate a feature subset against a features frame (None: every available numeric feature
+    and every customer-table column in it)."""
+    attributes = attribute_names(features)
+    available = numeric_feature_names(features) + attributes
     if names is None:
         return available
     names = list(dict.fromkeys(n.strip() for n in names if n and n.strip()))
     if not names:
         raise ParameterError("Choose at least one feature to segment on.", parameter="features")
     for name in names:
+        if name in attributes:
+            continue
         if name not in FEATURES:
             raise ParameterError(
                 f"Unknown feature {name!r}. Choose from: {', '.join(available)}.",

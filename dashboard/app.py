@@ -11,10 +11,10 @@ from pathlib import Path
 import dash
 import dash_bootstrap_components as dbc
 
-from analytics.errors import set_audience
+from analytics.errors import SegmentaError, set_audience
 from dashboard.api import install as install_api
 from dashboard.auth import install as install_auth
-from dashboard.components.shell import create_shell
+from dashboard.components.shell import create_needs_log_alert, create_shell, needs_log_page
 from dashboard.errors import ALERT_ID, handle_callback_error
 from dashboard.figures.common import install_template
 from dashboard.job_manager import make_manager
@@ -75,6 +75,25 @@ def _register_shell_callbacks(app: dash.Dash) -> None:
     @app.callback(dash.Output("topbar-dataset", "children"), dash.Input("dataset-id", "data"))
     def show_dataset(dataset_id: str) -> str:
         return service().source(dataset_id).label
+
+    @app.callback(
+        dash.Output("shell-needs-log", "children"),
+        dash.Output("shell-page", "style"),
+        dash.Input("dataset-id", "data"),
+        dash.Input("_pages_location", "pathname"),
+    )
+    def gate_transaction_pages(dataset_id: str, pathname: str | None):
+        """A transaction page with a customer table active: a friendly alert instead of the page."""
+        page = needs_log_page(pathname)
+        if page is None:
+            return None, {}
+        try:
+            source = service().source(dataset_id)
+        except SegmentaError:
+            return None, {}  # the page's own callbacks say what is wrong with the dataset
+        if source.kind != "customers":
+            return None, {}
+        return create_needs_log_alert(page, source.label), {"display": "none"}
 
     # The shell's alert speaks about the page it was raised on: a new page closes it.
     app.clientside_callback(

@@ -105,6 +105,13 @@ def _rules(service, progress: Progress, dataset_id: str, params: dict) -> dict:
 
 
 def _ingest(service, progress: Progress, dataset_id: str) -> dict:
+    kind = service.kind(dataset_id)
+    if kind != "transactions":  # a customer table: read, check and encode it (and join it)
+        progress(0, 2, "Reading and checking the customer table")
+        table = service.customer_table(dataset_id)
+        customers = service.segment_features(dataset_id).height
+        progress(2, 2, "Done")
+        return {"kind": kind, "rows": table.frame.height, "customers": customers}
     progress(0, 2, "Reading, mapping and cleaning the file")
     report = service.report(dataset_id)
     progress(2, 2, "Done")

@@ -9,6 +9,7 @@ in fresh processes (see :mod:`dashboard.jobs`).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import io
@@ -28,15 +29,21 @@ from threadpoolctl import threadpool_limits
 
 from analytics.basket_analysis import BasketParams, scoped_baskets
 from analytics.cleaning import CleaningReport
+from analytics.customer_table import (
+    CustomerTable,
+    joined_features,
+    load_customer_table,
+    table_features,
+)
 from analytics.customers import CustomerHistory, customer_history, search_customers
 from analytics.datasets import BUNDLED_ID, BUNDLED_NAME, fingerprint, open_dataset
-from analytics.errors import DataError
-from analytics.features import customer_features
+from analytics.errors import DataError, SchemaError
+from analytics.features import FEATURES, customer_features, numeric_feature_names
 from analytics.io import CSV_SUFFIXES, EXCEL_SUFFIXES, PARQUET_SUFFIXES, read_columns
 from analytics.kpis import Overview, period_overview, rfm_at_end
 from analytics.postgres import PostgresSource
 from analytics.segment_report import SegmentParams, SegmentReport, segment_report
-from analytics.segmentation import KSweep, sweep_k
+from analytics.segmentation import KSweep, attribute_names, sweep_k
 from dashboard.cache import ResultCache
 from dashboard.settings import Settings
 
@@ -85,6 +92,21 @@ class UploadTooLarge(DataError):
     """An upload is over the server's size limit."""
 
 
+#: Upload kinds that hold a customer table (see :meth:`Service.configure_table`).
+TABLE_KINDS = ("customers", "joined")
+
+
+class NeedsTransactions(SchemaError):
+    """A view that needs dated purchases was asked of a customer table."""
+
+    def __init__(self, label: str) -> None:
+        super().__init__(
+            f"This view needs a transaction log (customer, date and amount per purchase); the "
+            f"active dataset, {label}, is a customer table (one row per customer, no dates). "
+            "Segment it on the Segments page, or load a log on the Data page."
+        )
+
+
 def _write_private(path: Path, value: dict) -> None:
     """Write JSON atomically to a file only this account can read (0600)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
@@ -111,6 +133,12 @@ class DatasetSource:
     path: Path
     columns: dict[str, str] = field(default_factory=dict)
     date_format: str | None = None
+    #: "transactions" (a log), "customers" (a customer table alone) or "joined" (a log, ``path``,
+    #: with a customer table, ``table``, joined to it by customer id)
+    kind: str = "transactions"
+    table: Path | None = None
+    id_column: str | None = None
+    log_id: str | None = None
 
 
 #: Kept for the pages and jobs that name it: a segmentation is a :class:`SegmentReport`.
@@ -145,6 +173,8 @@ class Service:
                     raise DataError(
                         "This upload has no column mapping yet: choose the columns and press Load."
                     )
+                if info.get("kind") in TABLE_KINDS:
+                    return self._table_source(dataset_id, meta.parent, info)
                 return DatasetSource(
                     dataset_id,
                     info["label"],
@@ -284,7 +314,12 @@ class Service:
         return {"dataset_id": dataset_id, "filename": source.label, "columns": frame.columns}
 
     def fingerprint(self, dataset_id: str) -> str:
+        """The cache key of a dataset's log (a log joined to a table shares its log's)."""
         source = self.source(dataset_id)
+        if source.kind == "joined":
+            return self.fingerprint(source.log_id)
+        if source.kind == "customers":
+            raise NeedsTransactions(source.label)
         stat = source.path.stat()
         key = (
             "fingerprint",
@@ -316,6 +351,7 @@ class Service:
 
     def _clean_path(self, dataset_id: str) -> Path:
         fp = self.fingerprint(dataset_id)
+        dataset_id = self.source(dataset_id).log_id or dataset_id  # a joined table: its log
         path = self.settings.cache_dir / "datasets" / f"{fp}.parquet"
         if path.exists() and f"report:{fp}" in self.cache:
             return path
@@ -347,13 +383,15 @@ class Service:
 
     def segmentation(self, dataset_id: str, params: SegmentParams) -> SegmentReport:
         """The segmentation report (fit, profile, personas, PCA, tree) of one set of settings."""
-        key = f"segmentation:{self.fingerprint(dataset_id)}:{params.key()}"
+        key = f"segmentation:{self.segment_fingerprint(dataset_id)}:{params.key()}"
 
         def compute() -> SegmentReport:
             # In a web request: one thread each. OpenMP teams from concurrent requests on a
             # small machine spin against each other (K-Means took 6 s instead of 0.6 s here).
             with threadpool_limits(limits=self.settings.request_threads):
-                return segment_report(self.features(dataset_id), params)
+                return segment_report(
+                    self.segment_features(dataset_id), params, self.attributes(dataset_id)
+                )
 
         return self._memo(key, compute)
 
@@ -367,7 +405,7 @@ class Service:
         return self._memo(
             self._sweep_key(dataset_id, params, k_values),
             lambda: sweep_k(
-                self.features(dataset_id),
+                self.segment_features(dataset_id),
                 k_values,
                 feature_names=list(params.features) if params.features else None,
                 scaling=params.scaling,
@@ -384,7 +422,7 @@ class Service:
     def _sweep_key(self, dataset_id: str, params: SegmentParams, k_values: tuple[int, ...]) -> str:
         # k and the density parameters do not change a sweep, so they are not in its key
         sweep_params = (params.features, params.scaling, params.algorithm, k_values)
-        return f"sweep:{self.fingerprint(dataset_id)}:{json.dumps(sweep_params)}"
+        return f"sweep:{self.segment_fingerprint(dataset_id)}:{json.dumps(sweep_params)}"
 
     # -- churn, CLV and explanations ---------------------------------------------------------
     def predictions(
@@ -410,14 +448,16 @@ class Service:
         return f"predictions:{self.fingerprint(dataset_id)}:{horizon_days}"
 
     def surrogate(self, dataset_id: str, params: SegmentParams) -> SegmentSurrogate:
-        key = f"surrogate:{self.fingerprint(dataset_id)}:{params.key()}"
+        key = f"surrogate:{self.segment_fingerprint(dataset_id)}:{params.key()}"
 
         def compute() -> SegmentSurrogate:
             from analytics.explain import SegmentSurrogate
 
             result = self.segmentation(dataset_id, params)
             return SegmentSurrogate().fit(
-                self.features(dataset_id), result.assignments["segment"].to_numpy(), result.features
+                self.segment_features(dataset_id),
+                result.assignments["segment"].to_numpy(),
+                result.features,
             )
 
         return self._memo(key, compute)
@@ -441,9 +481,17 @@ class Service:
                 row = result.assignments.filter(pl.col("customer_id") == customer_id)
                 if row.height == 0:
                     raise DataError(
-                        f"Customer {customer_id!r} has no segment (no purchase in the data)."
+                        f"Customer {customer_id!r} has no segment ("
+                        + (
+                            "not in the joined customer table)."
+                            if self.kind(dataset_id) == "joined"
+                            else "no purchase in the data)."
+                        )
                     )
-                customer = self.features(dataset_id).filter(pl.col("customer_id") == customer_id)
+                # what the surrogate learnt from: with a joined table, the table's columns too
+                customer = self.segment_features(dataset_id).filter(
+                    pl.col("customer_id") == customer_id
+                )
                 return self.surrogate(dataset_id, params).explain(
                     customer, int(row["segment"][0]), row["segment_name"][0], currency=currency
                 )
@@ -948,6 +996,112 @@ class Service:
             "rows": tx.height,
             "predictions": predictions is not None,
         }
+
+    # -- customer tables (issue 10): a table alone, or joined to a log ------------------------
+    def _table_source(self, dataset_id: str, folder: Path, info: dict) -> DatasetSource:
+        table = folder / info["file"]
+        if info["kind"] == "customers":
+            return DatasetSource(
+                dataset_id, info["label"], table, kind="customers", id_column=info["id_column"]
+            )
+        log = self.source(info["log_id"])
+        return dataclasses.replace(
+            log,
+            id=dataset_id,
+            label=f"{log.label} + {info['label']}",
+            kind="joined",
+            table=table,
+            id_column=info["id_column"],
+            log_id=log.id,
+        )
+
+    def kind(self, dataset_id: str) -> str:
+        """``transactions``, ``customers`` (a table alone) or ``joined`` (a log and a table)."""
+        return self.source(dataset_id).kind
+
+    def configure_table(
+        self, dataset_id: str, id_column: str | None, log_id: str | None = None
+    ) -> None:
+        """Record that an upload is a customer table (alone, or joined to the log ``log_id``)
+        and its id column (None: recognised by name); it is then loadable."""
+        if log_id is not None:
+            source = self.source(log_id)
+            if source.kind != "transactions":
+                raise DataError(
+                    "A customer table joins to a transaction log, and the active dataset is "
+                    f"{source.label}. Load a log first (or use the bundled data), then the table."
+                )
+        meta_path = self.upload_dir(dataset_id) / "meta.json"
+        meta = json.loads(meta_path.read_text())
+        meta.update(
+            {
+                "kind": "joined" if log_id else "customers",
+                "id_column": id_column or None,
+                "log_id": log_id,
+                "ready": True,
+            }
+        )
+        _write_private(meta_path, meta)
+
+    def _table_fingerprint(self, source: DatasetSource) -> str:
+        path = source.table if source.kind == "joined" else source.path
+        stat = path.stat()
+        key = ("table", str(path), stat.st_mtime_ns, stat.st_size, source.id_column)
+        digest = self._memo(
+            json.dumps(key), lambda: fingerprint(path, {"id": source.id_column or ""}, None)
+        )
+        return f"{digest}-{self.version}"
+
+    def customer_table(self, dataset_id: str) -> CustomerTable | None:
+        """The dataset's customer table, read and encoded once (None for a log alone).
+
+        Raises SchemaError / DataError with the reader's message for a file that is not one.
+        """
+        source = self.source(dataset_id)
+        if source.kind == "transactions":
+            return None
+        path = source.table if source.kind == "joined" else source.path
+        return self._memo(
+            f"customer_table:{self._table_fingerprint(source)}",
+            lambda: load_customer_table(path, source.id_column),
+        )
+
+    def attributes(self, dataset_id: str) -> CustomerTable | None:
+        """The customer table whose columns segmentations of ``dataset_id`` see (None: none)."""
+        return self.customer_table(dataset_id)
+
+    def segment_fingerprint(self, dataset_id: str) -> str:
+        """The cache key of what a segmentation sees: the log, the table or both."""
+        source = self.source(dataset_id)
+        if source.kind == "customers":
+            return f"table:{self._table_fingerprint(source)}"
+        if source.kind == "joined":
+            return f"{self.fingerprint(dataset_id)}+{self._table_fingerprint(source)}"
+        return self.fingerprint(dataset_id)
+
+    def segment_features(self, dataset_id: str) -> pl.DataFrame:
+        """What the Segments page clusters on: the log's features, the table's columns
+        (numeric and one-hot), or the log's features joined to the table's columns for the
+        customers the table describes."""
+        source = self.source(dataset_id)
+        if source.kind == "transactions":
+            return self.features(dataset_id)
+        if source.kind == "customers":
+            return self._memo(
+                f"table_features:{self.segment_fingerprint(dataset_id)}",
+                lambda: table_features(self.customer_table(dataset_id)),
+            )
+        return self._memo(
+            f"joined_features:{self.segment_fingerprint(dataset_id)}",
+            lambda: joined_features(self.features(dataset_id), self.customer_table(dataset_id)),
+        )
+
+    def feature_choices(self, dataset_id: str) -> dict[str, str]:
+        """``name -> label`` of every column the Segments page can cluster on for a dataset:
+        behavioural features, the table's columns (numeric, one-hot), or both."""
+        frame = self.segment_features(dataset_id)
+        choices = {name: FEATURES[name] for name in numeric_feature_names(frame)}
+        return choices | {name: name for name in attribute_names(frame)}
 
     # -- plumbing ---------------------------------------------------------------------------
     def _memo(self, key: str, compute: Callable[[], object]):

@@ -88,7 +88,10 @@ def create_persona_card(persona, currency: str, color: str, revenue: float) -> d
                             ),
                         ],
                         className="small mb-2",
-                    ),
+                    )
+                    # a customer table's segments have no spend to show
+                    if persona.revenue_share is not None
+                    else html.Div(className="mb-2"),
                     html.P(persona.description, className="small mb-2"),
                     html.Div(
                         [html.Strong("Action: "), persona.action], className="small persona-action"

@@ -91,7 +91,13 @@ def create_shell() -> html.Div:
                 [
                     create_sidebar(),
                     html.Main(
-                        [create_alert(), dash.page_container], className="app-main p-3 p-lg-4"
+                        [
+                            html.Div(id="shell-needs-log"),
+                            # hidden with the page when it needs a log the dataset lacks: the
+                            # page's own errors would say the same again
+                            html.Div([create_alert(), dash.page_container], id="shell-page"),
+                        ],
+                        className="app-main p-3 p-lg-4",
                     ),
                 ],
                 className="app-body",
@@ -132,4 +138,44 @@ def create_job_status(prefix: str, *extra) -> html.Div:
         id=f"{prefix}-status",
         style={"display": "none"},
         className="mb-2",
+    )
+
+
+#: Pages that analyse dated purchases: a customer table alone cannot feed them.
+TRANSACTION_PAGES = ("/", "/churn", "/baskets", "/lifecycle", "/customer")
+
+
+def needs_log_page(pathname: str | None) -> str | None:
+    """The name of the transaction page at ``pathname`` (None for any other page)."""
+    path = (pathname or "/").rstrip("/") or "/"
+    for page in dash.page_registry.values():
+        root = page["path"]
+        if root in TRANSACTION_PAGES and (path == root or path.startswith(root.rstrip("/") + "/")):
+            if root != "/" or path == "/":
+                return page["name"]
+    return None
+
+
+def create_needs_log_alert(page: str, label: str) -> dbc.Alert:
+    """The friendly stop on a transaction page when the active dataset is a customer table."""
+    return dbc.Alert(
+        [
+            html.H5(f"{page} needs a transaction log", className="alert-heading"),
+            html.P(
+                f"The active dataset, {label}, is a customer table: one row per customer, with "
+                "no purchases or dates. This page works on a transaction log (customer, date and "
+                "amount per purchase).",
+                className="mb-2",
+            ),
+            html.Div(
+                [
+                    dcc.Link("Load a transaction log on the Data page", href="/data"),
+                    html.Span(" (you can join this table to it there), or ", className="mx-1"),
+                    dcc.Link("segment the table on the Segments page", href="/segments"),
+                    ".",
+                ]
+            ),
+        ],
+        color="info",
+        id="shell-needs-log-alert",
     )

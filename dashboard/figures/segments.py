@@ -51,8 +51,22 @@ def legend_under_axis_title(fig: go.Figure, plot_height: int, items: int) -> go.
     return fig
 
 
-def _hover(currency: str) -> str:
-    """Hover of a customer point: id as ``text``, recency/orders/spend as numeric ``customdata``."""
+#: What a point's hover shows beside its id, when the features have it (a log's customers).
+HOVER_KEY = ("recency_days", "frequency", "monetary")
+
+
+def _hover_key(features: pl.DataFrame, rows: np.ndarray) -> np.ndarray | None:
+    """Recency, orders and spend of the shown customers; None for a customer table (none)."""
+    if not all(c in features.columns for c in HOVER_KEY):
+        return None
+    return features.select(*HOVER_KEY).to_numpy()[rows]
+
+
+def _hover(currency: str, key: np.ndarray | None = ()) -> str:
+    """Hover of a customer point: id as ``text``, recency/orders/spend as numeric ``customdata``
+    (only the id and segment for a customer table, ``key`` None)."""
+    if key is None:
+        return "Customer %{text}<br>%{fullData.name}<extra></extra>"
     return (
         "Customer %{text}<br>%{fullData.name}<br>Last purchase %{customdata[0]:.0f} days ago"
         f"<br>%{{customdata[1]:,.0f}} orders, {currency}%{{customdata[2]:,.0f}} net<extra></extra>"
@@ -70,7 +84,7 @@ def _strip_figure(result, features: pl.DataFrame, currency: str) -> tuple[go.Fig
     labels = assign.get_column("segment").to_numpy()[rows]
     names = assign.get_column("segment_name").to_numpy()[rows]
     ids = assign.get_column("customer_id").to_numpy()[rows]
-    key = features.select("recency_days", "frequency", "monetary").to_numpy()[rows]
+    key = _hover_key(features, rows)
     jitter = np.random.default_rng(0).uniform(-0.3, 0.3, size=len(rows))
     segments = sorted(set(labels.tolist()))
     fig = go.Figure()
@@ -83,8 +97,8 @@ def _strip_figure(result, features: pl.DataFrame, currency: str) -> tuple[go.Fig
                 mode="markers",
                 name=str(names[mask][0]),
                 text=ids[mask].tolist(),
-                customdata=key[mask].astype(np.float32),
-                hovertemplate=_hover(currency),
+                customdata=None if key is None else key[mask].astype(np.float32),
+                hovertemplate=_hover(currency, key),
                 marker={"size": 5, "color": segment_color(int(segment)), "opacity": 0.6},
             )
         )
@@ -98,7 +112,7 @@ def _strip_figure(result, features: pl.DataFrame, currency: str) -> tuple[go.Fig
     )
     shown = len(rows)
     caption = (
-        f"Clustered on one feature ({label.lower()}), so there is nothing to project: each customer "
+        f"Clustered on one feature ({_short_label(feature)}), so there is nothing to project: each customer "
         "is placed at their scaled value, one row per segment (rows spread vertically to show "
         "density). Pick two or more features for a PCA view. "
         + (
@@ -108,6 +122,11 @@ def _strip_figure(result, features: pl.DataFrame, currency: str) -> tuple[go.Fig
         )
     )
     return legend_under_axis_title(fig, max(180, 60 * len(segments)), len(segments)), caption
+
+
+def _short_label(feature: str) -> str:
+    """ "net spend" for a behavioural feature; a customer table's column as written."""
+    return FEATURES[feature].split(" (")[0].lower() if feature in FEATURES else feature
 
 
 def pca_figure(
@@ -127,18 +146,18 @@ def pca_figure(
     labels = assign.get_column("segment").to_numpy()[rows]
     names = assign.get_column("segment_name").to_numpy()[rows]
     ids = assign.get_column("customer_id").to_numpy()[rows]
-    key = features.select("recency_days", "frequency", "monetary").to_numpy()[rows]
+    key = _hover_key(features, rows)
     axis_titles = []
     for i in range(dims):
         top = sorted(
             zip(result.loadings["feature"], result.loadings[f"PC{i + 1}"], strict=True),
             key=lambda t: -abs(t[1]),
         )[:2]
-        drivers = ", ".join(FEATURES.get(f, f).split(" (")[0].lower() for f, _ in top)
+        drivers = ", ".join(_short_label(f) for f, _ in top)
         axis_titles.append((f"PC{i + 1} ({result.explained_variance[i]:.0%})", drivers))
     fig = go.Figure()
     # Numbers travel as typed arrays (compact); the id as text; the segment name is the trace's.
-    hover = _hover(currency)
+    hover = _hover(currency, key)
     points = coords[rows]
     for segment in sorted(set(labels.tolist())):
         mask = labels == segment
@@ -152,7 +171,7 @@ def pca_figure(
                 mode="markers",
                 name=str(names[mask][0]),
                 text=ids[mask].tolist(),
-                customdata=key[mask].astype(np.float32),
+                customdata=None if key is None else key[mask].astype(np.float32),
                 hovertemplate=hover,
                 marker={
                     "size": 3 if dims == 3 else 5,
@@ -299,6 +318,20 @@ def heatmap_figure(profile_table: pl.DataFrame, features: list[str]) -> go.Figur
     )
 
 
+def _wrap(name: str, width: int = 24) -> str:
+    """A long segment name on several lines, broken after its commas (long names from a
+    customer table's columns laid the axis labels diagonally and squeezed the boxes flat)."""
+    lines: list[str] = []
+    for part in name.split(", "):
+        if lines and len(lines[-1]) + len(part) + 2 <= width:
+            lines[-1] += ", " + part
+        else:
+            if lines:
+                lines[-1] += ","
+            lines.append(part)
+    return "<br>".join(lines)
+
+
 def box_figure(stats: pl.DataFrame, label: str) -> go.Figure:
     """Box plots from precomputed per-segment statistics (:func:`analytics.profiles.box_stats`)."""
     fig = go.Figure()
@@ -306,7 +339,7 @@ def box_figure(stats: pl.DataFrame, label: str) -> go.Figure:
         fig.add_trace(
             go.Box(
                 name=row["segment_name"],
-                x=[row["segment_name"]],
+                x=[_wrap(row["segment_name"])],
                 q1=[row["q1"]],
                 median=[row["median"]],
                 q3=[row["q3"]],

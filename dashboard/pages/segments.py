@@ -18,6 +18,7 @@ from dash import (
 )
 from dash.exceptions import PreventUpdate
 
+from analytics.customer_table import levels
 from analytics.export import to_csv
 from analytics.features import FEATURES
 from analytics.profiles import box_stats
@@ -332,20 +333,47 @@ def _metrics_badges(result) -> html.Div:
     )
 
 
-def _profile_table(result) -> tuple[list[dict], list[dict]]:
-    table = result.profile.table.sort("segment")
+def _profile_table(result, table=None) -> tuple[list[dict], list[dict]]:
+    """Rows and columns of the profile grid; ``table``: the customer table profiled in it."""
+    profile = result.profile.table.sort("segment")
     columns = [
         text("Segment", "name", min_width=170, pinned="left"),
         num("Customers", "customers", count()),
         num("Share", "share", percent(1)),
-        num("Revenue", "revenue", money(settings().currency)),
-        num("Revenue share", "revenue_share", percent(1)),
     ]
-    feature_names = [f for f in FEATURES if f"{f}_mean" in table.columns]
+    if profile.get_column("revenue").null_count() < profile.height:
+        columns += [
+            num("Revenue", "revenue", money(settings().currency)),
+            num("Revenue share", "revenue_share", percent(1)),
+        ]
+    feature_names = [f for f in FEATURES if f"{f}_mean" in profile.columns]
     for f in feature_names:
         columns.append(num(f"{FEATURES[f]} (mean)", f"{f}_mean", fixed(2, grouped=True)))
-    keep = [c["field"] for c in columns]
-    return table.select(keep).to_dicts(), columns
+    keep = [pl.col(c["field"]) for c in columns]
+    # a table's own column names go to AG Grid by position: it reads dots in a field as paths
+    for i, column in enumerate(_attribute_columns(table)):
+        keep.append(pl.col(column["field"]).alias(f"attr{i}"))
+        columns.append({**column, "field": f"attr{i}"})
+    rows = profile.select(keep).to_dicts()
+    return rows, columns
+
+
+def _attribute_columns(table) -> list[dict]:
+    """A customer table's columns in the profile: numeric means, then category shares."""
+    if table is None:
+        return []
+    columns = [num(f"{c} (mean)", f"{c}_mean", fixed(2, grouped=True)) for c in table.numeric]
+    for names in levels(table).values():
+        columns += [num(f"{n} (share)", n, percent(0)) for n in names]
+    return columns
+
+
+def _heatmap_features(result, table=None) -> list[str]:
+    """Behavioural features and the table's columns (numeric, one-hot) that have a ratio."""
+    names = [f for f in FEATURES if f"{f}_ratio" in result.profile.table.columns]
+    if table is not None:
+        names += [*table.numeric, *(n for ns in levels(table).values() for n in ns)]
+    return names
 
 
 def _tests_table(result) -> tuple[list[dict], list[dict]]:
@@ -385,9 +413,12 @@ def _personas(result, currency: str) -> dbc.Row:
 
 
 def _box(result, features: pl.DataFrame, feature: str):
+    label = FEATURES.get(feature, feature)
+    if feature not in features.columns:  # the dataset changed; its own column comes next
+        return empty_figure("Choose a feature above")
     if features.get_column(feature).null_count() == features.height:
-        return empty_figure(f"{FEATURES[feature]} is not available for this dataset")
-    return box_figure(box_stats(features, result.assignments, feature), FEATURES[feature])
+        return empty_figure(f"{label} is not available for this dataset")
+    return box_figure(box_stats(features, result.assignments, feature), label)
 
 
 def _tree_card(result) -> html.Div:
@@ -445,6 +476,7 @@ def _tree_card(result) -> html.Div:
     Input("dataset-id", "data"),
     State("segments-profile-table", "columnDefs"),
     State("segments-tests-table", "columnDefs"),
+    State("segments-current", "data"),
 )
 @reports_to("segments-alert", FIELDS)
 def recluster(
@@ -460,6 +492,7 @@ def recluster(
     dataset_id,
     shown_profile_columns=None,
     shown_test_columns=None,
+    shown=None,
 ):
     """Re-cluster with the chosen settings and redraw the whole page in one round trip.
 
@@ -469,13 +502,20 @@ def recluster(
     params = params_from(features, scaling, algorithm, k, eps, min_samples, min_cluster_size)
     svc = service()
     result = svc.segmentation(dataset_id, params)
-    customer_features = svc.features(dataset_id)
+    customer_features = svc.segment_features(dataset_id)
+    table = svc.attributes(dataset_id)
     box_figure_ = _box(result, customer_features, box)
-    if ctx.triggered_id == "segments-box-feature":
+    # only the box plot's feature changed since the page showed these settings: redraw it alone
+    # (after a change of dataset the box feature changes too, and the rest must follow)
+    if ctx.triggered_id == "segments-box-feature" and shown == {
+        "dataset_id": dataset_id,
+        "params": params.to_dict(),
+        "view": view,
+    }:
         return (*[no_update] * 10, box_figure_, no_update)
     currency = settings().currency
     pca, caption = pca_figure(result, customer_features, currency, dims=3 if view == "3d" else 2)
-    profile_rows, profile_columns = _profile_table(result)
+    profile_rows, profile_columns = _profile_table(result, table)
     test_rows, test_columns = _tests_table(result)
     # Columns the grids already show are not sent again: a new columnDefs makes AG Grid rebuild
     # the grid, which cost the browser as much as the 3D chart on a change of k
@@ -493,10 +533,7 @@ def recluster(
         profile_columns,
         test_rows,
         test_columns,
-        heatmap_figure(
-            result.profile.table,
-            [f for f in FEATURES if f"{f}_ratio" in result.profile.table.columns],
-        ),
+        heatmap_figure(result.profile.table, _heatmap_features(result, table)),
         box_figure_,
         _tree_card(result),
     )
@@ -645,3 +682,32 @@ def download_segments(n_clicks: int, current: dict | None):
     )
     frame: pl.DataFrame = result.assignments
     return {"content": to_csv(frame), "filename": "segments.csv", "type": "text/csv"}
+
+
+# -- customer tables (issue 10): the features a dataset offers --------------------------------
+@callback(
+    Output("segments-features", "options"),
+    Output("segments-features", "value", allow_duplicate=True),
+    Output("segments-box-feature", "options"),
+    Output("segments-box-feature", "value"),
+    Input("dataset-id", "data"),
+    State("segments-features", "value"),
+    State("segments-box-feature", "value"),
+    prevent_initial_call="initial_duplicate",
+)
+def feature_options(dataset_id: str, chosen: list[str] | None, box: str | None):
+    """The dataset's features: behavioural ones, a customer table's columns (numeric and
+    one-hot, as written), or both for a log with a joined table. Choices saved for another
+    dataset that this one lacks are dropped from the selection (the page would refuse them).
+
+    Not wrapped in ``reports_to``: its success would close the page's alert while it holds the
+    reclustering's own error (both run when the page opens). A failure here goes to the app's
+    alert (the dataset itself is then unreadable, and the other callbacks say so too)."""
+    choices = service().feature_choices(dataset_id)
+    options = [{"label": label, "value": name} for name, label in choices.items()]
+    kept = [name for name in chosen or [] if name in choices]
+    value = kept if len(kept) != len(chosen or []) else no_update
+    box_value = (
+        box if box in choices else ("monetary" if "monetary" in choices else next(iter(choices)))
+    )
+    return options, value, options, box_value if box_value != box else no_update

@@ -146,12 +146,16 @@ def test_recluster_updates_everything(segments):
 
 
 def test_box_feature_change_redraws_only_the_box(segments):
+    shown = {"dataset_id": BUNDLED_ID, "params": SegmentParams().to_dict(), "view": "3d"}
+    args = (None, "log-standard", "kmeans", 4, 1.0, 10, None, "3d", "frequency", BUNDLED_ID)
     triggered("segments-box-feature")
-    out = segments.recluster(
-        None, "log-standard", "kmeans", 4, 1.0, 10, None, "3d", "frequency", BUNDLED_ID
-    )
+    out = segments.recluster(*args, None, None, shown)
     assert all(v is dash.no_update for v in out[:10]) and out[11] is dash.no_update
     assert len(out[10].data) == 4
+    # a box feature set with a new dataset (its own columns): the whole page follows
+    triggered("segments-box-feature")
+    out = segments.recluster(*args, None, None, {**shown, "dataset_id": "another"})
+    assert out[0]["dataset_id"] == BUNDLED_ID and len(out[10].data) == 4
 
 
 def test_recluster_dbscan_has_outliers(segments):

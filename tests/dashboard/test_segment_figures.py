@@ -49,3 +49,13 @@ def test_heatmap_of_few_segments_leaves_room_for_its_colour_bar():
     assert bar_px / 6 >= 20, f"{bar_px} px bar for {ticks} labels"
     assert margin.r >= 40  # the bar's rotated title
     assert list(fig.data[0].text[0]) == ["0.50×", "0.80×"]
+
+
+def test_long_segment_names_wrap_under_their_box():
+    from dashboard.figures.segments import _wrap
+
+    name = "Low Spending Score (1-100), high Annual Income (k$), mostly Genre Male"
+    assert _wrap(name) == (
+        "Low Spending Score (1-100),<br>high Annual Income (k$),<br>mostly Genre Male"
+    )
+    assert _wrap("Champions") == "Champions"
