@@ -127,17 +127,18 @@ def read_transactions(
     SchemaError
         As for files: a mapped or required column is missing.
     """
-    path = Path(path)
-    if not path.exists():
+    remote = "://" in str(path)  # hdfs://, s3a://, ...: the cluster checks it
+    name = str(path).rstrip("/").rsplit("/", 1)[-1] if remote else Path(path).name
+    if not remote and not Path(path).exists():
         raise DataError(f"File not found: {path}. Check the path and try again.")
     try:
         raw = spark.read.parquet(str(path))
     except Exception as error:  # Spark's AnalysisException: not Parquet, or empty directory
         raise DataError(
-            f"Cannot read {path.name} as Parquet with the Spark engine: "
+            f"Cannot read {name} as Parquet with the Spark engine: "
             f"{str(error).splitlines()[0]}. Give a Parquet file or a directory of Parquet files."
         ) from error
-    where = path.name
+    where = name
     resolved = resolve_columns(raw.columns, columns, where=where)
     types = dict(raw.dtypes)
     out = {}
@@ -232,11 +233,12 @@ def open_dataset(
     """
     from analytics.datasets import bundled_path
 
-    path = Path(path or bundled_path())
+    path = path or bundled_path()
     spark = spark or spark_session()
     raw, resolved = read_transactions(spark, path, columns)
-    cleaned, report = clean_transactions(raw, source=path.name)
-    return SparkDataset(cleaned, report, path.name, resolved)
+    name = str(path).rstrip("/").rsplit("/", 1)[-1]
+    cleaned, report = clean_transactions(raw, source=name)
+    return SparkDataset(cleaned, report, name, resolved)
 
 
 # -- cleaning ----------------------------------------------------------------------------------
