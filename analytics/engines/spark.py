@@ -717,7 +717,12 @@ def mine_rules(
     threshold = _min_count(min_support, n)
     # Spark keeps itemsets in at least ceil(minSupport * n) baskets: ask for our whole-basket
     # threshold exactly, then test count / n >= min_support in floating point as mlxtend did.
-    model = FPGrowth(itemsCol="items", minSupport=(threshold - 0.5) / n).fit(baskets.frame)
+    # FP-Growth sends each basket to up to numPartitions groups: one group per core, not one
+    # per shuffle partition (200 by default), or the work grows with the partitions
+    groups = max(2, baskets.frame.sparkSession.sparkContext.defaultParallelism)
+    model = FPGrowth(itemsCol="items", minSupport=(threshold - 0.5) / n, numPartitions=groups).fit(
+        baskets.frame
+    )
     found = model.freqItemsets
     if max_len is not None:
         found = found.filter(F.size("items") <= max_len)
