@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from analytics.choices import ALGORITHMS, K_ALGORITHMS, SCALINGS
+from analytics.engines import ENGINES
 from analytics.errors import ParameterError, SegmentaError, set_audience
 from analytics.schema import parse_column_mapping
 
@@ -82,6 +83,42 @@ def _file_only(args: argparse.Namespace, what: str) -> None:
         )
 
 
+def _add_engine(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="polars",
+        help="where the transaction-level work runs: 'polars' on this host (default) or 'spark' "
+        "on the cluster named by SEGMENTA_SPARK_MASTER (reads a Parquet file or directory; "
+        "needs requirements-spark.txt and Java 17+)",
+    )
+
+
+def _spark_open(args: argparse.Namespace):
+    """The Spark engine's cleaned log (:class:`analytics.engines.spark.SparkDataset`)."""
+    if args.date_format:
+        raise ParameterError(
+            "--date-format is for dates written as text; the Spark engine reads Parquet whose "
+            "dates are stored as dates. Leave out --date-format, or use --engine polars."
+        )
+    from analytics.engines import spark
+
+    return spark.open_dataset(args.input, parse_column_mapping(args.columns))
+
+
+def _features(args: argparse.Namespace) -> pl.DataFrame:
+    """Customer features of ``--input`` as of ``--as-of``, computed by the chosen engine."""
+    if args.engine == "spark":
+        from analytics.engines import spark
+
+        dataset = _spark_open(args)
+        print(dataset.report)
+        return spark.customer_features(dataset.transactions, args.as_of)
+    from analytics.features import customer_features
+
+    return customer_features(_open(args).transactions, args.as_of)
+
+
 def _open(args: argparse.Namespace) -> Dataset:
     from analytics.datasets import open_dataset
 
@@ -152,6 +189,17 @@ def _write(frame: pl.DataFrame, output: str) -> None:
 
 
 def cmd_clean(args: argparse.Namespace) -> None:
+    if args.engine == "spark":
+        if not args.output.lower().endswith(".parquet"):
+            raise ParameterError(
+                f"clean --output must end in .parquet. Got {args.output!r} instead."
+            )
+        dataset = _spark_open(args)
+        print(dataset.report)
+        # a Parquet directory, written by the executors (the log may not fit this host)
+        dataset.transactions.write.mode("errorifexists").parquet(args.output)
+        print(f"Wrote {dataset.report.rows_out:,} rows to {args.output} (a Parquet directory)")
+        return
     dataset = _open(args)
     print(dataset.report)
     if not args.output.lower().endswith(".parquet"):
@@ -160,11 +208,9 @@ def cmd_clean(args: argparse.Namespace) -> None:
 
 
 def cmd_features(args: argparse.Namespace) -> None:
-    from analytics.features import customer_features
     from analytics.rfm import rfm_table
 
-    dataset = _open(args)
-    features = customer_features(dataset.transactions, args.as_of)
+    features = _features(args)
     features = features.join(
         rfm_table(features).drop("recency_days", "frequency", "monetary"), on="customer_id"
     )
@@ -221,11 +267,9 @@ def cmd_segment(args: argparse.Namespace) -> None:
     if getattr(args, "format", "transactions") == "customers":
         _segment_customer_table(args)
         return
-    from analytics.features import customer_features
     from analytics.segmentation import sweep_k
 
-    dataset = _open(args)
-    features = customer_features(dataset.transactions, args.as_of)
+    features = _features(args)
     table = None
     if args.customers:
         from analytics.customer_table import joined_features, load_customer_table
@@ -395,11 +439,33 @@ def cmd_rules(args: argparse.Namespace) -> None:
     from analytics.datasets import data_dir
     from analytics.io import load_baskets
 
+    if args.engine == "spark" and args.algorithm != "fpgrowth":
+        raise ParameterError(
+            "The Spark engine mines with FP-Growth only (Spark MLlib has no Apriori). "
+            "Use --algorithm fpgrowth, or --engine polars for Apriori."
+        )
+    if args.format == "baskets" and args.engine == "spark":
+        raise ParameterError(
+            "--engine spark reads transaction logs; a basket-per-line file is mined on this "
+            "host. Leave out --engine spark, or give a transaction log."
+        )
     if args.format == "baskets":
         _file_only(args, "--format baskets")
         source = args.input or data_dir() / "groceries.csv.gz"
         baskets = baskets_from_lists(
             load_baskets(source),
+            min_item_baskets=args.min_item_baskets,
+            max_basket_size=args.max_basket_size,
+        )
+    elif args.engine == "spark":
+        from analytics.engines import spark
+
+        dataset = _spark_open(args)
+        baskets = spark.baskets_from_transactions(
+            dataset.transactions,
+            start=_date_arg(args.start, "--start"),
+            end=_date_arg(args.end, "--end"),
+            country=args.country,
             min_item_baskets=args.min_item_baskets,
             max_basket_size=args.max_basket_size,
         )
@@ -412,7 +478,12 @@ def cmd_rules(args: argparse.Namespace) -> None:
             min_item_baskets=args.min_item_baskets,
             max_basket_size=args.max_basket_size,
         )
-    rules = mine_rules(
+    miner = mine_rules
+    if args.engine == "spark":
+        from analytics.engines import spark
+
+        miner = spark.mine_rules
+    rules = miner(
         baskets,
         args.min_support,
         args.min_confidence,
@@ -518,11 +589,16 @@ def run_pipeline(
     min_confidence: float = 0.3,
     min_lift: float = 1.0,
     echo=print,
+    engine: str = "polars",
 ) -> dict:
     """Clean, features + RFM, segments (k swept when ``k='auto'``), churn/CLV with a backtest and
     association rules, each result written into ``output``; returns the summary (also written
     as ``summary.json``). The log is read and cleaned once, and every step calls the same
-    function as its own command and the dashboard."""
+    function as its own command and the dashboard.
+
+    With ``engine="spark"`` the log is read, cleaned, described per customer and mined on Spark;
+    churn and CLV are skipped (their training snapshots and BG/NBD fits read the whole log on
+    this host), and the summary says so."""
     import json
     import time
 
@@ -532,7 +608,7 @@ def run_pipeline(
     from analytics.datasets import open_dataset
     from analytics.export import write_csv
     from analytics.features import customer_features
-    from analytics.predict import predict, quadrant_summary
+    from analytics.predict import predict
     from analytics.rfm import rfm_table
     from analytics.segment_report import SegmentParams, segment_report
     from analytics.segmentation import sweep_k
@@ -559,12 +635,23 @@ def run_pipeline(
             frame.write_parquet(target)
         files[name] = f"{frame.height:,} rows"
 
-    dataset = open_dataset(path, columns, date_format=date_format)
-    tx, report = dataset.transactions, dataset.report
+    if engine == "spark":
+        from analytics.engines import spark
+
+        if date_format:
+            raise ParameterError(
+                "--date-format is for dates written as text; the Spark engine reads Parquet "
+                "whose dates are stored as dates. Leave out --date-format, or use --engine polars."
+            )
+        dataset = spark.open_dataset(path, columns)
+        tx, report, source = dataset.transactions, dataset.report, dataset.source
+    else:
+        dataset = open_dataset(path, columns, date_format=date_format)
+        tx, report, source = dataset.transactions, dataset.report, dataset.log.source
     (out / "cleaning_report.json").write_text(
         json.dumps(
             {
-                "source": dataset.log.source,
+                "source": source,
                 "rows_in": report.rows_in,
                 "rows_out": report.rows_out,
                 "customers": report.customers,
@@ -578,7 +665,7 @@ def run_pipeline(
     files["cleaning_report.json"] = f"{len(report.steps)} steps"
     lap("load and clean")
 
-    features = customer_features(tx)
+    features = spark.customer_features(tx) if engine == "spark" else customer_features(tx)
     rfm = rfm_table(features)
     write(
         features.join(rfm.drop("recency_days", "frequency", "monetary"), on="customer_id"),
@@ -600,21 +687,27 @@ def run_pipeline(
     write(profile.table, "segment_profiles.parquet")
     lap("segments")
 
-    result = predict(tx, None, horizon_days, evaluate=True)
-    write(
-        result.table.select("customer_id", "churn_probability", "predicted_clv", "quadrant"),
-        "predictions.parquet",
-    )
-    lap("churn and CLV")
+    result = None
+    if engine != "spark":
+        result = predict(tx, None, horizon_days, evaluate=True)
+        write(
+            result.table.select("customer_id", "churn_probability", "predicted_clv", "quadrant"),
+            "predictions.parquet",
+        )
+        lap("churn and CLV")
 
-    baskets = baskets_from_transactions(tx)
-    rules = mine_rules(baskets, min_support, min_confidence, min_lift)
+    if engine == "spark":
+        baskets = spark.baskets_from_transactions(tx)
+        rules = spark.mine_rules(baskets, min_support, min_confidence, min_lift)
+    else:
+        baskets = baskets_from_transactions(tx)
+        rules = mine_rules(baskets, min_support, min_confidence, min_lift)
     write(rules_csv_frame(rules), "rules.csv")
     lap("rules")
 
-    bt = result.backtest
     summary = {
-        "input": dataset.log.source,
+        "input": source,
+        "engine": engine,
         "rows_read": report.rows_in,
         "rows_kept": report.rows_out,
         "customers": features.height,
@@ -634,15 +727,7 @@ def run_pipeline(
                 for p in profile.personas
             ],
         },
-        "predictions": {
-            "cutoff": str(result.cutoff),
-            "horizon_days": result.horizon_days,
-            "method": result.method,
-            "backtest": None
-            if bt is None
-            else {"churn": bt.churn, "clv": bt.clv, "clv_winner": bt.clv_winner},
-            "quadrants": quadrant_summary(result.table).to_dicts(),
-        },
+        "predictions": _predictions_summary(result),
         "rules": {
             "baskets": baskets.n_baskets,
             "items": len(baskets.items),
@@ -662,7 +747,7 @@ def run_pipeline(
         echo(
             f"  [{p.segment:>2}] {p.name:<45} {p.customers:>8,} customers  revenue {p.revenue_share:6.1%}"
         )
-    echo(f"Churn and CLV: {result.method}")
+    echo(f"Churn and CLV: {summary['predictions']['method']}")
     echo(
         f"Rules: {rules.itemsets.height:,} frequent itemsets, {rules.rules.height:,} rules "
         f"at support {min_support:g}"
@@ -670,6 +755,30 @@ def run_pipeline(
     echo("Seconds: " + ", ".join(f"{step} {t:.1f}" for step, t in summary["seconds"].items()))
     echo(f"Wrote {', '.join(files)} and summary.json to {out}")
     return summary
+
+
+#: Why ``run --engine spark`` leaves out churn and CLV (said in the summary and on screen).
+SPARK_SKIPS_PREDICT = (
+    "skipped with --engine spark: churn and CLV train on snapshots of the whole log on this "
+    "host; run `python -m analytics predict` on a host that holds the log"
+)
+
+
+def _predictions_summary(result) -> dict:
+    from analytics.predict import quadrant_summary
+
+    if result is None:
+        return {"method": SPARK_SKIPS_PREDICT}
+    bt = result.backtest
+    return {
+        "cutoff": str(result.cutoff),
+        "horizon_days": result.horizon_days,
+        "method": result.method,
+        "backtest": None
+        if bt is None
+        else {"churn": bt.churn, "clv": bt.clv, "clv_winner": bt.clv_winner},
+        "quadrants": quadrant_summary(result.table).to_dicts(),
+    }
 
 
 def cmd_run(args: argparse.Namespace) -> None:
@@ -683,6 +792,7 @@ def cmd_run(args: argparse.Namespace) -> None:
         min_support=args.min_support,
         min_confidence=args.min_confidence,
         min_lift=args.min_lift,
+        engine=args.engine,
     )
 
 
@@ -763,6 +873,7 @@ def _add_run(sub) -> None:
     run.add_argument("--min-support", type=float, default=0.01, metavar="S", help="default 0.01")
     run.add_argument("--min-confidence", type=float, default=0.3, metavar="C", help="default 0.3")
     run.add_argument("--min-lift", type=float, default=1.0, metavar="L", help="default 1.0")
+    _add_engine(run)
     run.set_defaults(run=cmd_run, output_is_folder=True)
 
 
@@ -777,6 +888,7 @@ def build_parser() -> argparse.ArgumentParser:
     clean.add_argument(
         "--output", required=True, metavar="FILE.parquet", help="cleaned log (Parquet)"
     )
+    _add_engine(clean)
     clean.set_defaults(run=cmd_clean)
 
     features = sub.add_parser("features", help="customer features and RFM scores as of a date")
@@ -793,6 +905,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--id-column", metavar="NAME", help="--customers: its id column (default: recognised)"
     )
     features.add_argument("--output", required=True, metavar="FILE", help=".csv or .parquet")
+    _add_engine(features)
     features.set_defaults(run=cmd_features)
 
     segment = sub.add_parser("segment", help="cluster customers and name the segments")
@@ -838,6 +951,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="--format customers / --customers: the table's id column (default: recognised)",
     )
+    _add_engine(segment)
     segment.set_defaults(run=cmd_segment)
 
     pred = sub.add_parser("predict", help="churn probability and CLV per customer, with a backtest")
@@ -914,6 +1028,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--country", metavar="NAME", help="only invoices from this country (transactions only)"
     )
     rules.add_argument("--output", required=True, metavar="FILE", help="rules .csv or .parquet")
+    _add_engine(rules)
     rules.set_defaults(run=cmd_rules)
 
     cohorts = sub.add_parser("cohorts", help="cohort retention: share still buying per period")
