@@ -178,15 +178,50 @@ class TableSegments:
     profile: pl.DataFrame  # segment, name, customers, share, <numeric>_mean, <col>=<value> shares
 
 
-def _describe(row: dict, overall: dict, numeric: list[str], categorical_shares: dict) -> str:
-    """``High Annual Income (k$), low Age`` from the ratios of segment to overall means."""
-    ratios = {c: row[f"{c}_mean"] / overall[c] for c in numeric if overall[c]}
-    ordered = sorted(ratios, key=lambda c: -abs(np.log(max(ratios[c], 1e-9))))
-    words = [
-        f"{'high' if ratios[c] >= 1 else 'low'} {c}"
-        for c in ordered[:2]
-        if abs(ratios[c] - 1) >= 0.15
-    ]
+def signed_spread(frame: pl.DataFrame, numeric: list[str]) -> dict[str, float]:
+    """The standard deviation of each numeric column that takes negative values or averages
+    zero or less (a balance, a score change, a z-score). A ratio to the average means nothing
+    there ("-12.84×"), so such a column is compared by its distance from the average in standard
+    deviations instead. Columns of amounts, counts and ages (never negative) are not listed."""
+    spread = {}
+    for c in numeric:
+        column = frame.get_column(c)
+        if column.min() < 0 or not column.mean() > 0:
+            spread[c] = float(column.std() or 0.0)
+    return spread
+
+
+#: how far from the average a signed column's segment mean must be to name it (standard deviations)
+SIGNED_NAMING_SD = 0.5
+
+
+def _describe(
+    row: dict,
+    overall: dict,
+    numeric: list[str],
+    categorical_shares: dict,
+    spread: dict[str, float] | None = None,
+) -> str:
+    """``High Annual Income (k$), low Age`` from the ratios of segment to overall means.
+
+    A column of ``spread`` (:func:`signed_spread`) is compared by its difference from the average
+    in standard deviations: named when at least :data:`SIGNED_NAMING_SD` away, ranked with the
+    others by that distance (a ratio's by the size of its logarithm)."""
+    spread = spread or {}
+    distance, high = {}, {}
+    for c in numeric:
+        mean = row[f"{c}_mean"]
+        if c in spread:
+            if spread[c] > 0:
+                z = (mean - overall[c]) / spread[c]
+                distance[c], high[c] = abs(z), z >= 0
+                distance[c] = distance[c] if abs(z) >= SIGNED_NAMING_SD else 0.0
+        elif overall[c]:
+            ratio = mean / overall[c]
+            far = abs(ratio - 1) >= 0.15
+            distance[c], high[c] = (abs(np.log(max(ratio, 1e-9))) if far else 0.0), ratio >= 1
+    ordered = sorted(distance, key=lambda c: -distance[c])
+    words = [f"{'high' if high[c] else 'low'} {c}" for c in ordered[:2] if distance[c] > 0]
     for column, share in categorical_shares.items():
         if share[1] >= 0.6:
             words.append(f"mostly {column} {share[0]}")
@@ -231,6 +266,7 @@ def segment_table(
     labels = np.array([rank[label] for label in labels])
     frame = table.frame.with_columns(segment=pl.Series(labels, dtype=pl.Int64))
     overall = {c: frame.get_column(c).mean() for c in table.numeric}
+    spread = signed_spread(frame, table.numeric)
     aggs = [pl.len().alias("customers")] + [
         pl.col(c).mean().alias(f"{c}_mean") for c in table.numeric
     ]
@@ -247,7 +283,7 @@ def segment_table(
             }
             best = max(level_shares, key=level_shares.get)
             shares[column] = (best, level_shares[best])
-        names[row["segment"]] = _describe(row, overall, table.numeric, shares)
+        names[row["segment"]] = _describe(row, overall, table.numeric, shares, spread)
     counts = {}
     for name in names.values():
         counts[name] = counts.get(name, 0) + 1
@@ -364,8 +400,11 @@ def attribute_profile(
     for c in table.numeric:
         aggs += [pl.col(c).mean().alias(f"{c}_mean"), pl.col(c).median().alias(f"{c}_median")]
     aggs += [pl.col(c).mean().alias(c) for c in encoded]
+    signed = signed_spread(frame, table.numeric)
     ratios = {
-        f"{c}_ratio": (pl.col(f"{c}_mean") / overall[c]) if overall[c] else pl.lit(None)
+        f"{c}_ratio": (pl.col(f"{c}_mean") / overall[c])
+        if overall[c] and c not in signed
+        else pl.lit(None, dtype=pl.Float64)
         for c in table.numeric
     }
     ratios |= {
@@ -393,18 +432,25 @@ def table_personas(profile: pl.DataFrame, table: CustomerTable, overall: dict) -
     from analytics.profiles import Persona
     from analytics.segmentation import OUTLIER
 
+    spread = signed_spread(table.frame, table.numeric)
     raw = []
     for row in profile.sort("segment").iter_rows(named=True):
         if row["segment"] == OUTLIER:
             raw.append((row, "Outliers", "Customers unlike any segment (noise).", TABLE_ACTION))
             continue
         shares = _shares(row, table)
-        name = _describe(row, overall, table.numeric, shares)
+        name = _describe(row, overall, table.numeric, shares, spread)
         ratios = sorted(
             (c for c in table.numeric if row[f"{c}_ratio"] is not None),
             key=lambda c: -abs(np.log(max(row[f"{c}_ratio"], 1e-9))),
         )
         parts = [f"{c} {row[f'{c}_ratio']:.2f}×" for c in ratios[:3]]
+        # a signed column has no ratio: its mean beside the average's
+        parts += [
+            f"{c} {row[f'{c}_mean']:,.2f} (average {overall[c]:,.2f})"
+            for c in table.numeric
+            if c in spread
+        ][:2]
         parts += [f"{column} {value} {share:.0%}" for column, (value, share) in shares.items()]
         description = (
             "Versus the average customer: " + ", ".join(parts) + "." if parts else ""

@@ -256,3 +256,24 @@ def test_cli_segment_clusters_a_log_and_its_joined_table(tmp_path, capsys):
     assert f"clustering the {frame.height:,} of" in printed
     assert set(frame["customer_id"]) <= set(described)
     assert "on monetary, Tier (CRM)=Gold" in printed
+
+
+def test_a_signed_column_is_named_by_its_distance_not_a_ratio(tmp_path):
+    """A balance that averages below zero: a segment at -19 is HIGHER than the average (-110),
+    although its ratio to it (0.17) would read "low"; no "×" ratio is shown for such a column."""
+    rows = ["Client,balance,visits"]
+    rows += [f"a{i},{-20 + i % 3},{5 + i % 4}" for i in range(10)]
+    rows += [f"b{i},{-200 - i % 3},{5 + i % 4}" for i in range(10)]
+    path = tmp_path / "crm.csv"
+    path.write_text("\n".join(rows) + "\n")
+    table = load_customer_table(path)
+    report = segment_report(table_features(table), SegmentParams(scaling="standard", k=2), table)
+    by_name = {p.name: p for p in report.profile.personas}
+    assert set(by_name) == {"High balance", "Low balance"}
+    assert "balance -19.10 (average -110.00)" in by_name["High balance"].description
+    assert "balance" not in by_name["High balance"].description.split("×")[0]
+    profile = report.profile.table
+    assert profile.get_column("balance_ratio").is_null().all()
+    assert profile.get_column("visits_ratio").is_not_null().all()
+    # the CLI names them the same way
+    assert sorted(segment_table(table, 2).profile["name"].to_list()) == sorted(by_name)
