@@ -194,6 +194,21 @@ def check_memory(rows: int, name: str, available: int | None = None) -> None:
         )
 
 
+def _header_as_written(frame: pl.DataFrame, text: str, separator: str) -> pl.DataFrame:
+    """The column names as the file writes them: polars 2.1 keeps the doubled quotes of a quoted
+    header field (the CSV field for ``say "hi"`` stays ``say ""hi""``); the csv module does not."""
+    import csv
+
+    first = text.split("\n", 1)[0].rstrip("\r")
+    try:
+        names = next(csv.reader([first], delimiter=separator))
+    except (csv.Error, StopIteration):
+        return frame
+    if len(names) != frame.width or len(set(names)) != len(names) or names == frame.columns:
+        return frame
+    return frame.rename(dict(zip(frame.columns, names, strict=True)))
+
+
 def read_table(path: str | Path) -> tuple[pl.DataFrame, str | None]:
     """Read a CSV (plain or .gz), Excel or Parquet file as it is, ids and text columns as strings.
 
@@ -227,13 +242,14 @@ def read_table(path: str | Path) -> tuple[pl.DataFrame, str | None]:
             text, encoding = decode_text(_read_bytes(path), path.name)
             if not text.strip():
                 raise DataError(f"{path.name} is empty.")
+            separator = _sniff_delimiter(text)
             frame = pl.read_csv(
                 text.encode("utf-8"),
-                separator=_sniff_delimiter(text),
+                separator=separator,
                 infer_schema=False,
                 truncate_ragged_lines=False,
             )
-            return frame, encoding
+            return _header_as_written(frame, text, separator), encoding
     except DataError:
         raise
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:

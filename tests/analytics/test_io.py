@@ -396,3 +396,15 @@ def test_damaged_files_are_described_in_plain_words(tmp_path, name, content, rea
     assert str(info.value) == message
     assert not any(word in str(info.value) for word in LIBRARY_WORDS)
     assert info.value.__cause__ is not None  # the library's own error stays for the log
+
+
+def test_quoted_header_names_are_read_as_written(tmp_path):
+    """A header field quoted with doubled quotes (say "hi") and one with the separator inside
+    keep the names a spreadsheet shows, not the CSV escaping."""
+    from analytics.io import read_table
+
+    path = tmp_path / "crm.csv"
+    path.write_text('id,"say ""hi""","a,b",plain\n1,2,3,4\n')
+    frame, _ = read_table(path)
+    assert frame.columns == ["id", 'say "hi"', "a,b", "plain"]
+    assert frame.row(0) == ("1", "2", "3", "4")
