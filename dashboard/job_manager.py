@@ -22,15 +22,19 @@ answer this poll's :meth:`~JobManager.get_result` acted on, and the next poll se
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
+from pathlib import Path
 
 import psutil
 from dash import DiskcacheManager
 from dash.background_callback.managers.diskcache_manager import _make_job_fn
 
 from dashboard.jobs import JOB_KEY_ENV, heartbeat_key
+
+log = logging.getLogger("segmenta")
 
 #: Recognised by :func:`dashboard.errors.handle_callback_error` inside Dash's error text.
 JOB_ENDED = (
@@ -68,7 +72,11 @@ class JobManager(DiskcacheManager):
         handle = self.handle
 
         def job_fn(result_key, progress_key, user_callback_args, context):
-            # runs in the forked job process: tell run_task which page heartbeat to watch
+            # runs in the forked job process. First, before any SQLite call, say it started: a
+            # fork taken while another thread of a threaded server was inside SQLite inherits
+            # its lock, and the job then blocks on its first cache write (see get_result)
+            _started_marker(handle, result_key).touch()
+            # tell run_task which page heartbeat to watch
             os.environ[JOB_KEY_ENV] = result_key
             handle.set(heartbeat_key(result_key), time.time(), expire=24 * 3600)
             return inner(result_key, progress_key, user_callback_args, context)
@@ -79,9 +87,12 @@ class JobManager(DiskcacheManager):
         self.handle.set(heartbeat_key(key), time.time(), expire=24 * 3600)
         self._poll.seen = {}
         result = super().get_result(key, job)
-        if result is not self.UNDEFINED or job is None:
+        if result is not self.UNDEFINED:
+            _started_marker(self.handle, key).unlink(missing_ok=True)
             return result
-        if self.job_running(job):
+        if job is None:
+            return result
+        if self.job_running(job) and not self._stuck_at_start(key, job):
             self._poll.seen = {str(job): True}  # Dash asks next, in this same poll
             return result
         # Gone. A result written just before it exited is read now, after the running check.
@@ -89,7 +100,34 @@ class JobManager(DiskcacheManager):
         if result is not self.UNDEFINED:
             return result
         self.handle.delete(heartbeat_key(key))
+        _started_marker(self.handle, key).unlink(missing_ok=True)
         return {"background_callback_error": {"msg": JOB_ENDED, "tb": ""}}
+
+    def _stuck_at_start(self, key, job) -> bool:
+        """A job process alive for :data:`START_TIMEOUT_S` that never reached its first line (it
+        inherited a lock held at fork time, see ``make_job_fn``) is killed: it would never end."""
+        if _started_marker(self.handle, key).exists():
+            return False
+        try:
+            age = time.time() - psutil.Process(int(job)).create_time()
+        except (psutil.Error, ValueError):
+            return False
+        if age < START_TIMEOUT_S:
+            return False
+        log.error("Job process %s never started its work in %.0f s: stopping it", job, age)
+        self.terminate_job(job)
+        return True
+
+
+#: seconds a forked job process may take to reach its first line before it is called stuck
+START_TIMEOUT_S = 20
+
+
+def _started_marker(handle, key: str) -> Path:
+    """The file a job process creates first thing (no SQLite involved): it started."""
+    folder = Path(handle.directory) / "started"
+    folder.mkdir(exist_ok=True)
+    return folder / str(key)
 
 
 class _MergingCache:

@@ -69,3 +69,14 @@ def pg_shop():
         yield server
     finally:
         server.stop()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Stop the background-job processes the in-process test servers forked and left running
+    (a test that timed out while its job ran): at exit, multiprocess joins each of them and the
+    run would wait for them, or forever for one that is stuck."""
+    import multiprocess
+
+    for child in multiprocess.active_children():
+        child.kill()
+        child.join(timeout=5)

@@ -277,3 +277,25 @@ def test_no_set_props_is_lost_between_a_poll_s_read_and_delete(tmp_path):
     writer.join()
     received += manager.get_updated_props("k")
     assert sorted(received) == sorted(sent)
+
+
+def test_a_job_process_stuck_before_its_first_line_is_stopped_and_reported(tmp_path, monkeypatch):
+    """A job forked while another thread held SQLite's lock blocks on its first cache write
+    forever (seen under the threaded test server): once it has been alive START_TIMEOUT_S
+    without saying it started, the poll kills it and reports it, instead of waiting forever."""
+    import dashboard.job_manager as jm
+
+    manager = JobManager(diskcache.Cache(str(tmp_path / "jobs")))
+    stuck = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert manager.get_result("key-1", str(stuck.pid)) is manager.UNDEFINED  # young: wait
+        monkeypatch.setattr(jm, "START_TIMEOUT_S", 0)
+        jm._started_marker(manager.handle, "key-2").touch()  # this one started: keep waiting
+        assert manager.get_result("key-2", str(stuck.pid)) is manager.UNDEFINED
+        assert manager.get_result("key-1", str(stuck.pid)) == {
+            "background_callback_error": {"msg": JOB_ENDED, "tb": ""}
+        }
+        assert stuck.wait(timeout=10) is not None  # killed
+    finally:
+        stuck.kill()
+        stuck.wait()
