@@ -26,8 +26,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import diskcache
-
+from dashboard.forksafe import ForkSafeCache
 from dashboard.private_db import connect_private
 from dashboard.settings import Settings
 
@@ -163,7 +162,7 @@ class RateLimiter:
     """A token bucket per key, in a diskcache every worker on the host shares."""
 
     def __init__(self, directory: Path, rate_per_minute: int, burst: int, **options) -> None:
-        self.cache = diskcache.Cache(str(directory), **options)
+        self.cache = ForkSafeCache(str(directory), **options)
         self.rate = rate_per_minute / 60.0
         self.burst = burst
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import diskcache
 
+from dashboard.forksafe import ForkSafeCache
 from dashboard.settings import Settings
 
 _MISSING = object()
@@ -29,7 +30,7 @@ class ResultCache:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.disk = diskcache.Cache(
+        self.disk = ForkSafeCache(
             str(settings.cache_dir / "results"),
             size_limit=SIZE_LIMIT,
             **settings.disk_cache_options(),

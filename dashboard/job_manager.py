@@ -65,6 +65,13 @@ class JobManager(DiskcacheManager):
         with self.handle.transact():
             return super().get_updated_props(key)
 
+    def call_job_fn(self, key, job_fn, args, context):
+        # fork only while no thread is inside an SQLite call (dashboard.forksafe)
+        from dashboard.forksafe import GATE
+
+        with GATE.fork():
+            return super().call_job_fn(key, job_fn, args, context)
+
     def make_job_fn(self, fn, progress, key=None):
         # Dash 4.4.1's job stores each set_props call under one key, replacing the previous one:
         # only the last call of a job would reach the page. _MergingCache keeps them all.
@@ -157,6 +164,6 @@ def make_manager(settings):
         from dashboard.celery_jobs import CeleryJobManager, make_celery
 
         return CeleryJobManager(make_celery(settings), settings.redis_url)
-    import diskcache
+    from dashboard.forksafe import ForkSafeCache
 
-    return JobManager(diskcache.Cache(str(settings.cache_dir / "jobs")))
+    return JobManager(ForkSafeCache(str(settings.cache_dir / "jobs")))
