@@ -141,9 +141,11 @@ def load_customer_table(path: str | Path, id_column: str | None = None) -> Custo
         non_empty = values.is_not_null() & (values != "")
         if non_empty.sum() and (parsed.is_not_null() == non_empty).all():
             if parsed.null_count():
+                empty = parsed.null_count()
                 raise DataError(
-                    f"Column {column!r} of {name} has {parsed.null_count()} empty values; fill "
-                    "them or remove the column."
+                    f"Column {column!r} of {name} has {empty} empty "
+                    f"{'value' if empty == 1 else 'values'}; fill "
+                    f"{'it' if empty == 1 else 'them'} or remove the column."
                 )
             frame = frame.with_columns(parsed.alias(column))
             numeric.append(column)
@@ -254,8 +256,11 @@ def segment_table(
             f"table. Got {algorithm!r} instead."
         )
     if table.frame.height < 2 * n_clusters:
+        n = table.frame.height
         raise InsufficientDataError(
-            f"{table.frame.height} customers are too few for {n_clusters} segments."
+            f"{n:,} {'customer is' if n == 1 else 'customers are'} too few for {n_clusters} "
+            f"segments: each segment needs at least two. Use at most {max(n // 2, 1)} segments "
+            "or a table with more customers."
         )
     labels, _ = fit_labels(
         scale(table.matrix, scaling), algorithm, n_clusters, random_state=random_state

@@ -402,7 +402,8 @@ def _table_summary(table, matched: int | None) -> html.Div:
     numeric = ", ".join(table.numeric) or "none"
     categorical = ", ".join(table.categorical) or "none"
     lines = [
-        f"Customer table: {table.frame.height:,} customers; numeric columns: {numeric}; "
+        f"Customer table: {table.frame.height:,} "
+        f"{'customer' if table.frame.height == 1 else 'customers'}; numeric columns: {numeric}; "
         f"categorical columns: {categorical}."
     ]
     if matched is not None:

@@ -15,6 +15,7 @@ from dash import (
     dcc,
     html,
     no_update,
+    set_props,
 )
 from dash.exceptions import PreventUpdate
 
@@ -112,8 +113,9 @@ def _controls(values: dict) -> dbc.Card:
                     value=values["features"],
                     multi=True,
                     placeholder="All available features",
-                    className="mb-3",
+                    className="mb-1",
                 ),
+                html.Div(id="segments-features-note", className="form-text mb-3"),
                 _label("Scaling", "segments-scaling"),
                 dcc.Dropdown(
                     id="segments-scaling",
@@ -686,6 +688,28 @@ def download_segments(n_clicks: int, current: dict | None):
 
 # -- customer tables (issue 10): the features a dataset offers --------------------------------
 @callback(
+    Output("segments-features-note", "children"),
+    Input("segments-features", "value"),
+    prevent_initial_call=True,
+)
+def clear_features_note(chosen: list[str] | None):
+    """The note goes once features are picked again (its cause is gone)."""
+    if not chosen:
+        raise PreventUpdate
+    return None
+
+
+def features_dropped_note(dropped: list[str]) -> str:
+    """What the page says when the features chosen before are not all in this dataset."""
+    names = ", ".join(f"'{FEATURES.get(name, name)}'" for name in dropped)
+    few = "this dataset has no column" if len(dropped) == 1 else "this dataset has no columns"
+    return (
+        f"Clustering on all available features: the choice made before named {names}, and "
+        f"{few} by that name. Pick features again to narrow it."
+    )
+
+
+@callback(
     Output("segments-features", "options"),
     Output("segments-features", "value", allow_duplicate=True),
     Output("segments-box-feature", "options"),
@@ -705,8 +729,15 @@ def feature_options(dataset_id: str, chosen: list[str] | None, box: str | None):
     alert (the dataset itself is then unreadable, and the other callbacks say so too)."""
     choices = service().feature_choices(dataset_id)
     options = [{"label": label, "value": name} for name, label in choices.items()]
-    kept = [name for name in chosen or [] if name in choices]
-    value = kept if len(kept) != len(chosen or []) else no_update
+    dropped = [name for name in chosen or [] if name not in choices]
+    # a choice this dataset lacks goes, and so does the rest of it: a half-kept choice (one
+    # feature of three) would quietly cluster on something nobody picked; all features instead,
+    # and the page says why
+    value = [] if dropped else no_update
+    set_props(
+        "segments-features-note",
+        {"children": features_dropped_note(dropped) if dropped else None},
+    )
     box_value = (
         box if box in choices else ("monetary" if "monetary" in choices else next(iter(choices)))
     )

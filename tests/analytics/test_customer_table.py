@@ -45,7 +45,7 @@ def test_names_follow_the_numbers(tmp_path):
     [
         ("name,age\nx,1\ny,2\n", SchemaError, "has no customer id column"),
         ("id,age\nx,1\nx,2\n", DataError, "not one row per customer: id 'x' appears 2 times"),
-        ("id,age\nx,1\ny,\nz,3\n", DataError, "Column 'age' of t.csv has 1 empty values"),
+        ("id,age\nx,1\ny,\nz,3\n", DataError, "Column 'age' of t.csv has 1 empty value; fill it"),
         ("id\nx\ny\n", SchemaError, "has no column besides the id"),
     ],
 )
@@ -277,3 +277,22 @@ def test_a_signed_column_is_named_by_its_distance_not_a_ratio(tmp_path):
     assert profile.get_column("visits_ratio").is_not_null().all()
     # the CLI names them the same way
     assert sorted(segment_table(table, 2).profile["name"].to_list()) == sorted(by_name)
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        (1, "1 customer is too few for 2 segments: each segment needs at least two. Use at most 1"),
+        (
+            3,
+            "3 customers are too few for 2 segments: each segment needs at least two. Use at most 1",
+        ),
+    ],
+)
+def test_too_small_a_table_says_how_many_segments_it_can_hold(tmp_path, rows, message):
+    from analytics.errors import InsufficientDataError
+
+    path = tmp_path / "t.csv"
+    path.write_text("id,age\n" + "".join(f"c{i},{20 + i}\n" for i in range(rows)))
+    with pytest.raises(InsufficientDataError, match=message):
+        segment_table(load_customer_table(path), 2)

@@ -47,7 +47,16 @@ def test_a_table_alone_offers_its_columns_and_refuses_transaction_views(svc, mal
 
 def test_segments_page_on_a_table(app, svc, mall):
     segments = page("segments")
-    triggered("dataset-id", "data")
+    # a choice half in this dataset (Age is, Net spend is not) is not quietly cut to its half:
+    # all features, and the page says why until features are picked again
+    updated = triggered("dataset-id", "data")
+    _, value, _, _ = segments.feature_options(mall, ["Age", "monetary"], "monetary")
+    assert value == []
+    note = updated["segments-features-note"]["children"]
+    assert note == segments.features_dropped_note(["monetary"])
+    assert "'Net spend (after returns)'" in note and "all available features" in note
+    assert segments.clear_features_note(["Age"]) is None
+    updated = triggered("dataset-id", "data")
     options, value, box_options, box = segments.feature_options(mall, ["monetary"], "monetary")
     assert [o["value"] for o in options][:3] == [
         "Age",
