@@ -67,7 +67,7 @@ os.register_at_fork(after_in_child=GATE._reset)
 
 
 class _Rows:
-    """A finished statement's rows, as diskcache reads them (``.fetchall()``)."""
+    """A finished statement's rows, read as from a cursor (``fetchall``, ``fetchone``, iteration)."""
 
     __slots__ = ("_rows",)
 
@@ -75,7 +75,14 @@ class _Rows:
         self._rows = rows
 
     def fetchall(self) -> list:
-        return self._rows
+        rows, self._rows = self._rows, []
+        return rows
+
+    def fetchone(self):
+        return self._rows.pop(0) if self._rows else None
+
+    def __iter__(self):
+        return iter(self.fetchall())
 
 
 class ForkSafeCache(diskcache.Cache):

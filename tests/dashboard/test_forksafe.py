@@ -18,6 +18,9 @@ def test_it_is_a_diskcache(tmp_path):
         assert cache.incr("b") == 3
     assert cache.add("a", 0) is False and cache.delete("a") is True
     assert list(cache.iterkeys()) == ["b"] and len(cache) == 1
+    # a statement's rows read as from a cursor
+    assert cache._sql("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert [row for row in cache._sql("SELECT 1 UNION SELECT 2")] == [(1,), (2,)]
     assert GATE.inside == 0
 
 
