@@ -27,6 +27,16 @@ FEATURES: dict[str, str] = {
 PRODUCT_FEATURES = ("distinct_products",)
 RECENT_WINDOW_DAYS = 90
 _DAY_US = 86_400 * 1_000_000
+
+
+def _microseconds_to_days(micros: pl.Series) -> pl.Series:
+    """Microseconds as days, each correctly rounded (numpy's division): polars 2.1 divides a
+    column by a constant with varying rounding (one ulp apart from run to run), and features
+    must be the same bit for bit every run."""
+    values = micros.cast(pl.Float64).to_numpy() / _DAY_US
+    return pl.Series(micros.name, values, dtype=pl.Float64).fill_nan(None)
+
+
 #: Amounts are summed as decimals with 9 places (exact and independent of the order of addition).
 _EXACT = pl.Decimal(38, 9)
 
@@ -167,7 +177,9 @@ def _finish(
     countries: pl.Series,
     codes: pl.Series,
 ) -> pl.DataFrame:
-    days = lambda expr: expr.dt.total_microseconds() / _DAY_US  # noqa: E731
+    def days(expr: pl.Expr) -> pl.Expr:
+        return expr.dt.total_microseconds().map_batches(_microseconds_to_days, pl.Float64)
+
     return (
         per_customer.lazy()
         .join(modes.lazy(), on="customer_id", how="left")
