@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 import polars as pl
@@ -119,9 +119,14 @@ class BasketParams:
 
 
 def scoped_baskets(
-    tx: pl.DataFrame, params: BasketParams, members: Sequence[str] | None = None
+    tx: pl.DataFrame,
+    params: BasketParams,
+    members: Sequence[str] | None = None,
+    build: Callable[..., Baskets] = baskets_from_transactions,
 ) -> Baskets:
     """The baskets ``params`` asks for: every basket, one country's, or ``members``' (segment).
+
+    ``build`` makes them from ``tx`` (the Spark engine passes its own, with a Spark log).
 
     Raises
     ------
@@ -130,9 +135,9 @@ def scoped_baskets(
     """
     filters = params.basket_filters()
     if params.scope == "country":
-        return baskets_from_transactions(tx, country=params.scope_value, **filters)
+        return build(tx, country=params.scope_value, **filters)
     if params.scope == "segment":
         if members is None:
             raise ParameterError("A segment's baskets need the segment's customers.")
-        return baskets_from_transactions(tx, customers=list(members), **filters)
-    return baskets_from_transactions(tx, **filters)
+        return build(tx, customers=list(members), **filters)
+    return build(tx, **filters)

@@ -444,13 +444,18 @@ def _main() -> None:
         os.nice(19)  # background work: the cores go to what people wait for first
     settings = Settings.from_json(request["settings"])
     errors.set_audience("web")
-    out = sys.stdout
+    # The channel to the parent is a private copy of stdout; file descriptor 1 itself becomes
+    # stderr, so nothing else can write into the channel: not Python code printing, and not a
+    # child process such as Spark's JVM, which inherits descriptor 1 (its messages corrupted it).
+    sys.stdout.flush()
+    out = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
 
     def send(**message) -> None:
         out.write(json.dumps(message) + "\n")
         out.flush()
 
-    sys.stdout = sys.stderr  # anything the libraries print must not corrupt the channel
+    sys.stdout = sys.stderr
     _limit_memory(settings.job_memory_mb)
     try:
         result = TASKS[request["task"]](

@@ -14,6 +14,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import logging
 import os
 import re
 import shutil
@@ -37,7 +38,7 @@ from analytics.customer_table import (
 )
 from analytics.customers import CustomerHistory, customer_history, search_customers
 from analytics.datasets import BUNDLED_ID, BUNDLED_NAME, fingerprint, open_dataset
-from analytics.errors import DataError, SchemaError
+from analytics.errors import DataError, ParameterError, SchemaError
 from analytics.features import FEATURES, customer_features, numeric_feature_names
 from analytics.io import CSV_SUFFIXES, EXCEL_SUFFIXES, PARQUET_SUFFIXES, read_columns
 from analytics.kpis import Overview, period_overview, rfm_at_end
@@ -53,6 +54,7 @@ if TYPE_CHECKING:  # the heavy modules are imported where they are used: a job t
     from analytics.explain import Explanation, SegmentSurrogate
     from analytics.predict import Predictions
 
+log = logging.getLogger(__name__)
 UPLOAD_ID = re.compile(r"^u-[0-9a-f]{32}$")
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -342,7 +344,11 @@ class Service:
         path = self._clean_path(dataset_id)
         last = self._last_log
         if last is None or last[0] != path:
-            last = self._last_log = (path, pl.read_parquet(path))
+            # a Spark-cleaned log is a directory of part files (beside Hadoop's .crc files)
+            last = self._last_log = (
+                path,
+                pl.read_parquet(path / "*.parquet" if path.is_dir() else path),
+            )
         return last[1]
 
     def report(self, dataset_id: str) -> CleaningReport:
@@ -359,13 +365,61 @@ class Service:
         with self.results.lock(f"clean:{fp}", expire=600):
             if not path.exists() or f"report:{fp}" not in self.cache:
                 source = self.source(dataset_id)
-                dataset = open_dataset(source.path, source.columns, date_format=source.date_format)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-                dataset.transactions.write_parquet(tmp)
+                report = None
+                if self._cleans_on_spark(source):
+                    try:
+                        report = self._clean_on_spark(source, tmp)
+                    except DataError as error:  # e.g. dates stored as text: clean it here
+                        log.info("Cleaning %s on this host: %s", source.label, error)
+                        shutil.rmtree(tmp, ignore_errors=True)
+                if report is None:
+                    dataset = open_dataset(
+                        source.path, source.columns, date_format=source.date_format
+                    )
+                    dataset.transactions.write_parquet(tmp)
+                    report = dataset.report
+                if path.is_dir():  # Spark's directory (its report since lost): not replaceable
+                    shutil.rmtree(path)
+                elif path.exists() and tmp.is_dir():
+                    path.unlink()
                 os.replace(tmp, path)
-                self.cache.set(f"report:{fp}", dataset.report)
+                self.cache.set(f"report:{fp}", report)
         return path
+
+    # -- the Spark engine (SEGMENTA_ENGINE=spark) --------------------------------------------
+    def _cleans_on_spark(self, source: DatasetSource) -> bool:
+        """Whether the Spark engine cleans this log: a Parquet log (with typed dates).
+
+        CSV and Excel uploads (at most ``SEGMENTA_MAX_UPLOAD_MB``) are read and cleaned on this
+        host, as the Spark engine reads typed Parquet only; their features and itemsets are
+        still computed on Spark.
+        """
+        return (
+            self.settings.engine == "spark"
+            and source.path.suffix.lower() in PARQUET_SUFFIXES
+            and not source.date_format
+        )
+
+    def _spark(self):
+        """This process's Spark session (its JVM is started on first use)."""
+        from analytics.engines import spark
+
+        return spark.spark_session(self.settings.spark_master or None)
+
+    def _clean_on_spark(self, source: DatasetSource, out: Path) -> CleaningReport:
+        """Read and clean ``source`` on Spark; the executors write the cleaned log to ``out``
+        (a Parquet directory, read as one file by polars and Spark alike)."""
+        from analytics.engines import spark
+
+        dataset = spark.open_dataset(source.path, source.columns, spark=self._spark())
+        dataset.transactions.write.mode("overwrite").parquet(str(out))
+        return dataset.report
+
+    def _spark_log(self, dataset_id: str):
+        """The cleaned log as a (lazy) Spark frame."""
+        return self._spark().read.parquet(str(self._clean_path(dataset_id)))
 
     def date_range(self, dataset_id: str) -> tuple[dt.date, dt.date]:
         """First and last transaction dates."""
@@ -379,6 +433,12 @@ class Service:
     # -- customer analytics -----------------------------------------------------------------
     def features(self, dataset_id: str, as_of: dt.datetime | None = None) -> pl.DataFrame:
         key = f"features:{self.fingerprint(dataset_id)}:{as_of}"
+        if self.settings.engine == "spark":
+            from analytics.engines import spark
+
+            return self._memo(
+                key, lambda: spark.customer_features(self._spark_log(dataset_id), as_of)
+            )
         return self._memo(key, lambda: customer_features(self.transactions(dataset_id), as_of))
 
     def segmentation(self, dataset_id: str, params: SegmentParams) -> SegmentReport:
@@ -544,18 +604,48 @@ class Service:
             f"{json.dumps(params.segmentation, sort_keys=True)}:{json.dumps(filters, default=str, sort_keys=True)}"
         )
 
-        def compute() -> Baskets:
-            members = None
-            if params.scope == "segment":
-                segmentation = self.segmentation(
-                    dataset_id, SegmentParams.from_dict(params.segmentation or {})
-                )
-                members = segmentation.assignments.filter(
-                    pl.col("segment") == int(params.scope_value)
-                ).get_column("customer_id")
-            return scoped_baskets(self.transactions(dataset_id), params, members)
+        return self._memo(
+            key,
+            lambda: scoped_baskets(
+                self.transactions(dataset_id), params, self._scope_members(dataset_id, params)
+            ),
+        )
 
-        return self._memo(key, compute)
+    def _scope_members(self, dataset_id: str, params: BasketParams) -> pl.Series | None:
+        """The customers of the segment a basket analysis is scoped to (None: no segment)."""
+        if params.scope != "segment":
+            return None
+        segmentation = self.segmentation(
+            dataset_id, SegmentParams.from_dict(params.segmentation or {})
+        )
+        return segmentation.assignments.filter(
+            pl.col("segment") == int(params.scope_value)
+        ).get_column("customer_id")
+
+    def _mine_on_spark(
+        self,
+        dataset_id: str,
+        params: BasketParams,
+        progress: Callable[[int, int, str], None] | None,
+    ) -> Rules:
+        """The itemsets of ``params`` mined by Spark MLlib's FP-Growth on the cleaned log."""
+        from analytics.engines import spark
+
+        if params.algorithm != "fpgrowth":
+            raise ParameterError(
+                "This server mines on Spark (SEGMENTA_ENGINE=spark), whose FP-Growth is its only "
+                "miner (Spark MLlib has no Apriori). Choose FP-Growth: it finds the same itemsets.",
+                parameter="algorithm",
+            )
+        if progress is not None:
+            progress(0, 1, "Counting baskets and mining itemsets on Spark")
+        baskets = scoped_baskets(
+            self._spark_log(dataset_id),
+            params,
+            self._scope_members(dataset_id, params),
+            build=spark.baskets_from_transactions,
+        )
+        return spark.mine_rules(baskets, params.min_support, params.min_confidence, params.min_lift)
 
     def rules(
         self,
@@ -575,14 +665,17 @@ class Service:
             mined = self.results.get(self._itemsets_key(dataset_id, params))
             if mined is not None:
                 return rederive_rules(mined, params.min_confidence, params.min_lift)
-            mined = mine_rules(
-                self.baskets(dataset_id, params),
-                params.min_support,
-                params.min_confidence,
-                params.min_lift,
-                algorithm=params.algorithm,
-                progress=progress,
-            )
+            if self.settings.engine == "spark":
+                mined = self._mine_on_spark(dataset_id, params, progress)
+            else:
+                mined = mine_rules(
+                    self.baskets(dataset_id, params),
+                    params.min_support,
+                    params.min_confidence,
+                    params.min_lift,
+                    algorithm=params.algorithm,
+                    progress=progress,
+                )
             self.results.disk.set(self._itemsets_key(dataset_id, params), mined)
             return mined
 

@@ -64,6 +64,12 @@ class Settings:
                                   on other hosts, with Redis as broker and result store
     ``SEGMENTA_REDIS_URL``        with ``SEGMENTA_JOBS=celery``: the Redis every web worker and
                                   Celery worker shares, e.g. ``redis://jobs-host:6379/0``
+    ``SEGMENTA_ENGINE``           ``polars`` (default): the transaction-level work runs on this
+                                  host; ``spark``: cleaning Parquet logs, customer features and
+                                  itemset mining run on Spark (``pip install -r
+                                  requirements-spark.txt`` and Java 17 on every host running jobs)
+    ``SEGMENTA_SPARK_MASTER``     with ``SEGMENTA_ENGINE=spark``: the cluster, e.g.
+                                  ``spark://spark-master:7077`` (default ``local[*]``)
     ============================  ===============================================================
     """
 
@@ -93,6 +99,8 @@ class Settings:
     pg_hosts: tuple[str, ...] = ()
     jobs: str = "diskcache"
     redis_url: str = ""
+    engine: str = "polars"
+    spark_master: str = ""
 
     @property
     def api_max_body_bytes(self) -> int:
@@ -173,6 +181,7 @@ class Settings:
                 if h.strip()
             ),
             **_jobs(env),
+            **_engine(env),
         )
 
     def configure_logging(self) -> None:
@@ -263,6 +272,28 @@ def _header(env: Mapping[str, str], name: str) -> str:
             f"{name} must be an HTTP header name such as X-Remote-User. Got {value!r} instead."
         )
     return value
+
+
+def _engine(env: Mapping[str, str]) -> dict:
+    """``SEGMENTA_ENGINE`` and ``SEGMENTA_SPARK_MASTER``, checked together."""
+    from analytics.engines import engine_from_env
+    from analytics.errors import ParameterError
+
+    try:
+        engine = engine_from_env(dict(env))
+    except ParameterError as error:
+        raise ValueError(str(error)) from None
+    master = (env.get("SEGMENTA_SPARK_MASTER") or "").strip()
+    if engine == "spark":
+        import importlib.util
+
+        if importlib.util.find_spec("pyspark") is None:
+            raise ValueError(
+                "SEGMENTA_ENGINE=spark needs pyspark on this host: pip install -r "
+                "requirements-spark.txt (and Java 17: apt-get install openjdk-17-jre-headless), "
+                "or unset SEGMENTA_ENGINE to work on this host with polars."
+            )
+    return {"engine": engine, "spark_master": master}
 
 
 JOB_BACKENDS = ("diskcache", "celery")

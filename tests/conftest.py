@@ -71,6 +71,24 @@ def pg_shop():
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def spark():
+    """Spark in local mode (two cores, four shuffle partitions, no UI), once per test session.
+
+    The Spark engine's code asks for ``spark_session()`` and gets this one (Spark keeps one
+    session per process).
+    """
+    from analytics.engines import spark as S
+
+    session = S.spark_session(
+        "local[2]",
+        **{"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "4"},
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
 def pytest_sessionfinish(session, exitstatus):
     """Stop the background-job processes the in-process test servers forked and left running
     (a test that timed out while its job ran): at exit, multiprocess joins each of them and the

@@ -17,6 +17,7 @@ import it only when the Spark engine is chosen.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 from dataclasses import dataclass
@@ -97,13 +98,39 @@ def spark_session(master: str | None = None, **conf: str) -> SparkSession:
     for key, value in conf.items():
         builder = builder.config(key, value)
     try:
-        return builder.getOrCreate()
+        with _jvm_address_space():
+            return builder.getOrCreate()
     except Exception as error:  # py4j/pyspark raise their own runtime errors when the JVM fails
         raise SegmentaError(
             f"Spark could not start on master {master!r}: {str(error).splitlines()[0]}. The Spark "
             "engine needs Java 17 or later (Debian: apt-get install openjdk-17-jre-headless, or "
             "set JAVA_HOME) and a reachable master (SEGMENTA_SPARK_MASTER)."
         ) from error
+
+
+@contextlib.contextmanager
+def _jvm_address_space():
+    """Lift this process's address-space cap (RLIMIT_AS, soft) while the JVM is launched.
+
+    A web app's job process runs under ``SEGMENTA_JOB_MEMORY_MB`` of address space, which the
+    JVM inherits at launch and cannot start under: it reserves gigabytes of virtual memory it
+    never touches (heap, class space, 64 MB thread stacks). The JVM's memory is bounded by its
+    own heap setting (``spark.driver.memory``) instead; this process keeps its cap.
+    """
+    try:
+        import resource
+    except ImportError:  # not Unix
+        yield
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if soft == hard:
+        yield
+        return
+    resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 # -- reading ---------------------------------------------------------------------------------

@@ -631,6 +631,15 @@ def _at_risk_card(result, currency: str):
     )
 
 
+#: Shown when a finished training's models are not in the cache this server reads: the
+#: server's code was updated while the job ran (results are keyed by code version), or the cache
+#: was cleared. A blank page said nothing (seen when a deploy changed the code mid-job).
+TRAINED_BUT_MISSING = (
+    "The training finished, but its models are not in this server's cache: the app was "
+    "updated or its cache cleared while it ran. Press Retrain to train them again."
+)
+
+
 @callback(
     Output("churn-content", "children"),
     Input("churn-token", "data"),
@@ -647,8 +656,12 @@ def render(token: dict | None):
             color="info",
         )
     result = service().cached_predictions(token["dataset_id"], token["horizon"])
-    if result is None:
-        raise PreventUpdate
+    if result is None:  # the job said done, yet its models are not in this server's cache
+        return dbc.Alert(
+            TRAINED_BUT_MISSING,
+            color="warning",
+            id="churn-missing",
+        )
     currency = settings().currency
     bt = result.backtest
     shap_cards = [

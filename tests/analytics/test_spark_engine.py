@@ -1,6 +1,7 @@
 """The Spark engine gives the polars engine's results: cleaning report, features, itemsets, rules.
 
-Spark runs in local mode (two cores, four shuffle partitions, no UI), started once per session.
+Spark runs in local mode (two cores, four shuffle partitions, no UI), started once per session
+(the ``spark`` fixture of ``tests/conftest.py``).
 """
 
 from __future__ import annotations
@@ -25,17 +26,6 @@ from analytics.io import to_canonical
 
 SUPPORT = 0.02
 TOLERANCE = {"check_exact": False, "rel_tol": 1e-9, "abs_tol": 1e-9}
-
-
-@pytest.fixture(scope="session")
-def spark():
-    session = S.spark_session(
-        "local[2]",
-        **{"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "4"},
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
 
 
 @pytest.fixture(scope="module")

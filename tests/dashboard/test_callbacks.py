@@ -278,6 +278,10 @@ def test_churn_and_customer_pages(app):
     service = app.server.config["SEGMENTA_SERVICE"]
     token, need = churn.check_cache(BUNDLED_ID, 90)
     assert token is dash.no_update and need == {"dataset_id": BUNDLED_ID, "horizon": 90}
+    # a job that reports done while its models are not in this cache: said, not a blank page
+    triggered("churn-token", "data")
+    missing = churn.render({"dataset_id": BUNDLED_ID, "horizon": 90})
+    assert missing.children == churn.TRAINED_BUT_MISSING and "Press Retrain" in missing.children
     service.predictions(BUNDLED_ID, 90)
     token, need = churn.check_cache(BUNDLED_ID, 90)
     assert token == {"dataset_id": BUNDLED_ID, "horizon": 90} and need is dash.no_update
