@@ -61,14 +61,18 @@ def main() -> None:
             with app.server.app_context():
                 return to_json(fn(*args))
 
-        def recluster(k, view="3d", box="monetary", trigger="segments-k.value"):
-            args = (None, "log-standard", "kmeans", k, 1.0, 10, None, view, box, BUNDLED_ID)
+        def recluster(k, view="3d", box="monetary", trigger="segments-k.value", tab="map"):
+            args = (None, "log-standard", "kmeans", k, 1.0, 10, None, view, box, tab, BUNDLED_ID)
             return run(trigger, segments.recluster, *args)
 
         cold = [timed(lambda k=k: recluster(k)) for k in range(3, 9)]
         cached = [timed(lambda k=k: recluster(k)) for k in range(3, 9)]
         cold_2d = timed(lambda: recluster(9, "2d"))
-        box = timed(lambda: recluster(4, box="frequency", trigger="segments-box-feature.value"))
+        box = timed(
+            lambda: recluster(
+                4, box="frequency", trigger="segments-box-feature.value", tab="drivers"
+            )
+        )
         size = len(recluster(10))
 
         periods = [

@@ -26,6 +26,7 @@ DEFAULTS = {
     "min_samples": 10,
     "min_cluster_size": None,
     "view": "3d",
+    "tab": "map",
     "auto": False,
 }
 #: Field labels on the page, for messages that point at the control to change.
@@ -39,8 +40,12 @@ FIELDS = {
     "min_samples": "DBSCAN core size (min samples)",
     "min_cluster_size": "HDBSCAN smallest segment",
     "view": "3D / 2D view",
+    "tab": "Tab",
 }
 VIEWS = ("3d", "2d")
+#: The page's tabs: the map and personas (what a change of settings redraws first), the
+#: profiles (heatmap and tables), what defines the segments (tree and distributions).
+TABS = {"map": "Map and personas", "profiles": "Profiles", "drivers": "What defines them"}
 #: The slider's range (the analytics layer accepts 2-50; the page offers the useful part).
 K_SLIDER = (2, 12)
 
@@ -108,7 +113,7 @@ def settings_from_query(query: Mapping[str, str]) -> tuple[dict, list[str]]:
     raw_features = query.get("features")
     if raw_features:
         candidate["features"] = [f for f in raw_features.split(",") if f]
-    for name in ("scaling", "algorithm", "view"):
+    for name in ("scaling", "algorithm", "view", "tab"):
         if query.get(name):
             candidate[name] = query[name]
     for name in ("k", "min_samples", "min_cluster_size"):
@@ -137,6 +142,10 @@ def _number(text: str):
 
 
 def _check(name: str, value, candidate: dict) -> None:
+    if name == "tab":
+        if value not in TABS:
+            raise ParameterError(f"must be one of {', '.join(TABS)}.", parameter="tab")
+        return
     if name == "view":
         if value not in VIEWS:
             raise ParameterError(f"must be one of {', '.join(VIEWS)}.", parameter="view")

@@ -38,6 +38,7 @@ from dashboard.jobs import run_task
 from dashboard.segment_settings import (
     DEFAULTS,
     FIELDS,
+    TABS,
     create_settings_store,
     params_from,
     settings_from_query,
@@ -71,6 +72,7 @@ CONTROLS = {
     "min_samples": ("segments-min-samples", "value"),
     "min_cluster_size": ("segments-min-cluster-size", "value"),
     "view": ("segments-view", "value"),
+    "tab": ("segments-tabs", "active_tab"),
     "auto": ("segments-auto-k", "value"),
 }
 #: The controls restored from the session (the auto-k switch is not: it starts a job).
@@ -83,6 +85,7 @@ CONTROL_ORDER = (
     "min_samples",
     "min_cluster_size",
     "view",
+    "tab",
 )
 
 
@@ -185,6 +188,71 @@ def _controls(values: dict) -> dbc.Card:
     )
 
 
+def _map_tab(values: dict) -> list:
+    return [
+        create_card(
+            "Customers in PCA space",
+            [
+                dbc.RadioItems(
+                    id="segments-view",
+                    options=[
+                        {"label": "3D", "value": "3d"},
+                        {"label": "2D (faster for large data)", "value": "2d"},
+                    ],
+                    value=values["view"],
+                    inline=True,
+                    className="mb-2",
+                ),
+                dcc.Graph(id="segments-pca", config=GRAPH_CONFIG),
+                html.Small(id="segments-pca-caption", className="text-muted"),
+            ],
+        ),
+        create_card("Personas", html.Div(id="segments-personas")),
+    ]
+
+
+def _profiles_tab() -> list:
+    return [
+        create_card(
+            "Feature by segment",
+            dcc.Graph(id="segments-heatmap", config=GRAPH_CONFIG),
+            subtitle="Segment mean ÷ average customer",
+        ),
+        create_card(
+            "Segment profiles",
+            [
+                create_grid("segments-profile-table", export_name="segments.csv"),
+                html.H6("Do the segments differ? (Kruskal-Wallis per feature)", className="mt-3"),
+                create_grid("segments-tests-table"),
+            ],
+            subtitle="Means per segment; ratios to the average customer are in the heatmap",
+        ),
+    ]
+
+
+def _drivers_tab() -> list:
+    return [
+        create_card(
+            "What defines the segments",
+            html.Div(id="segments-surrogate"),
+            subtitle="A shallow decision tree trained to reproduce each customer's segment from the features",
+        ),
+        create_card(
+            "Distribution by segment",
+            [
+                dcc.Dropdown(
+                    id="segments-box-feature",
+                    value="monetary",
+                    clearable=False,
+                    className="mb-2",
+                    options=[{"label": label, "value": name} for name, label in FEATURES.items()],
+                ),
+                dcc.Graph(id="segments-box", config=GRAPH_CONFIG),
+            ],
+        ),
+    ]
+
+
 def layout(**query) -> html.Div:
     """The page; its settings come from the URL query (defaults when absent)."""
     values, problems = settings_from_query(query)
@@ -226,63 +294,27 @@ def layout(**query) -> html.Div:
                                 id="segments-sweep-card",
                                 is_open=False,
                             ),
-                            create_card(
-                                "Customers in PCA space",
+                            dbc.Tabs(
                                 [
-                                    dbc.RadioItems(
-                                        id="segments-view",
-                                        options=[
-                                            {"label": "3D", "value": "3d"},
-                                            {"label": "2D (faster for large data)", "value": "2d"},
-                                        ],
-                                        value=values["view"],
-                                        inline=True,
-                                        className="mb-2",
+                                    dbc.Tab(
+                                        _map_tab(values),
+                                        label=TABS["map"],
+                                        tab_id="map",
                                     ),
-                                    dcc.Graph(id="segments-pca", config=GRAPH_CONFIG),
-                                    html.Small(id="segments-pca-caption", className="text-muted"),
+                                    dbc.Tab(
+                                        _profiles_tab(),
+                                        label=TABS["profiles"],
+                                        tab_id="profiles",
+                                    ),
+                                    dbc.Tab(
+                                        _drivers_tab(),
+                                        label=TABS["drivers"],
+                                        tab_id="drivers",
+                                    ),
                                 ],
-                            ),
-                            create_card("Personas", html.Div(id="segments-personas")),
-                            create_card(
-                                "Segment profiles",
-                                [
-                                    create_grid(
-                                        "segments-profile-table", export_name="segments.csv"
-                                    ),
-                                    html.H6(
-                                        "Do the segments differ? (Kruskal-Wallis per feature)",
-                                        className="mt-3",
-                                    ),
-                                    create_grid("segments-tests-table"),
-                                ],
-                                subtitle="Means per segment; ratios to the average customer are in the heatmap",
-                            ),
-                            create_card(
-                                "Feature by segment",
-                                dcc.Graph(id="segments-heatmap", config=GRAPH_CONFIG),
-                                subtitle="Segment mean ÷ average customer",
-                            ),
-                            create_card(
-                                "What defines the segments",
-                                html.Div(id="segments-surrogate"),
-                                subtitle="A shallow decision tree trained to reproduce each customer's segment from the features",
-                            ),
-                            create_card(
-                                "Distribution by segment",
-                                [
-                                    dcc.Dropdown(
-                                        id="segments-box-feature",
-                                        value="monetary",
-                                        clearable=False,
-                                        className="mb-2",
-                                        options=[
-                                            {"label": label, "value": name}
-                                            for name, label in FEATURES.items()
-                                        ],
-                                    ),
-                                    dcc.Graph(id="segments-box", config=GRAPH_CONFIG),
-                                ],
+                                id="segments-tabs",
+                                active_tab=values["tab"],
+                                className="mb-3",
                             ),
                         ],
                         lg=9,
@@ -453,6 +485,15 @@ def _tree_card(result) -> html.Div:
     )
 
 
+#: What each tab draws, in the order of ``recluster``'s outputs after the metrics.
+TAB_OUTPUTS = {
+    "map": ("pca", "caption", "personas"),
+    "profiles": ("profile_rows", "profile_columns", "test_rows", "test_columns", "heatmap"),
+    "drivers": ("box", "tree"),
+}
+OUTPUT_ORDER = tuple(name for names in TAB_OUTPUTS.values() for name in names)
+
+
 @callback(
     Output("segments-current", "data"),
     Output("segments-metrics", "children"),
@@ -475,6 +516,7 @@ def _tree_card(result) -> html.Div:
     Input("segments-min-cluster-size", "value"),
     Input("segments-view", "value"),
     Input("segments-box-feature", "value"),
+    Input("segments-tabs", "active_tab"),
     Input("dataset-id", "data"),
     State("segments-profile-table", "columnDefs"),
     State("segments-tests-table", "columnDefs"),
@@ -491,54 +533,78 @@ def recluster(
     min_cluster_size,
     view,
     box,
+    tab,
     dataset_id,
     shown_profile_columns=None,
     shown_test_columns=None,
     shown=None,
 ):
-    """Re-cluster with the chosen settings and redraw the whole page in one round trip.
+    """Re-cluster with the chosen settings and redraw the open tab in one round trip.
 
-    The segmentation report is cached per dataset and settings; a change of the box plot's
-    feature alone redraws only the box plot.
+    Only the open tab is drawn: the others are drawn when opened (each remembers the settings it
+    shows, so going back to a tab already drawn costs nothing). A change of k used to redraw two
+    grids, a heatmap, a box plot and a bar chart nobody was looking at, which cost the browser
+    more than the 3D chart itself. The segmentation report is cached per dataset and settings.
     """
     params = params_from(features, scaling, algorithm, k, eps, min_samples, min_cluster_size)
+    tab = tab if tab in TABS else DEFAULTS["tab"]
     svc = service()
-    result = svc.segmentation(dataset_id, params)
-    customer_features = svc.segment_features(dataset_id)
-    table = svc.attributes(dataset_id)
-    box_figure_ = _box(result, customer_features, box)
-    # only the box plot's feature changed since the page showed these settings: redraw it alone
-    # (after a change of dataset the box feature changes too, and the rest must follow)
-    if ctx.triggered_id == "segments-box-feature" and shown == {
-        "dataset_id": dataset_id,
-        "params": params.to_dict(),
-        "view": view,
-    }:
-        return (*[no_update] * 10, box_figure_, no_update)
-    currency = settings().currency
-    pca, caption = pca_figure(result, customer_features, currency, dims=3 if view == "3d" else 2)
-    profile_rows, profile_columns = _profile_table(result, table)
-    test_rows, test_columns = _tests_table(result)
-    # Columns the grids already show are not sent again: a new columnDefs makes AG Grid rebuild
-    # the grid, which cost the browser as much as the 3D chart on a change of k
-    if profile_columns == shown_profile_columns:
-        profile_columns = no_update
-    if test_columns == shown_test_columns:
-        test_columns = no_update
-    return (
-        {"dataset_id": dataset_id, "params": params.to_dict(), "view": view},
-        _metrics_badges(result),
-        pca,
-        caption,
-        _personas(result, currency),
-        profile_rows,
-        profile_columns,
-        test_rows,
-        test_columns,
-        heatmap_figure(result.profile.table, _heatmap_features(result, table)),
-        box_figure_,
-        _tree_card(result),
-    )
+    shows = {"dataset_id": dataset_id, "params": params.to_dict(), "view": view}
+    drawn = dict((shown or {}).get("drawn") or {})
+    same = bool(shown) and {k_: shown.get(k_) for k_ in shows} == shows
+    if not same:
+        drawn = {}
+    current = {**shows, "tab": tab}
+    out = dict.fromkeys(OUTPUT_ORDER, no_update)
+    metrics = no_update
+    marker = box if tab == "drivers" else True  # what a drawn tab shows besides the settings
+    if not same or drawn.get(tab) != marker:
+        result = svc.segmentation(dataset_id, params)
+        if not same:
+            metrics = _metrics_badges(result)
+        if tab == "drivers" and "drivers" in drawn:  # only the box plot's feature changed
+            out["box"] = _box(result, svc.segment_features(dataset_id), box)
+        else:
+            out.update(
+                _draw_tab(
+                    tab, result, dataset_id, view, box, shown_profile_columns, shown_test_columns
+                )
+            )
+        drawn[tab] = marker
+    current["drawn"] = drawn
+    return (current, metrics, *(out[name] for name in OUTPUT_ORDER))
+
+
+def _draw_tab(
+    tab, result, dataset_id, view, box, shown_profile_columns, shown_test_columns
+) -> dict:
+    """The outputs of one tab for ``result``."""
+    svc = service()
+    if tab == "map":
+        currency = settings().currency
+        pca, caption = pca_figure(
+            result, svc.segment_features(dataset_id), currency, dims=3 if view == "3d" else 2
+        )
+        return {"pca": pca, "caption": caption, "personas": _personas(result, currency)}
+    if tab == "profiles":
+        table = svc.attributes(dataset_id)
+        profile_rows, profile_columns = _profile_table(result, table)
+        test_rows, test_columns = _tests_table(result)
+        # Columns the grids already show are not sent again: a new columnDefs makes AG Grid
+        # rebuild the grid, which cost the browser as much as the 3D chart on a change of k
+        return {
+            "profile_rows": profile_rows,
+            "profile_columns": no_update
+            if profile_columns == shown_profile_columns
+            else profile_columns,
+            "test_rows": test_rows,
+            "test_columns": no_update if test_columns == shown_test_columns else test_columns,
+            "heatmap": heatmap_figure(result.profile.table, _heatmap_features(result, table)),
+        }
+    return {
+        "box": _box(result, svc.segment_features(dataset_id), box),
+        "tree": _tree_card(result),
+    }
 
 
 # The settings go to the URL (replaceState: no reload, no server round trip) and to the
@@ -561,11 +627,12 @@ clientside_callback(
             q.set("k", p.k);
         }
         q.set("view", current.view);
+        if (current.tab && current.tab !== "map") { q.set("tab", current.tab); }
         window.history.replaceState(window.history.state, "", "?" + q.toString());
         return {
             features: p.features || [], scaling: p.scaling, algorithm: p.algorithm, k: p.k,
             eps: p.eps, min_samples: p.min_samples, min_cluster_size: p.min_cluster_size,
-            view: current.view
+            view: current.view, tab: current.tab || "map"
         };
     }
     """,
@@ -579,7 +646,7 @@ clientside_callback(
     """
     function(restore, saved) {
         const keys = ["features", "scaling", "algorithm", "k", "eps", "min_samples",
-                      "min_cluster_size", "view"];
+                      "min_cluster_size", "view", "tab"];
         if (!restore || !saved) { return keys.map(() => window.dash_clientside.no_update); }
         return keys.map((k) => (k in saved ? saved[k] : window.dash_clientside.no_update));
     }

@@ -70,6 +70,17 @@ def choose(driver, dropdown_id: str, label: str) -> None:
     click(driver, option)
 
 
+def persona_cards(driver) -> int:
+    """Segments the Segments page shows: one persona card each, on its first tab."""
+    return len(driver.find_elements(By.CSS_SELECTOR, "#segments-personas .persona-card"))
+
+
+def open_tab(driver, tabs_id: str, label: str) -> None:
+    """Open the tab labelled ``label`` of the ``dbc.Tabs`` with id ``tabs_id``."""
+    link = driver.find_element(By.XPATH, f"//*[@id='{tabs_id}']//a[normalize-space()='{label}']")
+    click(driver, link)
+
+
 def table_rows(driver, grid_id: str) -> int:
     """Rows an AG Grid shows (on its current page)."""
     return len(

@@ -8,7 +8,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from analytics.datasets import data_dir
-from tests.browser.helpers import choose, click, load_button, wait_until
+from tests.browser.helpers import choose, click, load_button, open_tab, table_rows, wait_until
 
 MALL = data_dir() / "mall_customers.csv.gz"
 
@@ -42,9 +42,17 @@ def _choose_features(driver, *labels: str) -> None:
 
 def _screenshots(driver, name: str) -> None:
     """The whole Segments page, 1400 px wide, for a person to look at."""
-    driver.set_window_size(1400, 4200)
-    wait_until(lambda: driver.find_elements(By.CSS_SELECTOR, "#segments-box .trace"), timeout=30)
+    driver.set_window_size(1400, 2400)
     driver.save_screenshot(f"/tmp/{name}_segments_full.png")
+    open_tab(driver, "segments-tabs", "Profiles")
+    wait_until(
+        lambda: driver.find_elements(By.CSS_SELECTOR, "#segments-heatmap .trace"), timeout=30
+    )
+    driver.save_screenshot(f"/tmp/{name}_segments_profiles.png")
+    open_tab(driver, "segments-tabs", "What defines them")
+    wait_until(lambda: driver.find_elements(By.CSS_SELECTOR, "#segments-box .trace"), timeout=30)
+    driver.save_screenshot(f"/tmp/{name}_segments_drivers.png")
+    open_tab(driver, "segments-tabs", "Map and personas")
     driver.set_window_size(1400, 1000)
 
 
@@ -68,9 +76,11 @@ def test_tab001_upload_a_customer_table_and_see_its_personas(dash_duo, app):
     assert "mostly Genre" in text and "revenue" not in text
     # the checklist offers the table's columns as written, categories one-hot
     _choose_features(dash_duo.driver, "Annual Income (k$)", "Spending Score (1-100)")
+    open_tab(dash_duo.driver, "segments-tabs", "What defines them")
     dash_duo.wait_for_contains_text(
         "#segments-surrogate-accuracy", "decision tree of depth 4", timeout=30
     )
+    open_tab(dash_duo.driver, "segments-tabs", "Map and personas")
     # clustered on the two chosen columns only: the PCA axes are made of them
     wait_until(
         lambda: (
@@ -143,6 +153,8 @@ def test_tab003_join_a_table_to_the_bundled_log_and_cluster_on_it(dash_duo, app,
     dash_duo.wait_for_contains_text("#segments-pca-caption", "Loyalty tier=Gold", timeout=60)
     # behavioural personas, the joined attribute in the profile
     assert "revenue" in dash_duo.find_element("#segments-personas").text
+    open_tab(dash_duo.driver, "segments-tabs", "Profiles")
+    wait_until(lambda: table_rows(dash_duo.driver, "segments-profile-table") > 0, timeout=30)
     headers = [
         e.text
         for e in dash_duo.driver.find_elements(

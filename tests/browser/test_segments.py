@@ -6,6 +6,8 @@ from tests.browser.helpers import (
     click,
     legend_overlaps,
     modebar_overlaps,
+    open_tab,
+    persona_cards,
     set_slider,
     slider_value,
     table_rows,
@@ -18,20 +20,20 @@ def _open_segments(dash_duo, app):
     dash_duo.start_server(app)
     dash_duo.wait_for_element("#overview-kpis")
     dash_duo.driver.get(dash_duo.server_url + "/segments")
-    wait_until(lambda: table_rows(dash_duo.driver, "segments-profile-table") == 4, timeout=60)
+    wait_until(lambda: persona_cards(dash_duo.driver) == 4, timeout=60)
 
 
 def test_seg001_changing_k_reclusters_plot_and_table(dash_duo, app):
     _open_segments(dash_duo, app)
     assert len(dash_duo.find_elements("#segments-pca .legendtext")) == 4
     set_slider(dash_duo.driver, "segments-k", 6)
-    wait_until(lambda: table_rows(dash_duo.driver, "segments-profile-table") == 6)
+    wait_until(lambda: persona_cards(dash_duo.driver) == 6)
     wait_until(lambda: len(dash_duo.find_elements("#segments-pca .legendtext")) == 6)
     assert len(dash_duo.find_elements(".persona-card")) == 6
     assert modebar_overlaps(dash_duo.driver) == []
     # the choice survives a reload (session storage)
     dash_duo.driver.refresh()
-    wait_until(lambda: table_rows(dash_duo.driver, "segments-profile-table") == 6, timeout=60)
+    wait_until(lambda: persona_cards(dash_duo.driver) == 6, timeout=60)
     assert slider_value(dash_duo.driver, "segments-k") == 6
     assert dash_duo.get_logs() == []
 
@@ -47,9 +49,9 @@ def test_seg002_k_sweep_shows_progress_and_result(dash_duo, app):
     assert "best average rank" in dash_duo.find_element("#segments-sweep-reason").text
     assert len(dash_duo.find_elements("#segments-sweep-graph .scatterlayer .trace")) == 3
     set_slider(dash_duo.driver, "segments-k", 7)
-    wait_until(lambda: table_rows(dash_duo.driver, "segments-profile-table") == 7)
+    wait_until(lambda: persona_cards(dash_duo.driver) == 7)
     dash_duo.find_element("#segments-sweep-apply").click()
-    wait_until(lambda: table_rows(dash_duo.driver, "segments-profile-table") == 4)
+    wait_until(lambda: persona_cards(dash_duo.driver) == 4)
     assert dash_duo.get_logs() == []
 
 
@@ -72,7 +74,7 @@ def test_seg003_invalid_parameter_alert_names_the_field_and_clears_when_fixed(da
     driver.find_element(By.ID, "segments-eps").send_keys(Keys.BACKSPACE * 4, "0", Keys.TAB)
     wait_until(lambda: "DBSCAN radius (eps)" in _alert_text(driver, "segments-alert"), timeout=30)
     assert "must be a number in (0.0, 100.0]" in _alert_text(driver, "segments-alert")
-    assert table_rows(driver, "segments-profile-table") == 4  # the last good result stays
+    assert persona_cards(driver) == 4  # the last good result stays
     # fixing the input closes the alert
     driver.find_element(By.ID, "segments-eps").send_keys(Keys.BACKSPACE * 4, "0.5", Keys.TAB)
     wait_until(lambda: _alert_text(driver, "segments-alert") == "", timeout=30)
@@ -89,7 +91,7 @@ def test_seg004_settings_live_in_the_url(dash_duo, app):
     _open_segments(dash_duo, app)
     driver = dash_duo.driver
     set_slider(driver, "segments-k", 5)
-    wait_until(lambda: table_rows(driver, "segments-profile-table") == 5)
+    wait_until(lambda: persona_cards(driver) == 5)
     wait_until(lambda: "k=5" in driver.current_url)
     assert "algorithm=kmeans" in driver.current_url
     # a link reproduces what its sender saw, in a fresh browser session
@@ -97,7 +99,7 @@ def test_seg004_settings_live_in_the_url(dash_duo, app):
     driver.delete_all_cookies()
     driver.execute_script("window.sessionStorage.clear()")
     driver.get(link)
-    wait_until(lambda: table_rows(driver, "segments-profile-table") == 3, timeout=60)
+    wait_until(lambda: persona_cards(driver) == 3, timeout=60)
     assert slider_value(driver, "segments-k") == 3
     assert "Gaussian mixture" in driver.find_element(By.ID, "segments-algorithm").text
     # a link with a value the page cannot use says so, and shows the default
@@ -107,22 +109,38 @@ def test_seg004_settings_live_in_the_url(dash_duo, app):
             "The link's Number of segments (k) (abc)" in _alert_text(driver, "segments-link-alert")
         )
     )
-    wait_until(lambda: table_rows(driver, "segments-profile-table") == 4, timeout=60)
+    wait_until(lambda: persona_cards(driver) == 4, timeout=60)
     assert dash_duo.get_logs() == []
 
 
-def test_seg005_recluster_redraws_everything_in_one_round_trip(dash_duo, app):
+def test_seg005_recluster_draws_the_open_tab_in_one_round_trip(dash_duo, app):
     _open_segments(dash_duo, app)
     driver = dash_duo.driver
+
+    def requests() -> int:
+        return driver.execute_script(
+            "return performance.getEntriesByType('resource')"
+            ".filter(e => e.name.includes('_dash-update-component')).length"
+        )
+
     driver.execute_script("window.performance.clearResourceTimings()")
     set_slider(driver, "segments-k", 3)
-    wait_until(lambda: table_rows(driver, "segments-profile-table") == 3)
+    wait_until(lambda: persona_cards(driver) == 3)
+    wait_until(lambda: len(dash_duo.find_elements("#segments-pca .legendtext")) == 3)
+    assert requests() == 1
+    # the other tabs are drawn when opened, for the settings shown
+    open_tab(driver, "segments-tabs", "What defines them")
     wait_until(lambda: len(dash_duo.find_elements("#segments-box .boxlayer .trace")) == 3)
-    requests = driver.execute_script(
-        "return performance.getEntriesByType('resource')"
-        ".filter(e => e.name.includes('_dash-update-component')).length"
-    )
-    assert requests == 1
+    dash_duo.wait_for_contains_text("#segments-surrogate-accuracy", "decision tree", timeout=30)
+    open_tab(driver, "segments-tabs", "Profiles")
+    wait_until(lambda: table_rows(driver, "segments-profile-table") == 3)
+    wait_until(lambda: "tab=profiles" in driver.current_url)
+    assert requests() == 3
+    # going back to a tab already drawn with these settings redraws nothing
+    open_tab(driver, "segments-tabs", "Map and personas")
+    wait_until(lambda: "tab=" not in driver.current_url)
+    assert requests() == 4  # the tab change itself, answered with no figure
+    assert len(dash_duo.find_elements("#segments-pca .legendtext")) == 3
     assert dash_duo.get_logs() == []
 
 
@@ -139,13 +157,14 @@ def test_seg006_single_feature_draws_a_strip_not_a_crash(dash_duo, app):
 def test_seg007_persona_names_and_heatmap_tell_the_truth(dash_duo, app):
     _open_segments(dash_duo, app)
     set_slider(dash_duo.driver, "segments-k", 2)
-    wait_until(lambda: table_rows(dash_duo.driver, "segments-profile-table") == 2)
+    wait_until(lambda: persona_cards(dash_duo.driver) == 2)
     names = [c.text.split("\n")[0] for c in dash_duo.find_elements(".persona-card")]
     # at k=2 half the customers share a segment: no "VIP" label for half the base
     assert not any("VIP" in name for name in names), names
     assert "Versus the average customer:" in dash_duo.find_element("#segments-personas").text
     choose(dash_duo.driver, "segments-algorithm", "DBSCAN (density, finds outliers)")
     wait_until(lambda: "Outliers" in dash_duo.find_element("#segments-personas").text, timeout=60)
+    open_tab(dash_duo.driver, "segments-tabs", "Profiles")
     heatmap = wait_until(lambda: dash_duo.find_element("#segments-heatmap").text)
     assert "nan" not in heatmap and "0.00×" in heatmap
     assert dash_duo.get_logs() == []

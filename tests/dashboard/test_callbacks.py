@@ -86,20 +86,12 @@ def test_overview_error_opens_and_success_closes_its_alert(overview):
     assert updated["overview-alert"] == {"is_open": False}
 
 
-def test_recluster_updates_everything(segments):
+def test_recluster_draws_the_open_tab_and_each_tab_once(segments):
+    """A change of settings draws the open tab; another tab is drawn when opened, once."""
     triggered("segments-k")
-    out = segments.recluster(
-        ["recency_days", "frequency", "monetary"],
-        "log-standard",
-        "kmeans",
-        5,
-        1.0,
-        10,
-        None,
-        "3d",
-        "monetary",
-        BUNDLED_ID,
-    )
+    features = ["recency_days", "frequency", "monetary"]
+    args = (features, "log-standard", "kmeans", 5, 1.0, 10, None, "3d", "monetary")
+    out = segments.recluster(*args, "map", BUNDLED_ID)
     (
         current,
         metrics,
@@ -114,10 +106,20 @@ def test_recluster_updates_everything(segments):
         box,
         tree,
     ) = out
-    assert current["params"]["k"] == 5 and current["view"] == "3d"
+    assert current["params"]["k"] == 5 and current["view"] == "3d" and current["tab"] == "map"
+    assert "5,878" in str(metrics)
     assert len(pca.data) == 5 and pca.data[0].type == "scatter3d"
     assert "Showing all 5,878 customers" in caption
     assert len(personas.children) == 5
+    # the closed tabs are not drawn (nobody looks at them)
+    assert all(
+        v is dash.no_update for v in (rows, columns, tests, test_columns, heatmap, box, tree)
+    )
+    # the Profiles tab opened: its grids and heatmap, nothing else (same settings)
+    triggered("segments-tabs", "active_tab")
+    out = segments.recluster(*args, "profiles", BUNDLED_ID, None, None, current)
+    current, metrics, pca, caption, personas, rows, columns, tests, test_columns, heatmap = out[:10]
+    assert all(v is dash.no_update for v in (metrics, pca, caption, personas, out[10], out[11]))
     assert len(rows) == 5 and {c["field"] for c in columns} >= {
         "name",
         "customers",
@@ -128,12 +130,24 @@ def test_recluster_updates_everything(segments):
     p_column = next(c for c in test_columns if c["field"] == "p_value")
     assert "< 1e-300" in p_column["valueFormatter"]["function"]
     assert len(heatmap.data[0].y) == 5
+    assert current["tab"] == "profiles" and set(current["drawn"]) == {"map", "profiles"}
+    # the third tab
+    out = segments.recluster(*args, "drivers", BUNDLED_ID, None, None, current)
+    current, box, tree = out[0], out[10], out[11]
+    assert all(v is dash.no_update for v in out[1:10])
     assert len(box.data) == 5
     assert "A decision tree of depth 4 on the clustered features" in str(tree)
     assert len(tree.children[1].figure.data[0].y) == 3
+    # back to a tab already drawn with these settings: nothing is sent again
+    out = segments.recluster(*args, "map", BUNDLED_ID, None, None, current)
+    assert out[0]["tab"] == "map" and all(v is dash.no_update for v in out[1:])
+    # new settings: every tab is stale again, the open one is drawn
+    triggered("segments-k")
+    out = segments.recluster(*args[:3], 4, *args[4:], "map", BUNDLED_ID, None, None, out[0])
+    assert len(out[2].data) == 4 and out[0]["drawn"] == {"map": True}
     triggered("segments-view")
     two_d = segments.recluster(
-        None, "robust", "gmm", 3, 1.0, 10, None, "2d", "monetary", BUNDLED_ID
+        None, "robust", "gmm", 3, 1.0, 10, None, "2d", "monetary", "map", BUNDLED_ID
     )[2]
     assert two_d.data[0].type == "scattergl" and len(two_d.data) == 3
     # the legend sits below the x-axis title (it covered "PC1 (38%)" and the tick labels)
@@ -146,16 +160,22 @@ def test_recluster_updates_everything(segments):
 
 
 def test_box_feature_change_redraws_only_the_box(segments):
-    shown = {"dataset_id": BUNDLED_ID, "params": SegmentParams().to_dict(), "view": "3d"}
-    args = (None, "log-standard", "kmeans", 4, 1.0, 10, None, "3d", "frequency", BUNDLED_ID)
+    shown = {
+        "dataset_id": BUNDLED_ID,
+        "params": SegmentParams().to_dict(),
+        "view": "3d",
+        "drawn": {"map": True, "drivers": "monetary"},
+    }
+    args = (None, "log-standard", "kmeans", 4, 1.0, 10, None, "3d", "frequency")
     triggered("segments-box-feature")
-    out = segments.recluster(*args, None, None, shown)
-    assert all(v is dash.no_update for v in out[:10]) and out[11] is dash.no_update
-    assert len(out[10].data) == 4
-    # a box feature set with a new dataset (its own columns): the whole page follows
+    out = segments.recluster(*args, "drivers", BUNDLED_ID, None, None, shown)
+    assert all(v is dash.no_update for v in out[1:10]) and out[11] is dash.no_update
+    assert len(out[10].data) == 4 and out[0]["drawn"]["drivers"] == "frequency"
+    # a box feature set with a new dataset (its own columns): the whole tab follows
     triggered("segments-box-feature")
-    out = segments.recluster(*args, None, None, {**shown, "dataset_id": "another"})
+    out = segments.recluster(*args, "drivers", BUNDLED_ID, None, None, {**shown, "dataset_id": "x"})
     assert out[0]["dataset_id"] == BUNDLED_ID and len(out[10].data) == 4
+    assert out[11] is not dash.no_update and out[1] is not dash.no_update
 
 
 def test_recluster_dbscan_has_outliers(segments):
@@ -170,6 +190,7 @@ def test_recluster_dbscan_has_outliers(segments):
         None,
         "3d",
         "monetary",
+        "map",
         BUNDLED_ID,
     )
     names = [trace.name for trace in out[2].data]
@@ -179,7 +200,7 @@ def test_recluster_dbscan_has_outliers(segments):
 def test_invalid_parameter_opens_the_page_alert_naming_the_field(segments):
     updated = triggered("segments-eps")
     out = segments.recluster(
-        None, "log-standard", "dbscan", 4, 0, 10, None, "3d", "monetary", BUNDLED_ID
+        None, "log-standard", "dbscan", 4, 0, 10, None, "3d", "monetary", "map", BUNDLED_ID
     )
     assert out is dash.no_update
     assert updated["segments-alert"] == {
@@ -190,7 +211,7 @@ def test_invalid_parameter_opens_the_page_alert_naming_the_field(segments):
     }
     updated = triggered("segments-eps")
     segments.recluster(
-        None, "log-standard", "dbscan", 4, 0.5, 10, None, "3d", "monetary", BUNDLED_ID
+        None, "log-standard", "dbscan", 4, 0.5, 10, None, "3d", "monetary", "map", BUNDLED_ID
     )
     assert updated["segments-alert"] == {"is_open": False}
     assert alert_props(RuntimeError("boom"))["color"] == "danger"
@@ -518,7 +539,7 @@ def test_overview_reversed_link_is_named(overview):
 def test_recluster_sends_grid_columns_only_when_they_change(segments):
     """A new k keeps the grids' columns (AG Grid rebuilds itself on any new columnDefs)."""
     args = (["recency_days", "frequency", "monetary"], "log-standard", "kmeans")
-    tail = (1.0, 10, None, "3d", "monetary", BUNDLED_ID)
+    tail = (1.0, 10, None, "3d", "monetary", "profiles", BUNDLED_ID)
     triggered("segments-k")
     first = segments.recluster(*args, 5, *tail)
     shown_profile, shown_tests = first[6], first[8]

@@ -19,7 +19,7 @@ import psutil
 from selenium.webdriver.common.by import By
 
 from dashboard.job_manager import JOB_ENDED
-from tests.browser.helpers import click, load_button, table_rows, wait_until
+from tests.browser.helpers import click, load_button, persona_cards, wait_until
 from tests.browser.test_data import _write_log
 from tests.deploy.test_gunicorn import ROOT, _browser, gunicorn
 from tests.redis_server import needs_redis, redis_server
@@ -136,7 +136,7 @@ def test_cel001_browser_job_runs_on_the_celery_worker_with_progress_cancel_and_l
                 driver = _browser()
                 try:
                     driver.get(url + "/segments")
-                    wait_until(lambda: table_rows(driver, "segments-profile-table") == 4, 120)
+                    wait_until(lambda: persona_cards(driver) == 4, 120)
 
                     # 1. the job runs in the worker's pool, with progress; the web forks nothing
                     click(driver, _sweep_button(driver))
@@ -173,7 +173,7 @@ def test_cel001_browser_job_runs_on_the_celery_worker_with_progress_cancel_and_l
 
                     # 4. the whole worker killed (its host died): reported too
                     driver.refresh()
-                    wait_until(lambda: table_rows(driver, "segments-profile-table") == 4, 120)
+                    wait_until(lambda: persona_cards(driver) == 4, 120)
                     click(driver, _sweep_button(driver))
                     wait_until(worker.job_processes, 60)
                     time.sleep(1.0)

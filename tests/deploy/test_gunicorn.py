@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from selenium import webdriver
 
-from tests.browser.helpers import set_slider, table_rows, wait_until
+from tests.browser.helpers import persona_cards, set_slider, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -94,7 +94,7 @@ def _browser() -> webdriver.Chrome:
 
 def _open_segments(driver, url: str) -> None:
     driver.get(url + "/segments")
-    wait_until(lambda: table_rows(driver, "segments-profile-table") == 4, timeout=120)
+    wait_until(lambda: persona_cards(driver) == 4, timeout=120)
 
 
 def _sweep_result(driver) -> str:
@@ -135,13 +135,9 @@ def test_dep002_two_sessions_same_background_callback_both_get_results(cache_dir
             # clustering in normal callbacks on both workers before the jobs fork from them
             for driver in drivers:
                 set_slider(driver, "segments-k", 5)
-                wait_until(
-                    lambda d=driver: table_rows(d, "segments-profile-table") == 5, timeout=60
-                )
+                wait_until(lambda d=driver: persona_cards(d) == 5, timeout=60)
                 set_slider(driver, "segments-k", 4)
-                wait_until(
-                    lambda d=driver: table_rows(d, "segments-profile-table") == 4, timeout=60
-                )
+                wait_until(lambda d=driver: persona_cards(d) == 4, timeout=60)
             buttons = [d.find_element("id", "segments-sweep-button") for d in drivers]
             start = threading.Barrier(2)
 
@@ -168,7 +164,7 @@ def test_dep003_clustering_then_background_job_in_one_worker_does_not_hang(cache
         try:
             _open_segments(driver, url)
             set_slider(driver, "segments-k", 6)
-            wait_until(lambda: table_rows(driver, "segments-profile-table") == 6, timeout=60)
+            wait_until(lambda: persona_cards(driver) == 6, timeout=60)
             started = time.time()
             driver.find_element("id", "segments-sweep-button").click()
             assert _sweep_result(driver) == "Use k = 4"

@@ -14,7 +14,7 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from dashboard.job_manager import JOB_ENDED
-from tests.browser.helpers import click, load_button, table_rows, wait_until
+from tests.browser.helpers import click, load_button, persona_cards, wait_until
 from tests.deploy.test_gunicorn import _browser, _status, gunicorn
 
 #: The stated bound: no gunicorn worker may pass this resident size while under attack.
@@ -196,7 +196,7 @@ def test_hos102_killed_job_is_reported_within_10_s_and_runs_again(cache_dir):
         driver = _browser()
         try:
             driver.get(url + "/segments")
-            wait_until(lambda: table_rows(driver, "segments-profile-table") == 4, timeout=120)
+            wait_until(lambda: persona_cards(driver) == 4, timeout=120)
             for victim, expected in (
                 ("analytics", "ended without a result: its process was killed (SIGKILL)"),
                 ("forked", JOB_ENDED),
@@ -281,7 +281,7 @@ def test_hos103_server_restarted_mid_job_is_reported_and_runs_again(cache_dir):
     driver = _browser()
     try:
         driver.get(url + "/segments")
-        wait_until(lambda: table_rows(driver, "segments-profile-table") == 4, timeout=120)
+        wait_until(lambda: persona_cards(driver) == 4, timeout=120)
         click(driver, driver.find_element(By.ID, "segments-sweep-button"))
         wait_until(lambda: _job_processes(url)[1], 60)
         time.sleep(1.0)
