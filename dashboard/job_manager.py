@@ -59,6 +59,15 @@ class JobManager(DiskcacheManager):
         except psutil.Error:  # ended (and was reaped) between Dash's existence and status checks
             return False
 
+    def terminate_job(self, job):
+        # Stopped on purpose: the Cancel button, or the page asked again with new inputs (Dash
+        # then stops the old job). A poll of it still in flight (another worker, say) must not
+        # call it dead: that showed "The job ended without a result" on the Customer page
+        # after one lookup followed another (7 times in 8 lookups of the browser benchmark).
+        if job is not None:
+            self.handle.set(_cancelled_key(job), True, expire=CANCELLED_MEMORY_S)
+        super().terminate_job(job)
+
     def get_updated_props(self, key):
         # one transaction, like _MergingCache's read-merge-write: a set_props the job writes
         # between this read and the delete would otherwise be deleted unread
@@ -108,6 +117,10 @@ class JobManager(DiskcacheManager):
             return result
         self.handle.delete(heartbeat_key(key))
         _started_marker(self.handle, key).unlink(missing_ok=True)
+        if self.handle.get(_cancelled_key(job)):
+            # stopped on purpose: Dash's own answer for a cancelled job (nothing to update)
+            self._poll.seen = {str(job): False}
+            return result
         return {"background_callback_error": {"msg": JOB_ENDED, "tb": ""}}
 
     def _stuck_at_start(self, key, job) -> bool:
@@ -122,12 +135,18 @@ class JobManager(DiskcacheManager):
         if age < START_TIMEOUT_S:
             return False
         log.error("Job process %s never started its work in %.0f s: stopping it", job, age)
-        self.terminate_job(job)
+        super().terminate_job(job)  # not a cancel: the page is told it ended
         return True
 
 
 #: seconds a forked job process may take to reach its first line before it is called stuck
 START_TIMEOUT_S = 20
+#: seconds a stopped job's pid is remembered as cancelled (its last polls arrive within 1-2 s)
+CANCELLED_MEMORY_S = 300
+
+
+def _cancelled_key(job) -> str:
+    return f"segmenta-cancelled:{job}"
 
 
 def _started_marker(handle, key: str) -> Path:

@@ -193,3 +193,18 @@ def test_cli_rules_with_spark_equal_polars(tmp_path, spark, capsys):
     # the same counts printed ("39,516 baskets, 4,879 items; ... N frequent itemsets, M rules")
     assert spark_said.splitlines()[-3:-1] == polars_said.splitlines()[-3:-1]
     assert_frame_equal(pl.read_csv(spark_out), pl.read_csv(polars_out))
+
+
+@pytest.mark.parametrize(
+    ("master", "partitions"),
+    [
+        ("local", "2"),
+        ("local[3]", "6"),
+        ("local[4,2]", "8"),
+        ("local[*]", str(2 * (__import__("os").cpu_count() or 1))),
+        ("spark://spark-master:7077", None),  # a cluster keeps its own settings
+    ],
+)
+def test_local_mode_gets_a_few_shuffle_partitions_per_core(master, partitions):
+    defaults = S._local_defaults(master)
+    assert defaults.get("spark.sql.shuffle.partitions") == partitions

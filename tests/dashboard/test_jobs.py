@@ -238,6 +238,32 @@ def test_a_job_that_dies_during_a_poll_is_reported_on_the_next_poll(tmp_path):
     }
 
 
+def test_a_job_stopped_on_purpose_is_a_cancel_not_a_death(tmp_path):
+    """Cancel, or the page asking again (Dash stops the old job): a poll of the old job still
+    in flight answered "The job ended without a result" (7 of 8 customer lookups in the browser
+    benchmark). It gets Dash's answer for a cancelled job: nothing to update, no error."""
+    from dash._callback import _handle_rest_background_callback
+    from dash._no_update import NoUpdate
+
+    manager = JobManager(diskcache.Cache(str(tmp_path / "jobs")))
+    job = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    manager.terminate_job(str(job.pid))
+    job.wait()
+    output = manager.get_result("key-1", str(job.pid))
+    assert output is manager.UNDEFINED
+    answer = _handle_rest_background_callback(
+        output, manager, {}, None, None, False, cache_key="key-1", job_id=str(job.pid)
+    )
+    assert isinstance(answer[0], NoUpdate)
+    # a job that died by itself is still reported
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    other.kill()
+    other.wait()
+    assert manager.get_result("key-2", str(other.pid)) == {
+        "background_callback_error": {"msg": JOB_ENDED, "tb": ""}
+    }
+
+
 def _status(process: psutil.Process) -> str | None:
     try:
         return process.status()
