@@ -46,7 +46,8 @@ def _screenshots(driver, name: str) -> None:
     driver.save_screenshot(f"/tmp/{name}_segments_full.png")
     open_tab(driver, "segments-tabs", "Profiles")
     wait_until(
-        lambda: driver.find_elements(By.CSS_SELECTOR, "#segments-heatmap .trace"), timeout=30
+        lambda: driver.find_elements(By.CSS_SELECTOR, "#segments-heatmap .heatmaplayer .hm"),
+        timeout=30,
     )
     driver.save_screenshot(f"/tmp/{name}_segments_profiles.png")
     open_tab(driver, "segments-tabs", "What defines them")
