@@ -243,6 +243,12 @@ def test_unused_settings_neither_raise_nor_split_the_cache():
         ({"algorithm": "magic"}, {"algorithm": "kmeans"}, "The link's Algorithm (magic)"),
         ({"features": "monetary,shoe_size"}, {"features": []}, "unknown feature(s) shoe_size"),
         ({"eps": "-1", "algorithm": "dbscan"}, {"eps": 1.0, "algorithm": "dbscan"}, "'eps'"),
+        ({"tab": "drivers"}, {"tab": "drivers"}, None),
+        (
+            {"tab": "nonsense"},
+            {"tab": "map"},
+            "The link's Tab (nonsense): must be one of map, profiles, drivers.",
+        ),
     ],
 )
 def test_settings_from_the_url(query, expected, problem):
