@@ -49,6 +49,7 @@ class JobManager(DiskcacheManager):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._poll = threading.local()  # {job: running} as this request's get_result saw it
+        _started_folder(self.handle).mkdir(exist_ok=True)
 
     def job_running(self, job):
         seen = getattr(self._poll, "seen", {})
@@ -149,11 +150,14 @@ def _cancelled_key(job) -> str:
     return f"segmenta-cancelled:{job}"
 
 
+def _started_folder(handle) -> Path:
+    return Path(handle.directory) / "started"
+
+
 def _started_marker(handle, key: str) -> Path:
-    """The file a job process creates first thing (no SQLite involved): it started."""
-    folder = Path(handle.directory) / "started"
-    folder.mkdir(exist_ok=True)
-    return folder / str(key)
+    """The file a job process creates first thing (no SQLite involved): it started. Its folder
+    is made once, with the manager."""
+    return _started_folder(handle) / str(key)
 
 
 class _MergingCache:
