@@ -179,6 +179,36 @@ def test_check_engine_names_the_value():
         (["rules", "--engine", "spark", "--algorithm", "apriori"], "FP-Growth only"),
     ],
 )
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            {"min_support": 0},
+            "The 'min_support' parameter must be a float in (0, 1]. Got 0 instead.",
+        ),
+        ({"min_lift": -1}, "The 'min_lift' parameter must be a number >= 0. Got -1 instead."),
+        (
+            {"algorithm": "apriori"},
+            "The Spark engine mines with FP-Growth only (Spark MLlib has no Apriori). Got "
+            "algorithm 'apriori': use 'fpgrowth', or the polars engine for Apriori.",
+        ),
+        # the algorithm is checked before the length, as by the polars engine
+        (
+            {"algorithm": "eclat", "max_len": 0},
+            "The Spark engine mines with FP-Growth only (Spark MLlib has no Apriori). Got "
+            "algorithm 'eclat': use 'fpgrowth', or the polars engine for Apriori.",
+        ),
+        ({"max_len": 0}, "The 'max_len' parameter must be an int >= 1. Got 0 instead."),
+    ],
+)
+def test_mining_arguments_are_checked_before_spark_runs(kwargs, message):
+    """The polars engine's checks and messages; no cluster is asked for anything."""
+    nothing = S.SparkBaskets(frame=None, items=[], n_baskets=10)
+    with pytest.raises(ParameterError) as info:
+        S.mine_rules(nothing, **kwargs)
+    assert str(info.value) == message
+
+
 def test_spark_cli_refusals(args, message, tmp_path, capsys):
     assert main([*args, "--output", str(tmp_path / "out.csv")]) == 1
     assert message in capsys.readouterr().err
