@@ -169,17 +169,6 @@ def test_check_engine_names_the_value():
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (
-            ["features", "--engine", "spark", "--date-format", "%d/%m/%Y"],
-            "--date-format is for dates written as text",
-        ),
-        (["rules", "--engine", "spark", "--format", "baskets"], "--engine spark reads transaction"),
-        (["rules", "--engine", "spark", "--algorithm", "apriori"], "FP-Growth only"),
-    ],
-)
-@pytest.mark.parametrize(
     ("kwargs", "message"),
     [
         (
@@ -202,13 +191,25 @@ def test_check_engine_names_the_value():
     ],
 )
 def test_mining_arguments_are_checked_before_spark_runs(kwargs, message):
-    """The polars engine's checks and messages; no cluster is asked for anything."""
+    """The polars engine's checks in its order (Apriori refused in the Spark engine's words),
+    before any cluster is asked for anything."""
     nothing = S.SparkBaskets(frame=None, items=[], n_baskets=10)
     with pytest.raises(ParameterError) as info:
         S.mine_rules(nothing, **kwargs)
     assert str(info.value) == message
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["features", "--engine", "spark", "--date-format", "%d/%m/%Y"],
+            "--date-format is for dates written as text",
+        ),
+        (["rules", "--engine", "spark", "--format", "baskets"], "--engine spark reads transaction"),
+        (["rules", "--engine", "spark", "--algorithm", "apriori"], "FP-Growth only"),
+    ],
+)
 def test_spark_cli_refusals(args, message, tmp_path, capsys):
     assert main([*args, "--output", str(tmp_path / "out.csv")]) == 1
     assert message in capsys.readouterr().err
