@@ -115,15 +115,20 @@ def _from_pairs(
     return matrix
 
 
+def check_max_basket_size(max_basket_size: int) -> None:
+    """Refuse a basket-size cap below one item, as every engine building baskets does."""
+    if max_basket_size < 1:
+        raise ParameterError(
+            f"The 'max_basket_size' parameter must be an int >= 1. Got {max_basket_size!r} instead."
+        )
+
+
 def _finish(
     matrix, items, basket_ids, *, min_item_baskets: int, max_basket_size: int | None, excluded: int
 ) -> Baskets:
     capped = 0
     if max_basket_size is not None:
-        if max_basket_size < 1:
-            raise ParameterError(
-                f"The 'max_basket_size' parameter must be an int >= 1. Got {max_basket_size!r} instead."
-            )
+        check_max_basket_size(max_basket_size)
         sizes = np.asarray(matrix.sum(axis=1)).ravel()
         keep = sizes <= max_basket_size
         capped = int((~keep).sum())

@@ -29,6 +29,7 @@ from analytics.baskets import (
     NON_PRODUCT_CODES,
     NON_PRODUCT_PATTERN,
     Rules,
+    check_max_basket_size,
     check_mining_arguments,
     itemsets_table,
     min_count,
@@ -597,11 +598,7 @@ def baskets_from_transactions(
         )
     capped = 0
     if max_basket_size is not None:
-        if max_basket_size < 1:
-            raise ParameterError(
-                "The 'max_basket_size' parameter must be an int >= 1. "
-                f"Got {max_basket_size!r} instead."
-            )
+        check_max_basket_size(max_basket_size)
         size = F.size("items")
         capped = int(baskets.select(_sum(size > max_basket_size)).first()[0])
         baskets = baskets.filter(size <= max_basket_size)

@@ -161,6 +161,12 @@ def test_threshold_messages(kwargs, message):
     assert str(info.value) == message
 
 
+def test_basket_size_cap_message():
+    with pytest.raises(ParameterError) as info:
+        baskets_from_lists(HAND, max_basket_size=0)
+    assert str(info.value) == "The 'max_basket_size' parameter must be an int >= 1. Got 0 instead."
+
+
 def test_exploding_support_is_refused_with_a_safer_value(bundled):
     """At 0.2% the bundled baskets hold 197,573 itemsets (2,083,478 candidate rules): refused
     before mining, with a support and a max_len that fit the ceilings."""

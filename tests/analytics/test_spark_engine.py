@@ -131,6 +131,15 @@ def test_toy_log_every_rule_equals_polars(spark, tmp_path):
     assert_frame_equal(ours.rules, expected_rules.rules)
 
 
+def test_basket_size_cap_is_checked_as_by_polars(spark, tmp_path):
+    path = tmp_path / "toy.parquet"
+    _raw_toy().write_parquet(path)
+    cleaned, _ = S.clean_transactions(S.read_transactions(spark, path)[0], source="toy.parquet")
+    with pytest.raises(ParameterError) as info:
+        S.baskets_from_transactions(cleaned, max_basket_size=0)
+    assert str(info.value) == "The 'max_basket_size' parameter must be an int >= 1. Got 0 instead."
+
+
 def test_cli_features_with_spark_equal_polars(tmp_path, spark, capsys):
     spark_out, polars_out = tmp_path / "spark.parquet", tmp_path / "polars.parquet"
     assert main(["features", "--engine", "spark", "--output", str(spark_out)]) == 0
