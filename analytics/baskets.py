@@ -115,15 +115,20 @@ def _from_pairs(
     return matrix
 
 
+def check_max_basket_size(max_basket_size: int) -> None:
+    """Refuse a basket-size cap below one item, as every engine building baskets does."""
+    if max_basket_size < 1:
+        raise ParameterError(
+            f"The 'max_basket_size' parameter must be an int >= 1. Got {max_basket_size!r} instead."
+        )
+
+
 def _finish(
     matrix, items, basket_ids, *, min_item_baskets: int, max_basket_size: int | None, excluded: int
 ) -> Baskets:
     capped = 0
     if max_basket_size is not None:
-        if max_basket_size < 1:
-            raise ParameterError(
-                f"The 'max_basket_size' parameter must be an int >= 1. Got {max_basket_size!r} instead."
-            )
+        check_max_basket_size(max_basket_size)
         sizes = np.asarray(matrix.sum(axis=1)).ravel()
         keep = sizes <= max_basket_size
         capped = int((~keep).sum())
@@ -284,9 +289,59 @@ def _check_fraction(name: str, value: object, *, low_open: bool = True) -> None:
         )
 
 
+def _check_rule_thresholds(min_confidence: object, min_lift: object) -> None:
+    _check_fraction("min_confidence", min_confidence, low_open=False)
+    if isinstance(min_lift, bool) or not isinstance(min_lift, (int, float)) or min_lift < 0:
+        raise ParameterError(
+            f"The 'min_lift' parameter must be a number >= 0. Got {min_lift!r} instead."
+        )
+
+
+def check_mining_arguments(
+    min_support: object,
+    min_confidence: object,
+    min_lift: object,
+    *,
+    algorithm: object,
+    max_len: object,
+    algorithms: Sequence[str] = ALGORITHMS,
+    refuse_algorithm: Callable[[object], ParameterError] | None = None,
+) -> None:
+    """Check a mining request's arguments, in this order, as every mining engine does.
+
+    Parameters
+    ----------
+    algorithms
+        The algorithms the engine mines with (default: all of :data:`ALGORITHMS`).
+    refuse_algorithm
+        The error for an algorithm not in ``algorithms``, for an engine that says why it cannot
+        mine with it (default: the list of allowed names).
+
+    Raises
+    ------
+    ParameterError
+        Naming the first argument out of range, the rule and the value.
+    """
+    _check_fraction("min_support", min_support)
+    _check_rule_thresholds(min_confidence, min_lift)
+    if algorithm not in algorithms:
+        if refuse_algorithm is not None:
+            raise refuse_algorithm(algorithm)
+        names = ", ".join(repr(name) for name in algorithms)
+        raise ParameterError(
+            f"The 'algorithm' parameter must be one of {names}. Got {algorithm!r} instead."
+        )
+    if max_len is not None and (
+        isinstance(max_len, bool) or not isinstance(max_len, int) or max_len < 1
+    ):
+        raise ParameterError(
+            f"The 'max_len' parameter must be an int >= 1. Got {max_len!r} instead."
+        )
+
+
 def frequent_pair_count(baskets: Baskets, min_support: float) -> int:
     """Exact number of item pairs with support >= ``min_support`` (sparse co-occurrence)."""
-    threshold = _min_count(min_support, baskets.n_baskets)
+    threshold = min_count(min_support, baskets.n_baskets)
     counts = np.asarray(baskets.matrix.sum(axis=0)).ravel()
     frequent = np.flatnonzero(counts >= threshold)
     if len(frequent) < 2:
@@ -307,7 +362,7 @@ def safer_support(baskets: Baskets, max_pairs: int = MAX_PAIRS) -> float:
     return float(needed / baskets.n_baskets)
 
 
-def _min_count(min_support: float, n_baskets: int) -> int:
+def min_count(min_support: float, n_baskets: int) -> int:
     """Smallest basket count that can reach ``min_support`` (the exact float test comes after)."""
     return max(1, int(np.ceil(min_support * n_baskets - 1e-9)))
 
@@ -397,7 +452,7 @@ def _count_itemsets(
     if not supports:
         return {}
     n = baskets.n_baskets
-    thresholds = [_min_count(s, n) for s in supports]
+    thresholds = [min_count(s, n) for s in supports]
     by_threshold = dict(zip(thresholds, supports, strict=False))
     if prepared is None:
         prepared = _frequent_baskets(baskets, min(thresholds))
@@ -607,25 +662,12 @@ def mine_rules(
         For out-of-range thresholds, or a request whose output would exceed the ceilings (the
         message names a safer support or a shorter ``max_len``).
     """
-    _check_fraction("min_support", min_support)
-    _check_fraction("min_confidence", min_confidence, low_open=False)
-    if isinstance(min_lift, bool) or not isinstance(min_lift, (int, float)) or min_lift < 0:
-        raise ParameterError(
-            f"The 'min_lift' parameter must be a number >= 0. Got {min_lift!r} instead."
-        )
-    if algorithm not in ALGORITHMS:
-        raise ParameterError(
-            f"The 'algorithm' parameter must be one of 'fpgrowth', 'apriori'. Got {algorithm!r} instead."
-        )
-    if max_len is not None and (
-        isinstance(max_len, bool) or not isinstance(max_len, int) or max_len < 1
-    ):
-        raise ParameterError(
-            f"The 'max_len' parameter must be an int >= 1. Got {max_len!r} instead."
-        )
+    check_mining_arguments(
+        min_support, min_confidence, min_lift, algorithm=algorithm, max_len=max_len
+    )
     step = progress or (lambda *_: None)
     step(0, 3, "Estimating the number of itemsets")
-    prepared = _frequent_baskets(baskets, _min_count(min_support, baskets.n_baskets))
+    prepared = _frequent_baskets(baskets, min_count(min_support, baskets.n_baskets))
     estimate = estimate_output(
         baskets,
         min_support,
@@ -652,12 +694,36 @@ def mine_rules(
     step(2, 3, "Deriving association rules")
     n = baskets.n_baskets
     labels = pa.array(baskets.items, pa.large_string())
-    itemsets = (
+    itemsets = itemsets_table(_label_lists([s for s, _ in found], labels), [c for _, c in found], n)
+    rules = _ranked(_rules(found, labels, n, min_confidence, single_consequent), min_lift)
+    step(3, 3, "Done")
+    return Rules(
+        itemsets, rules, baskets.n_baskets, min_support, min_confidence, min_lift, algorithm
+    )
+
+
+def itemsets_table(items: pl.Series, counts: Sequence[int], n_baskets: int) -> pl.DataFrame:
+    """The ``itemsets`` frame of :class:`Rules`, whichever engine mined them.
+
+    Parameters
+    ----------
+    items
+        Each itemset's items (``List(String)``), each list sorted.
+    counts
+        Each itemset's number of baskets.
+    n_baskets
+        The number of baskets mined.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``itemset`` (items joined by '|'), ``items``, ``size``, ``support``, ``count``; by size,
+        then support (highest first), then itemset.
+    """
+    n = n_baskets
+    return (
         pl.DataFrame(
-            {
-                "items": _label_lists([s for s, _ in found], labels),
-                "support": np.array([c for _, c in found], dtype=float) / float(n),
-            },
+            {"items": items, "support": np.array(counts, dtype=float) / float(n)},
             schema={"items": pl.List(pl.String), "support": pl.Float64},
         )
         .with_columns(
@@ -668,13 +734,12 @@ def mine_rules(
         .sort(["size", "support", "itemset"], descending=[False, True, False])
         .select("itemset", "items", "size", "support", "count")
     )
-    rules = _rules(found, labels, n, min_confidence, single_consequent)
-    rules = rules.filter(pl.col("lift") >= min_lift).sort(
+
+
+def _ranked(rules: pl.DataFrame, min_lift: float) -> pl.DataFrame:
+    """Rules with enough lift, the strongest first."""
+    return rules.filter(pl.col("lift") >= min_lift).sort(
         ["lift", "confidence", "antecedents", "consequents"], descending=[True, True, False, False]
-    )
-    step(3, 3, "Done")
-    return Rules(
-        itemsets, rules, baskets.n_baskets, min_support, min_confidence, min_lift, algorithm
     )
 
 
@@ -690,7 +755,7 @@ def _mine(
     import fim
 
     n = baskets.n_baskets
-    threshold = _min_count(min_support, n)
+    threshold = min_count(min_support, n)
     # Items below the support threshold cannot be in any frequent itemset: left out early.
     keep, transactions = prepared
     if len(keep) == 0:
@@ -805,12 +870,43 @@ def rederive_rules(mined: Rules, min_confidence: float, min_lift: float = 1.0) -
     Itemsets do not depend on confidence or lift, so the result equals :func:`mine_rules` with
     the same baskets, support and algorithm and the new thresholds (tested).
     """
-    _check_fraction("min_confidence", min_confidence, low_open=False)
-    if isinstance(min_lift, bool) or not isinstance(min_lift, (int, float)) or min_lift < 0:
-        raise ParameterError(
-            f"The 'min_lift' parameter must be a number >= 0. Got {min_lift!r} instead."
-        )
-    itemsets = mined.itemsets
+    return rules_from_itemsets(
+        mined.itemsets,
+        mined.n_baskets,
+        mined.min_support,
+        min_confidence,
+        min_lift,
+        mined.algorithm,
+    )
+
+
+def rules_from_itemsets(
+    itemsets: pl.DataFrame,
+    n_baskets: int,
+    min_support: float,
+    min_confidence: float,
+    min_lift: float,
+    algorithm: str,
+    *,
+    single_consequent: bool = False,
+) -> Rules:
+    """The :class:`Rules` of frequent itemsets mined elsewhere (by another engine, or before).
+
+    Parameters
+    ----------
+    itemsets
+        An :func:`itemsets_table` of every frequent itemset at ``min_support``.
+    n_baskets, min_support, algorithm
+        How they were mined.
+    min_confidence, min_lift, single_consequent
+        As for :func:`mine_rules`.
+
+    Raises
+    ------
+    ParameterError
+        For an out-of-range confidence or lift.
+    """
+    _check_rule_thresholds(min_confidence, min_lift)
     names = sorted({item for items in itemsets["items"].to_list() for item in items})
     index = {name: i for i, name in enumerate(names)}
     # found tuples list their items in label order, as _mine makes them
@@ -821,19 +917,16 @@ def rederive_rules(mined: Rules, min_confidence: float, min_lift: float = 1.0) -
         )
     ]
     rules = _rules(
-        found, pa.array(names, pa.large_string()), mined.n_baskets, min_confidence, False
-    )
-    rules = rules.filter(pl.col("lift") >= min_lift).sort(
-        ["lift", "confidence", "antecedents", "consequents"], descending=[True, True, False, False]
+        found, pa.array(names, pa.large_string()), n_baskets, min_confidence, single_consequent
     )
     return Rules(
         itemsets,
-        rules,
-        mined.n_baskets,
-        mined.min_support,
+        _ranked(rules, min_lift),
+        n_baskets,
+        min_support,
         min_confidence,
         min_lift,
-        mined.algorithm,
+        algorithm,
     )
 
 

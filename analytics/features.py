@@ -120,11 +120,7 @@ def customer_features(
     )
     features = _finish(per_customer, modes, cutoff, has_products, countries, codes)
     if features.height == 0:
-        since = f"the data's first purchase is {first:%Y-%m-%d}" if first else "the log is empty"
-        when = f"before {cutoff:%Y-%m-%d}" if cutoff is not None else "in this log"
-        raise InsufficientDataError(
-            f"No customer bought anything {when}. Choose a later date ({since})."
-        )
+        raise no_buyers(cutoff, first)
     return features
 
 
@@ -177,10 +173,8 @@ def _finish(
     countries: pl.Series,
     codes: pl.Series,
 ) -> pl.DataFrame:
-    def days(expr: pl.Expr) -> pl.Expr:
-        return expr.dt.total_microseconds().map_batches(_microseconds_to_days, pl.Float64)
-
-    return (
+    """The exact sums as floats and each customer's country, then the features."""
+    aggregates = (
         per_customer.lazy()
         .join(modes.lazy(), on="customer_id", how="left")
         .with_columns(
@@ -191,6 +185,45 @@ def _finish(
             country=pl.coalesce(
                 "_mode", pl.col("_country_low").replace_strict(codes, countries, default=None)
             ),
+        )
+    )
+    return features_from_aggregates(aggregates, cutoff, has_products)
+
+
+def features_from_aggregates(
+    aggregates: pl.DataFrame | pl.LazyFrame, cutoff: dt.datetime, has_products: bool
+) -> pl.DataFrame:
+    """The features of :func:`customer_features` from one row of aggregates per customer.
+
+    Every engine reduces the log to this table its own way (polars here, Spark in
+    :mod:`analytics.engines.spark`); the ratios and day counts are derived from it here only.
+
+    Parameters
+    ----------
+    aggregates
+        One row per customer who bought before ``cutoff``: ``customer_id``,
+        ``first_purchase`` and ``last_purchase`` (``Datetime("us")``, purchases only),
+        ``frequency`` (orders), ``monetary`` (net spend), ``gross`` (spend on purchases),
+        ``returned`` (returned spend, positive), ``recent`` (purchases in the
+        :data:`RECENT_WINDOW_DAYS` before ``cutoff``), ``distinct_products`` and ``country``.
+        Other columns are ignored.
+    cutoff
+        The as-of instant the day counts are measured to.
+    has_products
+        Whether the log has a product column (else ``distinct_products`` is null).
+
+    Returns
+    -------
+    polars.DataFrame
+        The columns of :func:`customer_features`, sorted by ``customer_id``.
+    """
+
+    def days(expr: pl.Expr) -> pl.Expr:
+        return expr.dt.total_microseconds().map_batches(_microseconds_to_days, pl.Float64)
+
+    return (
+        aggregates.lazy()
+        .with_columns(
             recency_days=days(pl.lit(cutoff) - pl.col("last_purchase")),
             tenure_days=days(pl.lit(cutoff) - pl.col("first_purchase")),
         )
@@ -214,6 +247,14 @@ def _finish(
         .select("customer_id", *FEATURES, "first_purchase", "last_purchase", "country")
         .sort("customer_id")
         .collect()
+    )
+
+
+def no_buyers(cutoff: dt.datetime, first: dt.datetime | None) -> InsufficientDataError:
+    """The error for an as-of date before every purchase (``first``: the log's first date)."""
+    since = f"the data's first purchase is {first:%Y-%m-%d}" if first else "the log is empty"
+    return InsufficientDataError(
+        f"No customer bought anything before {cutoff:%Y-%m-%d}. Choose a later date ({since})."
     )
 
 

@@ -428,14 +428,55 @@ def load_transactions(
     """
     path = Path(path)
     frame, encoding = read_table(path)
+    return loaded_log(
+        frame,
+        path.name,
+        columns,
+        date_format=date_format,
+        encoding=encoding,
+        empty=f"{path.name} has a header but no rows.",
+    )
+
+
+def loaded_log(
+    frame: pl.DataFrame,
+    source: str,
+    columns: dict[str, str] | None = None,
+    *,
+    date_format: str | None = None,
+    encoding: str | None = None,
+    empty: str,
+) -> LoadedLog:
+    """A raw table read from ``source`` (a file, a database table or query) as a :class:`LoadedLog`.
+
+    Parameters
+    ----------
+    frame
+        The table as read, every column as the source has it.
+    source
+        What messages and the log call the source (a file name, ``table orders in ...``).
+    columns, date_format
+        As for :func:`to_canonical`.
+    encoding
+        The text encoding the source was read with, if it is text.
+    empty
+        The message for a table without rows.
+
+    Raises
+    ------
+    DataError
+        When the table has no rows (``empty``), or as :func:`to_canonical`.
+    SchemaError
+        As :func:`to_canonical`.
+    """
     if frame.height == 0:
-        raise DataError(f"{path.name} has a header but no rows.")
+        raise DataError(empty)
     transactions, resolved, date_used = to_canonical(
-        frame, columns, date_format=date_format, where=path.name
+        frame, columns, date_format=date_format, where=source
     )
     return LoadedLog(
         transactions=transactions,
-        source=path.name,
+        source=source,
         mapping=resolved,
         encoding=encoding,
         date_format=date_used,

@@ -33,7 +33,7 @@ from urllib.parse import parse_qs, urlsplit
 import polars as pl
 
 from analytics.errors import DataError, ParameterError, fix
-from analytics.io import PEAK_BYTES_PER_ROW, LoadedLog, check_memory, to_canonical
+from analytics.io import PEAK_BYTES_PER_ROW, LoadedLog, check_memory, loaded_log
 
 URL_SCHEMES = ("postgresql", "postgres")
 PASSWORD_ENV = "SEGMENTA_PG_PASSWORD"
@@ -385,16 +385,10 @@ def load_postgres(
 
     ``limits`` are :func:`read_table`'s ``batch_size``, ``max_rows`` and ``max_bytes``.
     """
-    frame = read_table(source, **limits)
-    if frame.height == 0:
-        raise DataError(f"The {source.label} returned no rows.")
-    transactions, resolved, date_used = to_canonical(
-        frame, columns, date_format=date_format, where=source.label
-    )
-    return LoadedLog(
-        transactions=transactions,
-        source=source.label,
-        mapping=resolved,
-        date_format=date_used,
-        present=frozenset(resolved),
+    return loaded_log(
+        read_table(source, **limits),
+        source.label,
+        columns,
+        date_format=date_format,
+        empty=f"The {source.label} returned no rows.",
     )

@@ -188,8 +188,8 @@ def case_baskets(support: float, repeat: int, with_mlxtend: bool) -> dict:
 
     from analytics.baskets import (
         _frequent_baskets,
-        _min_count,
         baskets_from_transactions,
+        min_count,
         mine_rules,
     )
     from analytics.datasets import open_dataset
@@ -198,7 +198,7 @@ def case_baskets(support: float, repeat: int, with_mlxtend: bool) -> dict:
     rules, ours = best(lambda: mine_rules(baskets, support, 0.3, 0.0), repeat)
 
     def peer():
-        threshold = _min_count(support, baskets.n_baskets)
+        threshold = min_count(support, baskets.n_baskets)
         _, tracts = _frequent_baskets(baskets, threshold)
         itemsets = fim.fpgrowth(tracts, supp=-threshold, report="a")
         found = fim.fpgrowth(

@@ -31,10 +31,11 @@ from analytics.baskets import (
     NON_PRODUCT_CODES,
     NON_PRODUCT_PATTERN,
     Rules,
-    _check_fraction,
-    _empty_rules,
-    _min_count,
-    rederive_rules,
+    check_max_basket_size,
+    check_mining_arguments,
+    itemsets_table,
+    min_count,
+    rules_from_itemsets,
 )
 from analytics.cleaning import (
     MAX_ABS_AMOUNT,
@@ -45,7 +46,12 @@ from analytics.cleaning import (
     CleaningStep,
 )
 from analytics.errors import DataError, InsufficientDataError, ParameterError, SegmentaError
-from analytics.features import FEATURES, RECENT_WINDOW_DAYS, as_of_datetime
+from analytics.features import (
+    RECENT_WINDOW_DAYS,
+    as_of_datetime,
+    features_from_aggregates,
+    no_buyers,
+)
 from analytics.schema import CANONICAL, NUMERIC, resolve_columns
 
 try:
@@ -62,7 +68,6 @@ except ImportError as error:  # pragma: no cover - depends on the installation
 DEFAULT_MASTER = "local[*]"
 #: JVM options of the driver and executors: room for FP-Growth's deep trees.
 JVM_OPTIONS = "-Xss64m"
-_DAY_US = 86_400 * 1_000_000
 #: Spark types of the canonical columns (dates are timestamps without a time zone, as polars').
 _SPARK_TYPES = {
     pl.String(): T.StringType(),
@@ -487,7 +492,8 @@ def customer_features(
 
     Spark reduces the log to one row per customer (dates, order count, sums, distinct products,
     country); that table crosses to polars through Arrow, where the ratios and day counts are
-    computed with the polars engine's own expressions. Same columns, order and types.
+    derived by the polars engine's own :func:`analytics.features.features_from_aggregates`.
+    Same columns, order and types.
 
     Raises
     ------
@@ -530,7 +536,9 @@ def customer_features(
         F.coalesce(
             F.sum(F.when(purchase & (date >= F.lit(recent_from)), amount)), F.lit(0.0)
         ).alias("recent"),
-        F.count_distinct(F.when(purchase, F.col("product_id"))).cast("long").alias("products"),
+        F.count_distinct(F.when(purchase, F.col("product_id")))
+        .cast("long")
+        .alias("distinct_products"),
     )
     # the most frequent country, ties to the first in sort order (polars: mode().sort().first())
     country = (
@@ -544,39 +552,14 @@ def customer_features(
     table = _to_polars(
         aggregates.filter(F.col("frequency") > 0).join(country, "customer_id", "left")
     )
-    days = lambda expr: expr.dt.total_microseconds() / _DAY_US  # noqa: E731
-    features = (
-        table.lazy()
-        .with_columns(
-            pl.col("first_purchase", "last_purchase").cast(pl.Datetime("us")),
-            recency_days=days(pl.lit(cutoff) - pl.col("last_purchase")),
-            tenure_days=days(pl.lit(cutoff) - pl.col("first_purchase")),
-        )
-        .with_columns(
-            avg_order_value=pl.col("gross") / pl.col("frequency"),
-            days_between_purchases=pl.when(pl.col("frequency") > 1)
-            .then(
-                days(pl.col("last_purchase") - pl.col("first_purchase")) / (pl.col("frequency") - 1)
-            )
-            .otherwise(pl.col("recency_days")),
-            return_rate=pl.when(pl.col("gross") > 0)
-            .then(pl.col("returned") / pl.col("gross"))
-            .otherwise(0.0),
-            recent_spend_share=pl.when(pl.col("gross") > 0)
-            .then(pl.col("recent") / pl.col("gross"))
-            .otherwise(0.0),
-            distinct_products=pl.when(pl.lit(has_products)).then(pl.col("products").cast(pl.Int64)),
-        )
-        .select("customer_id", *FEATURES, "first_purchase", "last_purchase", "country")
-        .sort("customer_id")
-        .collect()
+    features = features_from_aggregates(
+        table.with_columns(pl.col("first_purchase", "last_purchase").cast(pl.Datetime("us"))),
+        cutoff,
+        has_products,
     )
     if features.height == 0:
         first = transactions.select(F.min("invoice_date").alias("d")).first()["d"]
-        since = f"the data's first purchase is {first:%Y-%m-%d}" if first else "the log is empty"
-        raise InsufficientDataError(
-            f"No customer bought anything before {cutoff:%Y-%m-%d}. Choose a later date ({since})."
-        )
+        raise no_buyers(cutoff, first)
     return features
 
 
@@ -663,11 +646,7 @@ def baskets_from_transactions(
         )
     capped = 0
     if max_basket_size is not None:
-        if max_basket_size < 1:
-            raise ParameterError(
-                "The 'max_basket_size' parameter must be an int >= 1. "
-                f"Got {max_basket_size!r} instead."
-            )
+        check_max_basket_size(max_basket_size)
         size = F.size("items")
         capped = int(baskets.select(_sum(size > max_basket_size)).first()[0])
         baskets = baskets.filter(size <= max_basket_size)
@@ -730,7 +709,7 @@ def mine_rules(
     max_itemsets: int = MAX_ITEMSETS,
 ) -> Rules:
     """Frequent itemsets by Spark MLlib's FP-Growth, rules derived as the polars engine derives
-    them (:func:`analytics.baskets.rederive_rules`): the same :class:`~analytics.baskets.Rules`.
+    them (:func:`analytics.baskets.rules_from_itemsets`): the same :class:`~analytics.baskets.Rules`.
 
     Only the itemsets come back to this process. Spark's FP-Growth has no length limit, so
     ``max_len`` is applied to its output; a result over ``max_itemsets`` is refused (the cluster
@@ -743,26 +722,17 @@ def mine_rules(
     """
     from pyspark.ml.fpm import FPGrowth
 
-    _check_fraction("min_support", min_support)
-    _check_fraction("min_confidence", min_confidence, low_open=False)
-    if isinstance(min_lift, bool) or not isinstance(min_lift, (int, float)) or min_lift < 0:
-        raise ParameterError(
-            f"The 'min_lift' parameter must be a number >= 0. Got {min_lift!r} instead."
-        )
-    if algorithm != "fpgrowth":
-        raise ParameterError(
-            "The Spark engine mines with FP-Growth only (Spark MLlib has no Apriori). "
-            f"Got algorithm {algorithm!r}: use 'fpgrowth', or the polars engine for Apriori.",
-            parameter="algorithm",
-        )
-    if max_len is not None and (
-        isinstance(max_len, bool) or not isinstance(max_len, int) or max_len < 1
-    ):
-        raise ParameterError(
-            f"The 'max_len' parameter must be an int >= 1. Got {max_len!r} instead."
-        )
+    check_mining_arguments(
+        min_support,
+        min_confidence,
+        min_lift,
+        algorithm=algorithm,
+        max_len=max_len,
+        algorithms=("fpgrowth",),
+        refuse_algorithm=_fpgrowth_only,
+    )
     n = baskets.n_baskets
-    threshold = _min_count(min_support, n)
+    threshold = min_count(min_support, n)
     # Spark keeps itemsets in at least ceil(minSupport * n) baskets: ask for our whole-basket
     # threshold exactly, then test count / n >= min_support in floating point as mlxtend did.
     # FP-Growth sends each basket to up to numPartitions groups: one group per core, not one
@@ -783,33 +753,28 @@ def mine_rules(
             "smaller max_len.",
             parameter="min_support",
         )
-    table = _to_polars(found.select(F.array_sort("items").alias("items"), "freq"))
-    itemsets = (
-        table.select(
-            items=pl.col("items").cast(pl.List(pl.String)).list.sort(),
-            support=pl.col("freq").cast(pl.Float64) / float(n),
-        )
-        .with_columns(
-            itemset=pl.col("items").list.join("|"),
-            size=pl.col("items").list.len(),
-            count=(pl.col("support") * n).round(0).cast(pl.Int64),
-        )
-        .sort(["size", "support", "itemset"], descending=[False, True, False])
-        .select("itemset", "items", "size", "support", "count")
+    table = _to_polars(found.select("items", "freq"))
+    # each itemset's items in polars' text order, as the polars engine lists them (Spark's own
+    # sort compares UTF-16 code units, another order beyond the Basic Multilingual Plane)
+    items = table.get_column("items").cast(pl.List(pl.String)).list.sort()
+    itemsets = itemsets_table(items, table.get_column("freq").to_numpy(), n)
+    return rules_from_itemsets(
+        itemsets,
+        n,
+        min_support,
+        min_confidence,
+        min_lift,
+        "fpgrowth",
+        single_consequent=single_consequent,
     )
-    mined = Rules(itemsets, _empty_rules(), n, min_support, min_confidence, min_lift, "fpgrowth")
-    rules = rederive_rules(mined, min_confidence, min_lift)
-    if single_consequent:
-        rules = Rules(
-            rules.itemsets,
-            rules.rules.filter(pl.col("consequent_items").list.len() == 1),
-            n,
-            min_support,
-            min_confidence,
-            min_lift,
-            "fpgrowth",
-        )
-    return rules
+
+
+def _fpgrowth_only(algorithm: object) -> ParameterError:
+    return ParameterError(
+        "The Spark engine mines with FP-Growth only (Spark MLlib has no Apriori). "
+        f"Got algorithm {algorithm!r}: use 'fpgrowth', or the polars engine for Apriori.",
+        parameter="algorithm",
+    )
 
 
 __all__ = [

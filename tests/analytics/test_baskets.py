@@ -15,6 +15,7 @@ from analytics.baskets import (
     estimate_output,
     mine_rules,
     rederive_rules,
+    rules_from_itemsets,
     segment_rules,
     top_pairs,
 )
@@ -160,6 +161,12 @@ def test_threshold_messages(kwargs, message):
     assert str(info.value) == message
 
 
+def test_basket_size_cap_message():
+    with pytest.raises(ParameterError) as info:
+        baskets_from_lists(HAND, max_basket_size=0)
+    assert str(info.value) == "The 'max_basket_size' parameter must be an int >= 1. Got 0 instead."
+
+
 def test_exploding_support_is_refused_with_a_safer_value(bundled):
     """At 0.2% the bundled baskets hold 197,573 itemsets (2,083,478 candidate rules): refused
     before mining, with a support and a max_len that fit the ceilings."""
@@ -282,3 +289,30 @@ def test_rederive_checks_its_thresholds():
     mined = mine_rules(baskets_from_lists(HAND), 0.2, 0.3, 0)
     with pytest.raises(ParameterError, match="'min_confidence' parameter must be a float in"):
         rederive_rules(mined, 1.5, 1.0)
+
+
+@pytest.mark.parametrize("single_consequent", [False, True])
+def test_rules_from_another_engines_itemsets_equal_a_mining(single_consequent):
+    """What the Spark engine does with the itemsets it brings back gives mine_rules' rules."""
+    baskets = baskets_from_lists(load_baskets(data_dir() / "groceries.csv.gz"))
+    mined = mine_rules(baskets, 0.005, 0.2, 1.1, single_consequent=single_consequent)
+    again = rules_from_itemsets(
+        mined.itemsets,
+        baskets.n_baskets,
+        0.005,
+        0.2,
+        1.1,
+        "fpgrowth",
+        single_consequent=single_consequent,
+    )
+    assert mined.rules.height > 100
+    assert again.rules.equals(mined.rules)
+    assert again.itemsets is mined.itemsets
+    assert (again.n_baskets, again.min_support, again.min_confidence, again.min_lift) == (
+        mined.n_baskets,
+        0.005,
+        0.2,
+        1.1,
+    )
+    multi = mined.rules.filter(pl.col("consequent_items").list.len() > 1).height
+    assert (multi == 0) if single_consequent else (multi > 0)

@@ -4,7 +4,12 @@ import polars as pl
 import pytest
 
 from analytics.errors import InsufficientDataError, ParameterError
-from analytics.features import customer_features, default_as_of
+from analytics.features import (
+    FEATURES,
+    customer_features,
+    default_as_of,
+    features_from_aggregates,
+)
 from tests.conftest import toy_log
 
 ROWS = [
@@ -81,6 +86,47 @@ def test_minimal_log_counts_rows_as_orders():
     f = customer_features(tx).sort("customer_id")
     assert f["frequency"].to_list() == [2, 1]
     assert f["distinct_products"].null_count() == 2
+
+
+def test_features_from_aggregates_by_hand():
+    """The derivation both engines share, from one row per customer (given out of order, with a
+    column it ignores): the ratios and day counts are checked by hand."""
+    aggregates = pl.DataFrame(
+        {
+            "customer_id": ["B", "A"],
+            "first_purchase": [dt.datetime(2011, 1, 16), dt.datetime(2011, 1, 1)],
+            "last_purchase": [dt.datetime(2011, 1, 16), dt.datetime(2011, 1, 21)],
+            "frequency": [1, 3],
+            "monetary": [0.0, 54.0],
+            "gross": [0.0, 60.0],
+            "returned": [0.0, 6.0],
+            "recent": [0.0, 30.0],
+            "distinct_products": [1, 2],
+            "country": ["France", "Spain"],
+            "ignored": [1, 2],
+        },
+        schema_overrides={"first_purchase": pl.Datetime("us"), "last_purchase": pl.Datetime("us")},
+    )
+    cutoff = dt.datetime(2011, 1, 31)
+    a, b = features_from_aggregates(aggregates, cutoff, True).iter_rows(named=True)
+    assert (a["customer_id"], b["customer_id"]) == ("A", "B")
+    assert (a["recency_days"], a["tenure_days"]) == (10.0, 30.0)
+    assert a["days_between_purchases"] == 10.0  # 20 days over two gaps
+    assert (a["avg_order_value"], a["monetary"]) == (20.0, 54.0)
+    assert (a["return_rate"], a["recent_spend_share"]) == (0.1, 0.5)
+    assert (a["distinct_products"], a["country"]) == (2, "Spain")
+    # one order: the gap so far; nothing spent: no share rather than a division by zero
+    assert b["days_between_purchases"] == b["recency_days"] == 15.0
+    assert (b["return_rate"], b["recent_spend_share"]) == (0.0, 0.0)
+    without = features_from_aggregates(aggregates.lazy(), cutoff, False)
+    assert without["distinct_products"].null_count() == 2
+    assert without.columns == [
+        "customer_id",
+        *FEATURES,
+        "first_purchase",
+        "last_purchase",
+        "country",
+    ]
 
 
 def test_errors():

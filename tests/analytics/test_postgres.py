@@ -14,7 +14,7 @@ from analytics.cli import main
 from analytics.datasets import bundled_path, open_dataset
 from analytics.errors import DataError, ParameterError
 from analytics.features import customer_features
-from analytics.postgres import PostgresSource, connect, mask_url, read_table
+from analytics.postgres import PostgresSource, connect, load_postgres, mask_url, read_table
 from tests.postgres_server import ANALYST_PASSWORD, TABLE, free_port
 
 PW = ANALYST_PASSWORD
@@ -221,3 +221,10 @@ def test_a_result_over_the_row_ceiling_is_refused_naming_it(pg_env):
         read_table(source, batch_size=500, max_rows=1200)
     with pytest.raises(DataError, match="more than 0 MB of memory"):
         read_table(source, batch_size=500, max_bytes=1000)
+
+
+def test_a_query_without_rows_is_refused_naming_it(pg_env):
+    source = PostgresSource(pg_env.url(), query="select * from orders where false")
+    with pytest.raises(DataError) as info:
+        load_postgres(source)
+    assert str(info.value) == f"The query on {pg_env.url()} returned no rows."

@@ -121,6 +121,15 @@ def test_toy_log_every_rule_equals_polars(spark, tmp_path):
     assert_frame_equal(ours.rules, expected_rules.rules)
 
 
+def test_basket_size_cap_is_checked_as_by_polars(spark, tmp_path):
+    path = tmp_path / "toy.parquet"
+    _raw_toy().write_parquet(path)
+    cleaned, _ = S.clean_transactions(S.read_transactions(spark, path)[0], source="toy.parquet")
+    with pytest.raises(ParameterError) as info:
+        S.baskets_from_transactions(cleaned, max_basket_size=0)
+    assert str(info.value) == "The 'max_basket_size' parameter must be an int >= 1. Got 0 instead."
+
+
 def test_cli_features_with_spark_equal_polars(tmp_path, spark, capsys):
     spark_out, polars_out = tmp_path / "spark.parquet", tmp_path / "polars.parquet"
     assert main(["features", "--engine", "spark", "--output", str(spark_out)]) == 0
@@ -156,6 +165,37 @@ def test_engine_from_env(environ, message):
 def test_check_engine_names_the_value():
     with pytest.raises(ParameterError, match=r"Got 'ray' instead\."):
         check_engine("ray")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            {"min_support": 0},
+            "The 'min_support' parameter must be a float in (0, 1]. Got 0 instead.",
+        ),
+        ({"min_lift": -1}, "The 'min_lift' parameter must be a number >= 0. Got -1 instead."),
+        (
+            {"algorithm": "apriori"},
+            "The Spark engine mines with FP-Growth only (Spark MLlib has no Apriori). Got "
+            "algorithm 'apriori': use 'fpgrowth', or the polars engine for Apriori.",
+        ),
+        # the algorithm is checked before the length, as by the polars engine
+        (
+            {"algorithm": "eclat", "max_len": 0},
+            "The Spark engine mines with FP-Growth only (Spark MLlib has no Apriori). Got "
+            "algorithm 'eclat': use 'fpgrowth', or the polars engine for Apriori.",
+        ),
+        ({"max_len": 0}, "The 'max_len' parameter must be an int >= 1. Got 0 instead."),
+    ],
+)
+def test_mining_arguments_are_checked_before_spark_runs(kwargs, message):
+    """The polars engine's checks in its order (Apriori refused in the Spark engine's words),
+    before any cluster is asked for anything."""
+    nothing = S.SparkBaskets(frame=None, items=[], n_baskets=10)
+    with pytest.raises(ParameterError) as info:
+        S.mine_rules(nothing, **kwargs)
+    assert str(info.value) == message
 
 
 @pytest.mark.parametrize(
