@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
-from urllib.parse import quote
 
 
 def fmt_count(value: float | None) -> str:
@@ -80,21 +78,3 @@ def fmt_p_value(p: float | None) -> str:
     if p < 1e-300:
         return "< 1e-300"
     return f"{p:.2g}" if p >= 1e-3 else f"{p:.1e}"
-
-
-# Markdown's special characters (CommonMark backslash escapes): text shown inside a link label.
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~\"'&:])")
-
-
-def escape_markdown(text: str) -> str:
-    """``text`` shown literally by a Markdown renderer (every special character backslashed)."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text).replace("\n", " ").replace("\r", " ")
-
-
-def customer_link(customer_id: str) -> str:
-    """A Markdown link to the customer page whose label and URL an id cannot break out of.
-
-    The label is Markdown-escaped and the id is percent-encoded in the URL, so an id such as
-    ``c148](https://evil.example/phish)`` shows as text and still links to its own page.
-    """
-    return f"[{escape_markdown(customer_id)}](/customer?id={quote(customer_id, safe='')})"

@@ -1,30 +1,45 @@
 """Hostile values in the browser: what a crafted id can and cannot do to a page."""
 
-from dash import Dash, dash_table
+from pathlib import Path
+from urllib.parse import unquote
 
-from dashboard.formatting import customer_link
+from dash import Dash
+
+from dashboard.components.grid import LINK_RENDERER, create_grid
+from dashboard.components.tables import text
 
 EVIL = "c148](https://evil.example/phish)"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_hos001_customer_id_cannot_become_a_foreign_link(dash_duo):
-    """The at-risk table's Markdown link, rendered by DataTable as in the Churn page."""
-    app = Dash(__name__)
-    app.layout = dash_table.DataTable(
-        id="links",
-        data=[{"customer": customer_link(EVIL)}, {"customer": customer_link("12347")}],
-        columns=[{"name": "Customer", "id": "customer", "presentation": "markdown"}],
+    """The at-risk grid's customer links (AG Grid with the app's AppLink renderer, as on the
+    Churn page): a crafted id stays text and links to its own customer page."""
+    hostile = [EVIL, "javascript:alert(1)", "<img src=x onerror=alert(1)>", "../../etc/passwd"]
+    app = Dash(__name__, assets_folder=str(ROOT / "assets"))
+    app.layout = create_grid(
+        "links",
+        [{"customer_id": c} for c in [*hostile, "12347"]],
+        [
+            text(
+                "Customer",
+                "customer_id",
+                cellRenderer=LINK_RENDERER,
+                cellRendererParams={"href": "/customer?id={value}"},
+            )
+        ],
     )
     dash_duo.start_server(app)
-    dash_duo.wait_for_element("#links a")
-    anchors = dash_duo.driver.find_elements("css selector", "#links a")
-    hrefs = [a.get_attribute("href") for a in anchors]
-    texts = [a.text for a in anchors]
-    assert len(anchors) == 2
-    assert hrefs[0].endswith("/customer?id=c148%5D%28https%3A%2F%2Fevil.example%2Fphish%29")
-    assert hrefs[1].endswith("/customer?id=12347")
-    assert texts == [EVIL, "12347"]
-    assert not any("evil.example/phish" in h.split("?")[0] for h in hrefs)
+    dash_duo.wait_for_element("#links .ag-row a")
+    anchors = dash_duo.driver.find_elements("css selector", "#links .ag-row a")
+    assert len(anchors) == 5
+    by_label = {a.text: a.get_attribute("href") for a in anchors}
+    assert set(by_label) == {*hostile, "12347"}  # shown as text, not interpreted
+    for label, href in by_label.items():
+        assert href.startswith(dash_duo.server_url + "/customer?id="), href
+        assert unquote(href.split("?id=", 1)[1]) == label  # the whole id, encoded
+    assert by_label[EVIL].endswith("/customer?id=c148%5D(https%3A%2F%2Fevil.example%2Fphish)")
+    assert dash_duo.find_elements("#links img") == []
     assert dash_duo.get_logs() == []
 
 
