@@ -5,7 +5,7 @@ from __future__ import annotations
 import dash
 import dash_bootstrap_components as dbc
 import polars as pl
-from dash import Input, Output, State, callback, ctx, dcc, html, set_props
+from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, set_props
 from dash.exceptions import PreventUpdate
 
 from analytics.alive import churn_model_band
@@ -351,6 +351,35 @@ def explain_customer(progress, customer_id, session_id, dataset_id, saved):
         "outcome": outcome,
         "session": session_id,
     }
+
+
+# A new lookup: the URL names the customer shown (a copied link shows the same one), and the
+# previous customer's explanations go at once (they stood for 6-8 s beside the new profile,
+# under a progress bar still saying "Done", until the new job reported).
+clientside_callback(
+    """
+    function(customerId) {
+        const no = window.dash_clientside.no_update;
+        if (!customerId) { return [no, no, no]; }
+        const url = new URL(window.location.href);
+        if (url.searchParams.get("id") !== String(customerId)) {
+            url.searchParams.set("id", customerId);
+            window.history.replaceState(window.history.state, "", url.pathname + url.search);
+        }
+        return [
+            {props: {children: "Explaining customer " + customerId + "…",
+                     className: "text-muted"}, type: "P", namespace: "dash_html_components"},
+            0,
+            "Starting…"
+        ];
+    }
+    """,
+    Output("customer-explanations", "children", allow_duplicate=True),
+    Output("customer-explain-progress", "value", allow_duplicate=True),
+    Output("customer-explain-progress-text", "children", allow_duplicate=True),
+    Input("customer-search", "value"),
+    prevent_initial_call="initial_duplicate",
+)
 
 
 @callback(Output("customer-explanations", "children"), Input("customer-explain-token", "data"))

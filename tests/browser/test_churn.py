@@ -106,6 +106,15 @@ def test_cus001_customer_lookup_shows_explanations(dash_duo, app):
     assert len(bars) >= 12
     assert modebar_overlaps(dash_duo.driver) == []
     assert clipped_labels(dash_duo.driver, "#customer-explanations") == []  # LIME sentences
+    assert dash_duo.driver.current_url.endswith("/customer?id=12347")  # a link to what is shown
+    # another customer: the first one's explanations go at once (they stood for 6-8 s beside
+    # the new profile), the URL follows, the new explanations come
+    first = dash_duo.find_element("#customer-explain-churn").text
+    search_and_choose(dash_duo.driver, "customer-search", "12352")
+    dash_duo.wait_for_contains_text("#customer-explanations", "Explaining customer 12352", 5)
+    assert dash_duo.driver.current_url.endswith("/customer?id=12352")
+    dash_duo.wait_for_contains_text("#customer-explain-churn", "probability", timeout=120)
+    assert dash_duo.find_element("#customer-explain-churn").text != first
     assert dash_duo.get_logs() == []
 
 
