@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import ALL, Input, Output, State, callback, ctx, dcc, html
+from dash import ALL, Input, Output, State, callback, ctx, dcc, html, set_props
 from dash.exceptions import PreventUpdate
 
 from analytics.customer_table import find_id_column
@@ -248,6 +248,7 @@ def receive_upload(result: dict | None, kind: str = "transactions"):
             HIDDEN,
         )
     if "error" in result:
+        set_props("data-mapping", {"children": None})  # not "Uploading…" under the reason
         raise DataError(result["error"])
     filename, columns = result["filename"], result["columns"]
     suggested = suggest_columns(columns)

@@ -7,6 +7,7 @@ from dash import Dash
 
 from dashboard.components.grid import LINK_RENDERER, create_grid
 from dashboard.components.tables import text
+from tests.browser.helpers import wait_until
 
 EVIL = "c148](https://evil.example/phish)"
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,6 +60,8 @@ def test_hos002_refused_upload_shows_why_and_keeps_nothing(dash_duo, app, tmp_pa
         timeout=60,
     )
     assert "--" not in dash_duo.find_element("#data-upload-alert").text
+    # the upload's "Uploading orders.xlsx…" line goes with the refusal (it stayed under it)
+    wait_until(lambda: dash_duo.find_elements("#data-uploading") == [], timeout=10)
     assert dash_duo.find_element("#topbar-dataset").text.endswith("(bundled)")
     uploads = app.server.config["SEGMENTA_SETTINGS"].cache_dir / "uploads"
     assert not uploads.exists() or list(uploads.iterdir()) == []
