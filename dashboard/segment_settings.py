@@ -113,6 +113,11 @@ def settings_from_query(query: Mapping[str, str]) -> tuple[dict, list[str]]:
     raw_features = query.get("features")
     if raw_features:
         candidate["features"] = [f for f in raw_features.split(",") if f]
+        if not candidate["features"]:  # e.g. features=,,, : said, not silently all features
+            problems.append(
+                f"The link's {FIELDS['features']} ({raw_features}): names no feature; "
+                "showing all features."
+            )
     for name in ("scaling", "algorithm", "view", "tab"):
         if query.get(name):
             candidate[name] = query[name]
@@ -158,9 +163,12 @@ def _check(name: str, value, candidate: dict) -> None:
                 parameter="features",
             )
         return
-    if name == "k" and isinstance(value, int) and not K_SLIDER[0] <= value <= K_SLIDER[1]:
+    if name == "k" and not (
+        isinstance(value, int) and K_SLIDER[0] <= value <= K_SLIDER[1]
+    ):  # one message for every unusable k (text, a fraction, 1e400, out of the slider's range)
         raise ParameterError(
-            f"The page offers k from {K_SLIDER[0]} to {K_SLIDER[1]}; got {value}.", parameter="k"
+            f"the page offers k as a whole number from {K_SLIDER[0]} to {K_SLIDER[1]}.",
+            parameter="k",
         )
     SegmentParams(**{**_params_fields(DEFAULTS), name: value})
 

@@ -238,8 +238,20 @@ def test_unused_settings_neither_raise_nor_split_the_cache():
             None,
         ),
         ({"features": "monetary,frequency"}, {"features": ["monetary", "frequency"]}, None),
-        ({"k": "abc"}, {"k": 4}, "The link's Number of segments (k) (abc)"),
-        ({"k": "40"}, {"k": 4}, "The page offers k from 2 to 12; got 40."),
+        (
+            {"k": "abc"},
+            {"k": 4},
+            "The link's Number of segments (k) (abc): the page offers k as a whole number "
+            "from 2 to 12.",
+        ),
+        ({"k": "40"}, {"k": 4}, "(40): the page offers k as a whole number from 2 to 12."),
+        ({"k": "1e400"}, {"k": 4}, "(1e400): the page offers k as a whole number from 2 to 12."),
+        ({"k": "4.5"}, {"k": 4}, "(4.5): the page offers k as a whole number from 2 to 12."),
+        (
+            {"features": ",,,"},
+            {"features": []},
+            "The link's Features to cluster on (,,,): names no feature; showing all features.",
+        ),
         ({"algorithm": "magic"}, {"algorithm": "kmeans"}, "The link's Algorithm (magic)"),
         ({"features": "monetary,shoe_size"}, {"features": []}, "unknown feature(s) shoe_size"),
         ({"eps": "-1", "algorithm": "dbscan"}, {"eps": 1.0, "algorithm": "dbscan"}, "'eps'"),
