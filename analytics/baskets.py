@@ -88,7 +88,8 @@ class Baskets:
     basket_ids: list[str]
     excluded_rows: int = 0  # non-product lines left out
     capped_baskets: int = 0  # baskets dropped for being larger than the cap
-    rare_items: int = 0  # items dropped for appearing in too few baskets
+    rare_items: int = 0  # items dropped for appearing in too few of the kept baskets
+    capped_items: int = 0  # items found only in the baskets over the cap (gone with them)
 
     @property
     def n_baskets(self) -> int:
@@ -136,7 +137,8 @@ def _finish(
         basket_ids = [b for b, k in zip(basket_ids, keep, strict=True) if k]
     counts = np.asarray(matrix.sum(axis=0)).ravel()
     frequent = counts >= min_item_baskets
-    rare = int((~frequent).sum())
+    present = counts > 0  # items only in capped baskets are gone with them: not "rare"
+    rare = int((present & ~frequent).sum())
     matrix = matrix[:, frequent]
     items = [i for i, f in zip(items, frequent, strict=True) if f]
     nonempty = np.asarray(matrix.sum(axis=1)).ravel() > 0
@@ -146,7 +148,9 @@ def _finish(
         raise InsufficientDataError(
             "No baskets are left after the filters. Widen the date range, scope or item frequency."
         )
-    return Baskets(matrix, items, basket_ids, excluded, capped, rare)
+    return Baskets(
+        matrix, items, basket_ids, excluded, capped, rare, capped_items=int((~present).sum())
+    )
 
 
 def product_labels(tx: pl.DataFrame) -> pl.DataFrame:

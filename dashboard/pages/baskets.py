@@ -328,6 +328,29 @@ def layout(**query) -> html.Div:
     )
 
 
+def _count(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def filter_notes(baskets, max_basket_size: int | None, min_item_baskets: int) -> list[str]:
+    """What the basket filters left out, in words from their counts."""
+    notes = []
+    if baskets.capped_baskets:
+        note = (
+            f"{_count(baskets.capped_baskets, 'basket')} over "
+            f"{_count(max_basket_size or 0, 'product')} left out"
+        )
+        if baskets.capped_items:
+            note += f", with {_count(baskets.capped_items, 'product')} found only in them"
+        notes.append(note)
+    if baskets.rare_items:
+        notes.append(
+            f"{_count(baskets.rare_items, 'product')} in fewer than "
+            f"{_count(min_item_baskets, 'basket')} left out"
+        )
+    return notes
+
+
 @callback(
     Output("baskets-scope-value", "options"),
     Output("baskets-scope-value", "value"),
@@ -548,14 +571,7 @@ def render(token: dict | None):
     ]
     if baskets.excluded_rows:
         notes.append(f"{baskets.excluded_rows:,} postage/fee lines left out")
-    if baskets.capped_baskets:
-        notes.append(
-            f"{baskets.capped_baskets:,} baskets over {params.max_basket_size} items left out"
-        )
-    if baskets.rare_items:
-        notes.append(
-            f"{baskets.rare_items:,} items in fewer than {params.min_item_baskets} baskets left out"
-        )
+    notes.extend(filter_notes(baskets, params.max_basket_size, params.min_item_baskets))
     summary = html.Div(
         [dbc.Badge(n, color="light", text_color="dark", className="me-2 border") for n in notes],
         id="baskets-summary-badges",

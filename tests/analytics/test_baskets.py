@@ -123,10 +123,12 @@ def test_baskets_from_transactions():
     assert baskets.n_baskets == 3 and baskets.excluded_rows == 1
     assert baskets.items == ["P1", "P2", "P3"]
     capped = baskets_from_transactions(tx, max_basket_size=2, min_item_baskets=2)
-    # invoice 4 (3 items) is capped; then P2 and P3 are in fewer than 2 baskets
+    # invoice 4 (3 items) is capped, and P3 with it (in no other basket); then P2 is in fewer
+    # than 2 baskets (P3 was counted as "in fewer than 2 baskets" too, contradicting min 1)
     assert (
         capped.capped_baskets == 1
-        and capped.rare_items == 2
+        and capped.capped_items == 1
+        and capped.rare_items == 1
         and capped.items == ["P1"]
         and capped.n_baskets == 2
     )

@@ -492,8 +492,8 @@ def test_basket_filters_are_applied_and_reported(app):
     )
     summary = str(baskets.render(token)[0])
     assert (
-        "baskets over 50 items left out" in summary
-        and "items in fewer than 20 baskets left out" in summary
+        "baskets over 50 products left out" in summary
+        and "products in fewer than 20 baskets left out" in summary
     )
     context_value.set(AttributeDict(updated_props={}, triggered_inputs=[]))
     out = baskets.check_cache(
@@ -566,3 +566,20 @@ def test_recluster_sends_grid_columns_only_when_they_change(segments):
     assert len(again[5]) == 6  # the rows do change
     # columns the page does not show yet (first load, or after a failed first call) are sent
     assert segments.recluster(*args, 6, *tail, None, shown_tests)[6] == shown_profile
+
+
+def test_basket_filter_notes_say_what_each_filter_left_out(app):
+    """A cap of 1 product left out 36,308 baskets and the 3,648 products found only in them;
+    those were reported as "in fewer than 1 baskets", which no product can be."""
+    from types import SimpleNamespace
+
+    baskets = page("baskets")
+    built = SimpleNamespace(capped_baskets=36_308, capped_items=3_648, rare_items=0)
+    assert baskets.filter_notes(built, 1, 1) == [
+        "36,308 baskets over 1 product left out, with 3,648 products found only in them"
+    ]
+    built = SimpleNamespace(capped_baskets=1, capped_items=0, rare_items=1)
+    assert baskets.filter_notes(built, 50, 20) == [
+        "1 basket over 50 products left out",
+        "1 product in fewer than 20 baskets left out",
+    ]
