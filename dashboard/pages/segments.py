@@ -469,7 +469,11 @@ def _tree_card(result) -> html.Div:
             f"It puts {tree.accuracy:.1%} of {tree.test_customers:,} customers it did not learn "
             "from in the segment the clustering chose"
         )
-        accuracy += "; the bars are each feature's share of its splits." if tree.accuracy else "."
+        accuracy += (
+            "; the bars are each feature's share of the tree's gain (the impurity its splits remove)."
+            if tree.accuracy
+            else "."
+        )
     return html.Div(
         [
             html.P(
