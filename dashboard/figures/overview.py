@@ -55,16 +55,6 @@ def trend_figure(trend: pl.DataFrame, currency: str) -> go.Figure:
                     "pattern": {"shape": "/" if is_partial else ""},
                     "line": {"color": PRIMARY, "width": 1 if is_partial else 0},
                 },
-                text=[
-                    f"{d} of {m} days"
-                    for d, m in zip(part["days"], part["days_in_month"], strict=True)
-                ]
-                if is_partial
-                else None,
-                textposition="outside",
-                textfont={"size": 11},
-                constraintext="none",
-                cliponaxis=False,
                 # a month wide (bars on a date axis are sized in ms): a trace of two far-apart
                 # partial months would otherwise be drawn a year wide
                 width=MONTH_BAR_MS,
@@ -95,6 +85,22 @@ def trend_figure(trend: pl.DataFrame, currency: str) -> go.Figure:
         title_text="Active customers", tickformat=",.0f", secondary_y=True, showgrid=False
     )
     months = trend.get_column("month").to_list()
+    # "n of m days" over each partial month, as annotations: drawn above every bar (a bar's own
+    # text was hidden by its wider neighbour's), kept inside the plot at either end (over the
+    # right axis's ticks, the last month's read "of 31 days")
+    for row in trend.filter(pl.col("partial")).iter_rows(named=True):
+        at = months.index(row["month"])
+        fig.add_annotation(
+            x=row["month"],
+            y=row["revenue"],
+            yref="y",
+            text=f"{row['days']} of {row['days_in_month']} days",
+            showarrow=False,
+            yshift=10,
+            font={"size": 11},
+            bgcolor="rgba(255,255,255,0.85)",
+            xanchor="right" if at == len(months) - 1 and at else "left" if at == 0 else "center",
+        )
     half_month = dt.timedelta(days=16)
     fig.update_xaxes(
         # the data's months and half a month either side: no empty months, no label cut in half

@@ -51,7 +51,8 @@ def test_overview_callbacks(overview):
     assert "£7.98M" in str(cards)
     full, partial, line = trend.data
     assert (len(full.x), len(partial.x), len(line.x)) == (11, 2, 13)
-    assert list(partial.text) == ["22 of 31 days", "9 of 31 days"]  # Dec 2010 and Dec 2011
+    labels = [(a.text, a.xanchor) for a in trend.layout.annotations]
+    assert labels == [("22 of 31 days", "left"), ("9 of 31 days", "right")]  # Dec 2010, Dec 2011
     assert partial.marker.pattern.shape == "/"
     # the axis spans the data's months only (it was Jul 2010 - May 2012), whole labels at both
     # ends, and the partial first and last months are starred
