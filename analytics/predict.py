@@ -107,12 +107,14 @@ QUADRANT_ACTIONS = {
     "low_safe": "Nurture: cross-sell to grow their basket.",
     "low_risk": "Keep costs low: automated offers only, no paid retargeting.",
 }
-#: (name when every member's numbers back it, name otherwise) per quadrant key.
+#: (name when every member's numbers back it, name otherwise) per quadrant key. The low side
+#: says "predicted value": it is ranked by predicted CLV, and a member may have spent a lot in
+#: the past ("Low Spenders" named customers with thousands of revenue at risk, a walk found).
 QUADRANT_NAMES = {
     "value_safe": ("Loyal Champions", "High value, watch closely"),
     "value_risk": ("At-Risk Whales", "High value, some risk"),
-    "low_safe": ("Steady Low Spenders", "Low value, watch closely"),
-    "low_risk": ("Lapsing Low Spenders", "Low value, some risk"),
+    "low_safe": ("Steady, Low Predicted Value", "Low predicted value, watch closely"),
+    "low_risk": ("Lapsing, Low Predicted Value", "Low predicted value, some risk"),
 }
 #: "Loyal"/"Steady" need every member more likely to buy than not (churn < 50%); "At-Risk" and
 #: "Lapsing" need every member more likely to lapse than not (churn >= 50%).

@@ -131,13 +131,15 @@ def test_quadrant_names_hold_for_their_members_at_every_threshold(bundled_result
     table = with_threshold(bundled_result, threshold).table
     for (name,), members in table.group_by("quadrant"):
         churn, clv = members["churn_probability"], members["predicted_clv"]
-        if name in ("Loyal Champions", "Steady Low Spenders"):
+        if name in ("Loyal Champions", "Steady, Low Predicted Value"):
             assert churn.max() < 0.5, name
-        if name in ("At-Risk Whales", "Lapsing Low Spenders"):
+        if name in ("At-Risk Whales", "Lapsing, Low Predicted Value"):
             assert churn.min() >= 0.5, name
         if "Champions" in name or "Whales" in name or name.startswith("High value"):
             assert clv.min() > 0, name
-        if "risk" in name.lower() and not name.startswith(("Low value, some", "High value, some")):
+        if "risk" in name.lower() and not name.startswith(
+            ("Low predicted value, some", "High value, some")
+        ):
             assert churn.min() >= threshold, name
     summary = quadrant_summary(table)
     assert summary["customers"].sum() == table.height
@@ -351,18 +353,18 @@ def test_quadrants_and_lift_by_hand():
     assert out["quadrant"].to_list() == [
         "Loyal Champions",
         "At-Risk Whales",
-        "Steady Low Spenders",
-        "Lapsing Low Spenders",
-        "Lapsing Low Spenders",
+        "Steady, Low Predicted Value",
+        "Lapsing, Low Predicted Value",
+        "Lapsing, Low Predicted Value",
         "Loyal Champions",
     ]
     assert out["revenue_at_risk"].to_list() == [0.0, 20.0, 0.0, 40.0, 50.0, 0.0]
     # at 0.75 the 70% customer is below the line: a low-risk quadrant that cannot be "Steady"
     out = assign_quadrants(table, 0.75)
     assert out["quadrant"].to_list()[2:5] == [
-        "Low value, watch closely",
-        "Lapsing Low Spenders",
-        "Low value, watch closely",
+        "Low predicted value, watch closely",
+        "Lapsing, Low Predicted Value",
+        "Low predicted value, watch closely",
     ]
     summary = quadrant_summary(assign_quadrants(table, 0.5))
     assert summary["customers"].to_list() == [2, 1, 1, 2]
@@ -378,8 +380,8 @@ def test_quadrants_and_lift_by_hand():
         ("value_safe", 0.05, 0.64, "High value, watch closely"),
         ("value_risk", 0.5, 0.99, "At-Risk Whales"),
         ("value_risk", 0.3, 0.99, "High value, some risk"),
-        ("low_safe", 0.0, 0.3, "Steady Low Spenders"),
-        ("low_risk", 0.2, 0.9, "Low value, some risk"),
+        ("low_safe", 0.0, 0.3, "Steady, Low Predicted Value"),
+        ("low_risk", 0.2, 0.9, "Low predicted value, some risk"),
     ],
 )
 def test_quadrant_names_from_churn_range(key, low, high, name):
