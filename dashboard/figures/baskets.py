@@ -17,7 +17,9 @@ from dashboard.figures.common import (
 def rules_scatter(rules: pl.DataFrame, cap: int = 5_000) -> go.Figure:
     """Support against confidence, coloured by lift (the strongest ``cap`` rules by lift)."""
     if rules.height == 0:
-        return empty_figure("No rules at these thresholds: lower the minimum support, confidence or lift")
+        return empty_figure(
+            "No rules at these thresholds: lower the minimum support, confidence or lift"
+        )
     shown = rules.head(cap)
     fig = go.Figure(
         go.Scattergl(

@@ -65,7 +65,8 @@ def test_segments_page_on_a_table(app, svc, mall):
     ]
     assert value == [] and box == "Age"  # the log's saved choices do not apply to a table
     triggered("segments-k")
-    out = segments.recluster(None, "standard", "kmeans", 4, 1.0, 10, None, "3d", "Age", mall)
+    args = (None, "standard", "kmeans", 4, 1.0, 10, None, "3d", "Age")
+    out = segments.recluster(*args, "map", mall)
     current, metrics, pca, caption, personas = out[:5]
     assert current["dataset_id"] == mall
     assert "200" in str(metrics)
@@ -74,6 +75,7 @@ def test_segments_page_on_a_table(app, svc, mall):
     names = [p.name for p in report.profile.personas]
     assert all(name in str(personas) for name in names)
     assert "revenue" not in str(personas)
+    out = segments.recluster(*args, "profiles", mall, None, None, current)  # the tab opened
     rows, columns = out[5], out[6]
     headers = [c["headerName"] for c in columns]
     assert "Revenue" not in headers
@@ -88,6 +90,7 @@ def test_segments_page_on_a_table(app, svc, mall):
     assert shares == pytest.approx([1.0] * 4)
     heatmap = out[9]
     assert list(heatmap.data[0].x)[-2:] == ["Genre=Female", "Genre=Male"]
+    out = segments.recluster(*args, "drivers", mall, None, None, out[0])
     assert "decision tree of depth 4" in str(out[11])
 
 
