@@ -31,11 +31,11 @@ PARQUET_SUFFIXES = {".parquet", ".pq"}
 ENCODINGS = ("utf-8-sig", "cp1252", "latin-1")
 #: Peak memory per row of loading, cleaning and describing a log (setting). Measured with
 #: ``benchmarks/bench_pipeline.py`` (row 2, peak VmHWM of the child / rows read) on the synthetic
-#: 10.2M-row / 996k-customer log after the one-pass cleaning: 2.80 GB, 295 bytes a row
-#: (2026-11-22; it was ~420 before). Peaks come from the load plus the cleaned copy, then from the
-#: per-customer distinct counts of orders and products (~0.6 GB each at 10M rows). Rounded up
-#: ~8% for margin: a 50M-row log needs about 14.9 GB.
-PEAK_BYTES_PER_ROW = 320
+#: 10.2M-row / 996k-customer log after the one-pass cleaning: 2.80 GB, 295 bytes a row under load
+#: (2026-11-22 04:00), then 3.33 GB, 350 bytes a row on the quiet machine (07:55; it was ~420
+#: before). Peaks come from the load plus the cleaned copy, then from the per-customer distinct
+#: counts of orders and products. Rounded up ~8% from the higher: a 50M-row log needs ~17.7 GB.
+PEAK_BYTES_PER_ROW = 380
 
 
 @dataclass(frozen=True)
