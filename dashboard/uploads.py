@@ -67,6 +67,10 @@ def install(server: flask.Flask, settings: Settings, service: Service) -> None:
     server.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
     server.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     server.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    # The cookie is written only when the session changes (sign-in, sign-out, a new owner id).
+    # Flask re-sent a permanent session's cookie with every response, so a slow callback started
+    # before a sign-in answered after it with the old cookie and signed the user out.
+    server.config["SESSION_REFRESH_EACH_REQUEST"] = False
 
     @server.before_request
     def _guard_datasets():

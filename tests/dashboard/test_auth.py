@@ -124,6 +124,17 @@ def test_login_shows_the_user_and_role_and_logout_ends_the_session(app_with_user
     assert client.get("/_dash-layout").status_code == 401
 
 
+def test_a_request_that_changes_no_session_sets_no_cookie(app_with_users):
+    """Flask re-sent a permanent session's cookie with every response: a slow request started
+    before a sign-in answered after it with the old cookie, and signed the user out (the next
+    callbacks got 401, a CI run of test_aut001). Only a change of session writes the cookie."""
+    client = _signed_in(app_with_users, "vera")
+    response = client.get("/_dash-layout")
+    assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers
+    assert client.get("/_dash-layout").status_code == 200  # still signed in
+
+
 def test_login_never_redirects_off_site(app_with_users):
     client = app_with_users.server.test_client()
     response = client.post(
