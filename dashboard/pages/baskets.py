@@ -194,7 +194,8 @@ def layout(**query) -> html.Div:
                                     debounce=True,
                                     className="form-control",
                                 ),
-                            ]
+                            ],
+                            width=12,
                         ),
                         dbc.Col(
                             [
@@ -212,7 +213,8 @@ def layout(**query) -> html.Div:
                                     placeholder="no cap",
                                     className="form-control",
                                 ),
-                            ]
+                            ],
+                            width=12,  # one a row: beside each other, "no cap" showed as "no"
                         ),
                     ],
                     className="mb-3 g-2",

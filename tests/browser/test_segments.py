@@ -71,6 +71,10 @@ def test_seg003_invalid_parameter_alert_names_the_field_and_clears_when_fixed(da
             and driver.find_element(By.ID, "segments-eps")
         )
     )
+    # the number box shows its digits (Dash 4's input + steppers squeezed in a form-control
+    # showed half a "0.5" above a boxed "−")
+    box = driver.find_element(By.ID, "segments-eps").size
+    assert box["width"] >= 100 and box["height"] >= 30, box
     driver.find_element(By.ID, "segments-eps").send_keys(Keys.BACKSPACE * 4, "0", Keys.TAB)
     wait_until(lambda: "DBSCAN radius (eps)" in _alert_text(driver, "segments-alert"), timeout=30)
     assert "must be a number in (0.0, 100.0]" in _alert_text(driver, "segments-alert")
