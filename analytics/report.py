@@ -24,6 +24,7 @@ from analytics.errors import DataError, InsufficientDataError, ParameterError
 from analytics.kpis import Kpi, Overview, period_bounds
 from analytics.periods import default_period
 from analytics.segment_report import SegmentParams, SegmentReport
+from analytics.words import count_of
 
 if TYPE_CHECKING:
     from analytics.baskets import Rules
@@ -169,7 +170,7 @@ def migration_sentence(m: MigrationHighlights) -> str:
 def cohort_sentence(c: CohortHighlights) -> str:
     if c.table.height == 0:
         return "No monthly cohort started in the period."
-    months = f"{c.table.height} monthly cohort" + ("" if c.table.height == 1 else "s")
+    months = count_of(c.table.height, "monthly cohort")
     text = f"{c.new_customers:,} customers made their first purchase in the period ({months})"
     if c.mean_month_1 is None:
         return text + "; the data end before their second month."

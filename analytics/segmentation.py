@@ -22,6 +22,7 @@ from sklearn.preprocessing import RobustScaler, StandardScaler
 from analytics.choices import ALGORITHMS, K_ALGORITHMS, SCALINGS
 from analytics.errors import InsufficientDataError, ParameterError
 from analytics.features import FEATURES, numeric_feature_names
+from analytics.words import count_of
 
 K_RANGE = (2, 50)
 #: Ward linkage needs memory quadratic in the number of customers.
@@ -238,7 +239,7 @@ class Segmenter:
             if n_rows < self.n_clusters * 2:
                 most = n_rows // 2
                 raise InsufficientDataError(
-                    f"{n_rows:,} {_plural(n_rows, 'customer')} "
+                    f"{count_of(n_rows, 'customer')} "
                     f"{'is' if n_rows == 1 else 'are'} too few for {self.n_clusters} "
                     + (
                         f"segments: use at most {most} segments or more data."
@@ -466,7 +467,3 @@ def sweep_k(
         reason=reason,
         silhouette_sample_size=min(SILHOUETTE_SAMPLE, features.height),
     )
-
-
-def _plural(n: int, word: str) -> str:
-    return word if n == 1 else word + "s"

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from analytics import errors
+from analytics.words import count_of
 from dashboard.settings import Settings
 
 Progress = Callable[[int, int, str], None]
@@ -289,7 +290,7 @@ def _heartbeats(settings: Settings):
 
 
 def _seconds(n: int) -> str:
-    return f"{n:,} second" + ("" if n == 1 else "s")
+    return count_of(n, "second")
 
 
 TASK_WORDS = {

@@ -11,6 +11,7 @@ from dash.exceptions import PreventUpdate
 from analytics.baskets import rules_csv_frame, segment_rules, top_pairs
 from analytics.errors import ParameterError, SegmentaError
 from analytics.export import to_csv
+from analytics.words import count_of
 from dashboard.app import service, settings
 from dashboard.background import job_callback
 from dashboard.components.grid import create_grid
@@ -330,25 +331,21 @@ def layout(**query) -> html.Div:
     )
 
 
-def _count(n: int, word: str) -> str:
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
-
-
 def filter_notes(baskets, max_basket_size: int | None, min_item_baskets: int) -> list[str]:
     """What the basket filters left out, in words from their counts."""
     notes = []
     if baskets.capped_baskets:
         note = (
-            f"{_count(baskets.capped_baskets, 'basket')} over "
-            f"{_count(max_basket_size or 0, 'product')} left out"
+            f"{count_of(baskets.capped_baskets, 'basket')} over "
+            f"{count_of(max_basket_size or 0, 'product')} left out"
         )
         if baskets.capped_items:
-            note += f", with {_count(baskets.capped_items, 'product')} found only in them"
+            note += f", with {count_of(baskets.capped_items, 'product')} found only in them"
         notes.append(note)
     if baskets.rare_items:
         notes.append(
-            f"{_count(baskets.rare_items, 'product')} in fewer than "
-            f"{_count(min_item_baskets, 'basket')} left out"
+            f"{count_of(baskets.rare_items, 'product')} in fewer than "
+            f"{count_of(min_item_baskets, 'basket')} left out"
         )
     return notes
 
