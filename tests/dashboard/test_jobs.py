@@ -120,11 +120,14 @@ def test_memory_ceiling_stops_the_job_and_says_so(settings):
 
 
 def _children_running_jobs() -> list[psutil.Process]:
-    return [
-        p
-        for p in psutil.Process().children(recursive=True)
-        if "dashboard.jobs" in " ".join(p.cmdline())
-    ]
+    found = []
+    for p in psutil.Process().children(recursive=True):
+        try:
+            if "dashboard.jobs" in " ".join(p.cmdline()):
+                found.append(p)
+        except psutil.Error:  # ended, or a zombie not yet reaped: not a running job
+            continue
+    return found
 
 
 def test_a_killed_job_process_is_reported_not_silent(settings):
