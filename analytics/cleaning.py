@@ -15,7 +15,8 @@ Steps, in order (each counts the rows it touched):
 5. rows without a customer id: kept (they still count for basket analysis) and flagged; customer
    analytics exclude them.
 
-The input frame is never modified; a new frame is returned.
+The input frame is not modified (unless the caller hands it over with ``consume=True``); a new
+frame is returned.
 """
 
 from __future__ import annotations
@@ -124,7 +125,7 @@ def first_copies(frame: pl.DataFrame) -> pl.Series:
 
 
 def clean_transactions(
-    transactions: pl.DataFrame, *, source: str = "the file"
+    transactions: pl.DataFrame, *, source: str = "the file", consume: bool = False
 ) -> tuple[pl.DataFrame, CleaningReport]:
     """Apply the cleaning rules and report what each one did.
 
@@ -139,6 +140,10 @@ def clean_transactions(
         A canonical log (see :data:`analytics.schema.CANONICAL`).
     source
         File name used in error messages.
+    consume
+        Empty ``transactions`` while copying the kept rows (its columns are dropped one by one),
+        so a caller that has no further use for the raw log never holds it and the cleaned copy
+        at once. Off by default: the input frame is then left as it was.
 
     Returns
     -------
@@ -180,8 +185,14 @@ def clean_transactions(
         | (pl.col("quantity").fill_null(0) < 0)
         | (pl.col("amount") < 0)
     )
-    frame = transactions.filter(valid & ~bad_price & ~missing_amount).with_columns(
-        is_return.alias("is_return")
+    kept, flags = transactions.select(
+        kept=valid & ~bad_price & ~missing_amount, is_return=is_return
+    ).get_columns()
+    # column by column: with ``consume`` each raw column is let go as soon as its kept rows are
+    # copied, so the log is never held twice
+    take = transactions.drop_in_place if consume else transactions.get_column
+    frame = pl.DataFrame(
+        [take(name).filter(kept) for name in transactions.columns] + [flags.filter(kept)]
     )
     facts = frame.select(
         returns=pl.col("is_return").sum(),

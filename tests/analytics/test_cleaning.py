@@ -209,3 +209,14 @@ def test_a_price_of_nan_never_reaches_the_numbers():
     cleaned, _ = clean_transactions(raw(rows))
     assert cleaned["amount"].is_finite().all()
     assert cleaned["amount"].sum() == 10.0
+
+
+def test_a_consumed_log_is_emptied_and_cleaned_the_same():
+    # open_dataset hands the raw log over so it is never held twice: it is emptied column by
+    # column and the cleaned rows and report are those of the default (non-consuming) call
+    kept, report = clean_transactions(raw(ROWS))
+    handed_over = raw(ROWS)
+    consumed, consumed_report = clean_transactions(handed_over, consume=True)
+    assert consumed.equals(kept)
+    assert consumed_report == report
+    assert handed_over.width == 0

@@ -3,6 +3,7 @@ import datetime as dt
 import polars as pl
 import pytest
 
+from analytics import features
 from analytics.errors import InsufficientDataError, ParameterError
 from analytics.features import (
     FEATURES,
@@ -153,3 +154,24 @@ def test_features_are_the_same_every_run(bundled):
     first = customer_features(bundled.transactions)
     for _ in range(5):
         assert customer_features(bundled.transactions).equals(first)
+
+
+@pytest.mark.parametrize("rows_per_part", [50_000, 120_000])
+def test_features_in_parts_are_the_features_in_one_part(bundled, monkeypatch, rows_per_part):
+    # a large log is grouped in parts split by customer (less working memory); every customer's
+    # rows are in one part, so the features are the same bit for bit, and so at a past as-of date
+    whole = customer_features(bundled.transactions)
+    past = customer_features(bundled.transactions, as_of="2011-06-30")
+    monkeypatch.setattr(features, "ROWS_PER_PART", rows_per_part)
+    assert bundled.transactions.height > 3 * rows_per_part  # several parts
+    assert customer_features(bundled.transactions).equals(whole)
+    assert customer_features(bundled.transactions, as_of="2011-06-30").equals(past)
+
+
+def test_features_in_parts_of_a_log_without_invoices(monkeypatch):
+    # orders are rows when the log has no invoice ids (numbered within each part)
+    tx = toy_log(ROWS).with_columns(invoice_id=pl.lit(None, pl.String))
+    whole = customer_features(tx)
+    monkeypatch.setattr(features, "ROWS_PER_PART", 2)
+    assert customer_features(tx).equals(whole)
+    assert whole.sort("customer_id")["frequency"].to_list() == [4, 1, 2]  # A: 4 purchase rows
