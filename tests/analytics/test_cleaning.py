@@ -2,6 +2,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
@@ -220,3 +221,21 @@ def test_a_consumed_log_is_emptied_and_cleaned_the_same():
     assert consumed.equals(kept)
     assert consumed_report == report
     assert handed_over.width == 0
+
+
+def test_first_copies_on_a_shuffled_log_with_many_copies():
+    # 20,000 rows drawn from 3,000 distinct ones in random order (some copied many times):
+    # the first copy of each, in the log's order, is what polars' unique keeps
+    rng = np.random.default_rng(7)
+    pick = rng.integers(0, 3_000, 20_000)
+    frame = pl.DataFrame(
+        {
+            "customer_id": [f"C{i % 500}" for i in pick],
+            "invoice_id": [str(i) for i in pick],
+            "quantity": (pick % 7).astype(float),
+            "unit_price": np.where(pick % 11 == 0, np.nan, pick / 10),
+        }
+    )
+    keep = first_copies(frame)
+    assert keep.sum() == len(set(pick.tolist()))
+    assert frame.filter(keep).equals(frame.unique(maintain_order=True, keep="first"))
