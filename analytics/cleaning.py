@@ -162,37 +162,47 @@ def clean_transactions(
         When no row is left for customer analytics after cleaning.
     """
     rows_in = transactions.height
-    dated = pl.col("invoice_date").is_not_null()
     out_of_range, non_finite, absurd, sanity = _implausible(dt.datetime.now(dt.UTC).date())
+    # Every rule's row mask in one pass over the log (the counts below are sums of masks).
+    rules = transactions.select(
+        dated=pl.col("invoice_date").is_not_null(),
+        out_of_range=out_of_range,
+        non_finite=non_finite,
+        absurd=absurd,
+        priced=pl.col("unit_price").is_not_null(),
+        bad_unit_price=pl.col("unit_price").fill_null(1.0) <= 0,
+        zero_amount=pl.col("amount").fill_null(1.0) == 0,
+        missing_amount=pl.col("amount").is_null(),
+        is_return=pl.col("invoice_id").str.starts_with("C").fill_null(False)
+        | (pl.col("quantity").fill_null(0) < 0)
+        | (pl.col("amount") < 0),
+    ).with_columns(first=first_copies(transactions) if rows_in else pl.lit(True))
+    dated, out_of_range, non_finite, absurd, first = (
+        pl.col(name) for name in ("dated", "out_of_range", "non_finite", "absurd", "first")
+    )
     plausible = dated & ~(out_of_range | non_finite | absurd)
-    first = pl.Series("_first", first_copies(transactions)) if rows_in else pl.lit(True)
     valid = plausible & first  # steps 1 and 2
-    masks = transactions.select(
+    masks = rules.select(
         undated=(~dated).sum(),
         dates=(dated & out_of_range).sum(),
         non_finite=(dated & non_finite).sum(),
         absurd=(dated & absurd & ~non_finite).sum(),
         duplicates=(plausible & ~first).sum(),
-        has_price=(plausible & pl.col("unit_price").is_not_null()).any(),
+        has_price=(plausible & pl.col("priced")).any(),
     ).row(0, named=True)
     if masks["has_price"]:
-        bad_price = pl.col("unit_price").fill_null(1.0) <= 0
+        bad_price = pl.col("bad_unit_price")
         detail = "unit price zero or negative (write-offs, samples, bad-debt adjustments)"
     else:
-        bad_price = pl.col("amount").fill_null(1.0) == 0
+        bad_price = pl.col("zero_amount")
         detail = "amount zero (the log has no prices)"
-    missing_amount = pl.col("amount").is_null()
-    counts = transactions.select(
+    missing_amount = pl.col("missing_amount")
+    counts = rules.select(
         bad_price=(valid & bad_price).sum(),
         missing_amount=(valid & ~bad_price & missing_amount).sum(),
     ).row(0, named=True)
-    is_return = (
-        pl.col("invoice_id").str.starts_with("C").fill_null(False)
-        | (pl.col("quantity").fill_null(0) < 0)
-        | (pl.col("amount") < 0)
-    )
-    kept, flags = transactions.select(
-        kept=valid & ~bad_price & ~missing_amount, is_return=is_return
+    kept, flags = rules.select(
+        kept=valid & ~bad_price & ~missing_amount, is_return="is_return"
     ).get_columns()
     # column by column: with ``consume`` each raw column is let go as soon as its kept rows are
     # copied, so the log is never held twice
