@@ -239,3 +239,14 @@ def test_first_copies_on_a_shuffled_log_with_many_copies():
     keep = first_copies(frame)
     assert keep.sum() == len(set(pick.tolist()))
     assert frame.filter(keep).equals(frame.unique(maintain_order=True, keep="first"))
+
+
+@pytest.mark.parametrize("consume", [False, True])
+def test_cleaned_columns_keep_one_chunk_layout(consume):
+    # a Parquet log arrives in chunks (row groups); every cleaned column, the flags too, must keep
+    # the same chunks, else the next lazy query copies the whole frame to align them (+0.7 GB
+    # at 10M rows)
+    log = pl.concat([raw(ROWS), raw(ROWS), raw(ROWS)], rechunk=False)
+    assert set(log.n_chunks("all")) == {3}
+    cleaned, _ = clean_transactions(log, consume=consume)
+    assert set(cleaned.n_chunks("all")) == {3}
