@@ -30,12 +30,13 @@ EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
 ENCODINGS = ("utf-8-sig", "cp1252", "latin-1")
 #: Peak memory per row of loading, cleaning and describing a log (setting). Measured with
-#: ``benchmarks/bench_pipeline.py`` (row 2, peak VmHWM of the child / rows read) on the synthetic
-#: 10.2M-row / 996k-customer log after the one-pass cleaning: 2.80 GB, 295 bytes a row under load
-#: (2026-11-22 04:00), then 3.33 GB, 350 bytes a row on the quiet machine (07:55; it was ~420
-#: before). Peaks come from the load plus the cleaned copy, then from the per-customer distinct
-#: counts of orders and products. Rounded up ~8% from the higher: a 50M-row log needs ~17.7 GB.
-PEAK_BYTES_PER_ROW = 380
+#: ``benchmarks/bench_pipeline.py`` (peak VmHWM of the child / rows read): the synthetic
+#: 10.2M-row / 996k-customer log peaked 2.16-2.25 GB, 227-236 bytes a row (2026-11-22 09:50-10:00,
+#: after cleaning took the raw log over column by column and the features were grouped in parts;
+#: it was 350 before), and a 51M-row / 5M-customer log 7.09 GB, 146 bytes a row (the process's
+#: own ~0.3 GB counts less). Rounded up ~6% from the highest: a 50M-row log is let in where
+#: ~11.6 GB are free.
+PEAK_BYTES_PER_ROW = 250
 
 
 @dataclass(frozen=True)
