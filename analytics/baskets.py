@@ -101,13 +101,21 @@ class Baskets:
 
 
 def _from_pairs(
-    baskets: Sequence[str], items: Sequence[str], basket_ids: list[str], labels: list[str]
+    baskets: pl.Series, items: pl.Series, basket_ids: list[str], labels: list[str]
 ) -> sparse.csr_matrix:
-    row = {b: i for i, b in enumerate(basket_ids)}
-    col = {label: j for j, label in enumerate(labels)}
-    data = np.ones(len(baskets), dtype=bool)
+    """The boolean basket x item matrix of the (basket, item) pairs (a pair may repeat).
+
+    Rows follow ``basket_ids`` and columns ``labels``; ids become positions in polars (a Python
+    dict lookup per pair took 0.3-0.6 s for the bundled data's million pairs).
+    """
+    rows = baskets.replace_strict(
+        pl.Series(basket_ids, dtype=pl.String), pl.int_range(len(basket_ids), eager=True)
+    ).to_numpy()
+    columns = items.replace_strict(
+        pl.Series(labels, dtype=pl.String), pl.int_range(len(labels), eager=True)
+    ).to_numpy()
     matrix = sparse.csr_matrix(
-        (data, ([row[b] for b in baskets], [col[i] for i in items])),
+        (np.ones(len(rows), dtype=bool), (rows, columns)),
         shape=(len(basket_ids), len(labels)),
         dtype=bool,
     )
@@ -229,15 +237,14 @@ def baskets_from_transactions(
     frame = frame.with_columns(
         product_id=pl.coalesce("product_id", pl.col("description").str.strip_chars())
     )
+    basket = pl.col("invoice_id")
+    if frame.get_column("invoice_id").null_count():  # else the fallback costs a date-to-text cast
+        basket = pl.coalesce(
+            basket, pl.col("customer_id") + "@" + pl.col("invoice_date").cast(pl.String)
+        )
     labelled = (
         frame.join(product_labels(frame), on="product_id", how="inner")
-        .select(
-            basket=pl.coalesce(
-                pl.col("invoice_id"),
-                pl.col("customer_id") + "@" + pl.col("invoice_date").cast(pl.String),
-            ),
-            item="item",
-        )
+        .select(basket=basket, item="item")
         .unique()
     )
     if labelled.height == 0:
@@ -247,10 +254,7 @@ def baskets_from_transactions(
     basket_ids = labelled.get_column("basket").unique(maintain_order=True).to_list()
     labels = sorted(labelled.get_column("item").unique().to_list())
     matrix = _from_pairs(
-        labelled.get_column("basket").to_list(),
-        labelled.get_column("item").to_list(),
-        basket_ids,
-        labels,
+        labelled.get_column("basket"), labelled.get_column("item"), basket_ids, labels
     )
     return _finish(
         matrix,
@@ -269,7 +273,12 @@ def baskets_from_lists(
     basket_ids = [str(i) for i in range(len(lists))]
     pairs = [(str(i), item) for i, basket in enumerate(lists) for item in dict.fromkeys(basket)]
     labels = sorted({item for _, item in pairs})
-    matrix = _from_pairs([b for b, _ in pairs], [i for _, i in pairs], basket_ids, labels)
+    matrix = _from_pairs(
+        pl.Series([b for b, _ in pairs], dtype=pl.String),
+        pl.Series([i for _, i in pairs], dtype=pl.String),
+        basket_ids,
+        labels,
+    )
     return _finish(
         matrix,
         labels,
