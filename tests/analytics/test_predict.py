@@ -471,3 +471,20 @@ def test_blend_is_purchase_probability_times_geometric_mean(synthetic):
     np.testing.assert_allclose(models.predicted_clv(frame), raw * scale)
     # one customer scored later keeps the population's scale
     np.testing.assert_allclose(models.predicted_clv(frame[:1]), raw[:1] * scale)
+
+
+def test_predict_runs_its_threads_without_blas_or_openmp_pools(monkeypatch):
+    # predict's Python threads share the cores; BLAS and OpenMP pools beside them only spin
+    # (1.8 CPU-s and ~0.4 s of wall time on the bundled data), so it runs them on one thread
+    from threadpoolctl import threadpool_info
+
+    import analytics.predict as module
+
+    seen = []
+    monkeypatch.setattr(
+        module,
+        "_predict",
+        lambda *a, **k: seen.append({p["num_threads"] for p in threadpool_info()}),
+    )
+    module.predict(pl.DataFrame())
+    assert seen == [{1}]
