@@ -28,6 +28,7 @@ import numpy as np
 import polars as pl
 
 from analytics.errors import DataError
+from analytics.words import count_of
 
 #: Earliest plausible transaction date (older dates are typing slips or default values such as
 #: 1900-01-01); the latest is tomorrow, UTC, at the time of cleaning (one day of slack for time
@@ -73,10 +74,11 @@ class CleaningReport:
         """
         only_returned = self.customers - self.buyers
         if not only_returned:
-            return f"{self.customers:,} customers, all with at least one purchase"
+            every = "all with" if self.customers > 1 else "who made"
+            return f"{count_of(self.customers, 'customer')}, {every} at least one purchase"
         return (
-            f"{self.customers:,} customers in the cleaned log; {self.buyers:,} with at least "
-            f"one purchase (analysed on every page), {only_returned:,} only returned goods"
+            f"{count_of(self.customers, 'customer')} in the cleaned log; {self.buyers:,} with at "
+            f"least one purchase (analysed on every page), {only_returned:,} only returned goods"
         )
 
     def to_rows(self) -> list[dict]:
@@ -270,6 +272,8 @@ def clean_transactions(
         .collect()
         .row(0, named=True)
     )
+    if who["buyers"] == 0:
+        raise no_purchases(source, int(who["customers"]))
     report = CleaningReport(
         rows_in=rows_in,
         rows_out=frame.height,
@@ -280,6 +284,16 @@ def clean_transactions(
         last_date=facts["last_date"],
     )
     return frame, report
+
+
+def no_purchases(source: str, customers: int) -> DataError:
+    """The error for a log whose customers only returned goods (no purchase to describe)."""
+    return DataError(
+        f"No customer in {source} bought anything: its {count_of(customers, 'customer')} only "
+        "returned goods (every row with a customer id is a return or cancellation: an invoice "
+        "id starting with C, or a negative quantity or amount). Check that sales have positive "
+        "quantities and amounts, and include the sales."
+    )
 
 
 def _implausible(today: dt.date):

@@ -1059,12 +1059,8 @@ class Service:
         from analytics.cleaning import clean_transactions
         from analytics.scoring import bought_items, score_customer
 
+        # cleaning refuses transactions with no purchase left, naming why
         tx, _ = clean_transactions(transactions, source="the posted transactions")
-        if tx.filter(~pl.col("is_return")).height == 0:
-            raise DataError(
-                "No purchase is left after cleaning (every row is a return, has a price of zero "
-                "or less, or an implausible date or value): send at least one purchase."
-            )
         alive = self.alive(dataset_id)
         predictions = self.cached_predictions(dataset_id, horizon_days)
         if as_of is None:

@@ -44,6 +44,7 @@ from analytics.cleaning import (
     MIN_DATE,
     CleaningReport,
     CleaningStep,
+    no_purchases,
 )
 from analytics.errors import DataError, InsufficientDataError, ParameterError, SegmentaError
 from analytics.features import (
@@ -450,6 +451,9 @@ def clean_transactions(
             + "; ".join(f"{s.name} {s.rows:,}" for s in steps if s.rows)
             + "). Check that the customer, date and amount columns are the right ones."
         )
+    if last["buyers"] == 0:
+        cleaned.unpersist()
+        raise no_purchases(source, int(last["customers"]))
     report = CleaningReport(
         rows_in=rows_in,
         rows_out=int(last["rows"]),

@@ -114,6 +114,32 @@ def test_customer_counts_agree_when_everyone_bought():
     _, report = clean_transactions(raw([r for r in ROWS if r[0] != "B"]))
     assert (report.customers, report.buyers) == (2, 2)
     assert report.customers_sentence() == "2 customers, all with at least one purchase"
+    _, one = clean_transactions(raw(ROWS[:1]))
+    assert one.customers_sentence() == "1 customer, who made at least one purchase"
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        (
+            [("A", "C1", dt.datetime(2011, 1, 1), "X", -2, 5.0)],
+            "No customer in the file bought anything: its 1 customer only returned goods",
+        ),
+        (
+            [  # anonymous purchases do not make a buyer
+                ("A", "C1", dt.datetime(2011, 1, 1), "X", -2, 5.0),
+                ("B", "2", dt.datetime(2011, 1, 2), "X", -1, 5.0),
+                (None, "3", dt.datetime(2011, 1, 3), "X", 4, 5.0),
+            ],
+            "No customer in the file bought anything: its 2 customers only returned goods",
+        ),
+    ],
+)
+def test_a_log_of_returns_only_is_refused_naming_why(rows, message):
+    with pytest.raises(DataError) as info:
+        clean_transactions(raw(rows))
+    assert str(info.value).startswith(message)
+    assert str(info.value).endswith("positive quantities and amounts, and include the sales.")
 
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"

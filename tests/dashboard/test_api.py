@@ -414,7 +414,7 @@ def _with(**changes):
         (_with(customer_id="c2"), "transactions[0].customer_id", "one customer per request"),
         ({**_with(), "as_of": "soon"}, "as_of", "ISO 8601"),
         ({**_with(), "as_of": "2023-05-01"}, "transactions[0].invoice_date", "before as_of"),
-        (_with(quantity=-1, invoice_id="C1"), "transactions", "No purchase is left"),
+        (_with(quantity=-1, invoice_id="C1"), "transactions", "only returned goods"),
         (_with(unit_price=0), "transactions", "non-positive price 1"),
         (_with(invoice_date="2999-01-01"), "transactions", "date out of range"),
     ],
