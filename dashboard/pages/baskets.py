@@ -497,6 +497,11 @@ clientside_callback(
 )
 
 
+def _request(request: dict) -> tuple:
+    """What a token or request asks for: the dataset and the thresholds and filters."""
+    return request.get("dataset_id"), request.get("params")
+
+
 def _whole(value, label: str, default):
     """A whole number from a number box (blank: the default), or a clear error."""
     if value in (None, ""):
@@ -543,9 +548,14 @@ def _rules_table(rules: pl.DataFrame) -> tuple[list[dict], list[dict]]:
     Output("baskets-network", "figure"),
     Output("baskets-segment-block", "children"),
     Input("baskets-token", "data"),
+    State("baskets-params", "data"),
 )
 @reports_to("baskets-alert", FIELDS)
-def render(token: dict | None):
+def render(token: dict | None, latest: dict | None = None):
+    """The rules of ``token``; a token for settings that were changed since (a mining job that
+    ended after a cached result for the new settings was shown) is left unshown."""
+    if token and latest and _request(token) != _request(latest):
+        raise PreventUpdate
     if not token:
         if ctx.triggered_id is None:  # the page's first load
             raise PreventUpdate

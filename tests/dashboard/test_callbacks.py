@@ -435,6 +435,31 @@ def test_baskets_page_callbacks(app):
     assert len(options) == 4 and value == "0"
 
 
+def test_a_mining_job_for_settings_changed_since_is_not_shown(app):
+    # a mining job (Apriori) still runs when the user switches to settings whose rules are cached
+    # (FP-Growth, shown at once); when the job ends its rules must not replace the shown ones
+    baskets = page("baskets")
+    service = app.server.config["SEGMENTA_SERVICE"]
+    from dashboard.jobs import run_task
+
+    context_value.set(AttributeDict(updated_props={}, triggered_inputs=[]))
+    _, _, apriori = baskets.check_cache(
+        0.03, 0.3, 1.0, "apriori", "all", None, None, None, 1, None, BUNDLED_ID, None
+    )
+    fpgrowth, _, need = baskets.check_cache(
+        0.03, 0.3, 1.0, "fpgrowth", "all", None, None, None, 1, None, BUNDLED_ID, None
+    )
+    for request in (apriori, need):
+        run_task(service.settings, "rules", dataset_id=BUNDLED_ID, params=request["params"])
+    ended = {**apriori, "session": "s"}
+    with pytest.raises(PreventUpdate):
+        baskets.render(ended, fpgrowth)
+    with pytest.raises(PreventUpdate):  # nor its error
+        baskets.render({**ended, "error": "Mining stopped."}, fpgrowth)
+    assert "(Apriori)" in str(baskets.render(ended, apriori)[0])
+    assert "(FP-Growth)" in str(baskets.render({**fpgrowth, "session": "s"}, fpgrowth)[0])
+
+
 def test_segment_scope_compares_with_all_baskets(app):
     baskets = page("baskets")
     service = app.server.config["SEGMENTA_SERVICE"]
