@@ -42,6 +42,19 @@ FIELDS = {
     "view": "3D / 2D view",
     "tab": "Tab",
 }
+ALGORITHM_LABELS = {
+    "kmeans": "K-Means (k-means++)",
+    "minibatch-kmeans": "MiniBatch K-Means (large data)",
+    "gmm": "Gaussian mixture (probabilities)",
+    "agglomerative": "Agglomerative (Ward)",
+    "dbscan": "DBSCAN (density, finds outliers)",
+    "hdbscan": "HDBSCAN (density, finds outliers)",
+}
+SCALING_LABELS = {
+    "log-standard": "Log + standardise (default)",
+    "standard": "Standardise",
+    "robust": "Robust (median/IQR)",
+}
 VIEWS = ("3d", "2d")
 #: The page's tabs: the map and personas (what a change of settings redraws first), the
 #: profiles (heatmap and tables), what defines the segments (tree and distributions).
@@ -146,14 +159,25 @@ def _number(text: str):
     return int(value) if value.is_integer() else value
 
 
+#: The choices a link may name, as the page labels them.
+CHOICES = {
+    "algorithm": ALGORITHM_LABELS,
+    "scaling": SCALING_LABELS,
+    "view": {"3d": "3D", "2d": "2D"},
+    "tab": TABS,
+}
+
+
 def _check(name: str, value, candidate: dict) -> None:
-    if name == "tab":
-        if value not in TABS:
-            raise ParameterError(f"must be one of {', '.join(TABS)}.", parameter="tab")
-        return
-    if name == "view":
-        if value not in VIEWS:
-            raise ParameterError(f"must be one of {', '.join(VIEWS)}.", parameter="view")
+    if name in CHOICES:
+        labels = CHOICES[name]
+        if value not in labels:
+            *first, last = labels.values()
+            raise ParameterError(
+                f"the page offers {', '.join(first)} or {last}; showing the default, "
+                f"{labels[DEFAULTS[name]]}.",
+                parameter=name,
+            )
         return
     if name == "features":
         unknown = [f for f in value if f not in FEATURES]

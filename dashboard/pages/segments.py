@@ -36,8 +36,10 @@ from dashboard.figures.segments import box_figure, heatmap_figure, pca_figure, s
 from dashboard.formatting import fmt_percent
 from dashboard.jobs import run_task
 from dashboard.segment_settings import (
+    ALGORITHM_LABELS,
     DEFAULTS,
     FIELDS,
+    SCALING_LABELS,
     TABS,
     create_settings_store,
     params_from,
@@ -49,19 +51,6 @@ dash.register_page(
     __name__, path="/segments", name="Segments", title="Segments · Segmenta", order=1
 )
 
-ALGORITHM_LABELS = {
-    "kmeans": "K-Means (k-means++)",
-    "minibatch-kmeans": "MiniBatch K-Means (large data)",
-    "gmm": "Gaussian mixture (probabilities)",
-    "agglomerative": "Agglomerative (Ward)",
-    "dbscan": "DBSCAN (density, finds outliers)",
-    "hdbscan": "HDBSCAN (density, finds outliers)",
-}
-SCALING_LABELS = {
-    "log-standard": "Log + standardise (default)",
-    "standard": "Standardise",
-    "robust": "Robust (median/IQR)",
-}
 #: Controls whose values are the page settings, saved in session storage across reloads.
 CONTROLS = {
     "features": ("segments-features", "value"),

@@ -253,14 +253,33 @@ def test_unused_settings_neither_raise_nor_split_the_cache():
             {"features": []},
             "The link's Features to cluster on (,,,): names no feature; showing all features.",
         ),
-        ({"algorithm": "magic"}, {"algorithm": "kmeans"}, "The link's Algorithm (magic)"),
+        (
+            {"algorithm": "magic"},
+            {"algorithm": "kmeans"},
+            "The link's Algorithm (magic): the page offers K-Means (k-means++), MiniBatch "
+            "K-Means (large data), Gaussian mixture (probabilities), Agglomerative (Ward), "
+            "DBSCAN (density, finds outliers) or HDBSCAN (density, finds outliers); showing the "
+            "default, K-Means (k-means++).",
+        ),
+        (
+            {"scaling": "zz"},
+            {"scaling": "log-standard"},
+            "The link's Scaling (zz): the page offers Log + standardise (default), Standardise or "
+            "Robust (median/IQR); showing the default, Log + standardise (default).",
+        ),
+        (
+            {"view": "4d"},
+            {"view": "3d"},
+            "The link's 3D / 2D view (4d): the page offers 3D or 2D; showing the default, 3D.",
+        ),
         ({"features": "monetary,shoe_size"}, {"features": []}, "unknown feature(s) shoe_size"),
         ({"eps": "-1", "algorithm": "dbscan"}, {"eps": 1.0, "algorithm": "dbscan"}, "'eps'"),
         ({"tab": "drivers"}, {"tab": "drivers"}, None),
         (
             {"tab": "nonsense"},
             {"tab": "map"},
-            "The link's Tab (nonsense): must be one of map, profiles, drivers.",
+            "The link's Tab (nonsense): the page offers Map and personas, Profiles or What "
+            "defines them; showing the default, Map and personas.",
         ),
     ],
 )
