@@ -1121,6 +1121,10 @@ def revenue_at_risk(table: pl.DataFrame, threshold: float) -> float:
     return float(table.filter(pl.col("churn_probability") >= threshold)["run_rate"].sum())
 
 
+# One thread for BLAS and OpenMP while predict's Python threads share two cores: their pools'
+# spinning cost 1.8 CPU-s and ~0.4 s of wall time on the bundled data (CLI predict 8.5-8.9 s,
+# 7.6-7.8 s with one thread, side by side).
+@threadpool_limits.wrap(limits=1)
 def predict(
     tx: pl.DataFrame,
     cutoff: str | dt.date | dt.datetime | None = None,
@@ -1168,34 +1172,6 @@ def predict(
     InsufficientDataError
         Fewer than 50 customers, or no repeat buyers.
     """
-    # One thread for BLAS and OpenMP while the Python threads below share two cores: their
-    # pools' spinning cost 1.8 CPU-s and ~0.4 s of wall time on the bundled data (CLI predict
-    # 7.4-7.7 s, 6.9-7.4 s with one thread; the same numbers).
-    with threadpool_limits(1):
-        return _predict(
-            tx,
-            cutoff,
-            horizon_days,
-            threshold=threshold,
-            evaluate=evaluate,
-            progress=progress,
-            shap_sample=shap_sample,
-            workers=workers,
-        )
-
-
-def _predict(
-    tx: pl.DataFrame,
-    cutoff: str | dt.date | dt.datetime | None = None,
-    horizon_days: int = DEFAULT_HORIZON,
-    *,
-    threshold: float = 0.5,
-    evaluate: bool = True,
-    progress: Progress | None = None,
-    shap_sample: int = 600,
-    workers: int = 2,
-) -> Predictions:
-    """:func:`predict` (its parameters), run under its thread limits."""
     _check_horizon(horizon_days)
     _check_threshold(threshold)
     end = as_of_datetime(cutoff, tx)

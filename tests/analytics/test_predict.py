@@ -483,8 +483,10 @@ def test_predict_runs_its_threads_without_blas_or_openmp_pools(monkeypatch):
     seen = []
     monkeypatch.setattr(
         module,
-        "_predict",
-        lambda *a, **k: seen.append({p["num_threads"] for p in threadpool_info()}),
+        "_check_horizon",
+        lambda *a: seen.append({p["num_threads"] for p in threadpool_info()}),
     )
-    module.predict(pl.DataFrame())
+    monkeypatch.setattr(module, "_check_threshold", lambda *a: 1 / 0)  # stop there
+    with pytest.raises(ZeroDivisionError):
+        module.predict(pl.DataFrame())
     assert seen == [{1}]
